@@ -1,0 +1,81 @@
+/*
+ * main.c - hornet's entry point: parse the command line, then validate
+ * (-t), print (--help, --version, --dump-config) or run the master.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "master/cli.h"
+#include "master/master.h"
+#include "shared/cfg.h"
+#include "shared/log.h"
+#include "worker/app.h"
+
+int
+main(int argc, char **argv)
+{
+    hn_cli_t cli;
+    hn_err_t err = {0};
+    int status = HN_EXIT_FAILURE;
+    if (hn_cli_parse(argc, argv, &cli, &err) != HN_OK) {
+        fprintf(stderr, "hornet: %s\nTry 'hornet --help' for more information.\n", err.msg);
+        hn_cli_free(&cli);
+        return 2;
+    }
+    if (cli.action == HN_CLI_HELP) {
+        hn_cli_usage(stdout);
+        hn_cli_free(&cli);
+        return 0;
+    }
+    if (cli.action == HN_CLI_VERSION) {
+        hn_cli_print_version(stdout);
+        hn_cli_free(&cli);
+        return 0;
+    }
+    hn_config_t *cfg = hn_cli_load_config(&cli, &err);
+    if (cfg == NULL) {
+        fprintf(stderr, "hornet: %s\n", err.msg);
+        goto out;
+    }
+    /* the app must exist before anything is bound or forked */
+    const hn_app_t *app = hn_app_find(cfg->application_path, &err);
+    if (app == NULL) {
+        fprintf(stderr, "hornet: application_path: %s\n", err.msg);
+        goto out;
+    }
+    if (cli.action == HN_CLI_TEST) {
+        fprintf(stderr, "hornet: configuration %s is valid\n", cfg->file ? cfg->file : "(defaults)");
+        status = 0;
+        goto out;
+    }
+    if (cli.action == HN_CLI_DUMP_CONFIG) {
+        hn_cfg_dump(cfg, stdout);
+        status = 0;
+        goto out;
+    }
+    if (cfg->errorlog == NULL) {
+        hn_log_level = (hn_log_level_t)-1; /* errorlog: off */
+    } else {
+        hn_log_level = (hn_log_level_t)cfg->loglevel;
+        if (hn_log_open(cfg->errorlog, &err) != HN_OK) {
+            fprintf(stderr, "hornet: errorlog: %s\n", err.msg);
+            goto out;
+        }
+    }
+    if (cli.no_args) {
+        fprintf(stderr,
+                "hornet: no arguments: serving %s on http://%s with %d worker(s) "
+                "(hornet --help for options)\n",
+                cfg->application_path, cfg->bind[0].text, cfg->workers);
+    }
+    status = hn_master_run(cfg, app);
+out:
+    hn_cfg_free(cfg);
+    hn_cli_free(&cli);
+    return status;
+}

@@ -1,0 +1,393 @@
+/*
+ * master.c - the supervisor (see master.h) on its own libev loop. Signals
+ * arrive through a signalfd (sigfd.h), worker readiness through a pipe, exits
+ * through SIGCHLD + waitpid. Binding is listeners.c's, forking spawn.c's.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "master/master.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "master/listeners.h"
+#include "master/pidfile.h"
+#include "master/privs.h"
+#include "master/spawn.h"
+#include "shared/cfg.h"
+#include "shared/log.h"
+#include "shared/mem.h"
+#include "shared/shm.h"
+#include "shared/sigfd.h"
+
+/* Respawn back-off: a worker that dies within MIN_UPTIME of its start counts
+ * as a failed start; each one doubles the delay before the next try. */
+#define MIN_UPTIME 1.0
+#define BACKOFF_BASE 0.1
+#define BACKOFF_MAX 30.0
+/* Consecutive failed starts of one slot after which the server gives up. */
+#define MAX_START_FAILURES 5
+/* Grace on top of graceful_timeout before stragglers get SIGKILL. */
+#define KILL_GRACE 5.0
+
+typedef enum master_state { RUNNING, STOPPING } master_state_t;
+
+typedef struct slot {
+    pid_t pid;       /* 0: no process */
+    bool is_ready;
+    bool was_ever_ready;
+    unsigned failures;
+    ev_tstamp started;
+    ev_timer respawn;
+} slot_t;
+
+typedef struct master {
+    struct ev_loop *loop;
+    const hn_config_t *cfg;
+    hn_listeners_t listeners;
+    hn_privs_t privs;
+    hn_shm_t *shm;
+    hn_spawn_ctx_t spawn;
+    slot_t *slots;
+    unsigned n_slots;
+    master_state_t state;
+    int exit_status;
+    bool announced;
+    bool immediate;
+    unsigned int_count;
+    int sigfd;
+    int ready_pipe[2];
+    ev_io sig_io, ready_io;
+    ev_timer kill_timer;
+} master_t;
+
+static master_t M;
+
+static unsigned
+live_workers(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < M.n_slots; i++)
+        n += M.slots[i].pid > 0;
+    return n;
+}
+
+static void
+signal_workers(int sig)
+{
+    for (unsigned i = 0; i < M.n_slots; i++)
+        if (M.slots[i].pid > 0)
+            kill(M.slots[i].pid, sig);
+}
+
+static void
+spawn_slot(unsigned i)
+{
+    slot_t *s = &M.slots[i];
+    pid_t pid = hn_spawn_worker(&M.spawn, i, atomic_load(&M.shm->generation));
+    if (pid < 0) {
+        hn_log(HN_LOG_ERROR, "fork for worker %u failed: %s", i, strerror(errno));
+        s->failures++;
+        ev_timer_set(&s->respawn, BACKOFF_MAX, 0);
+        ev_timer_start(M.loop, &s->respawn);
+        return;
+    }
+    s->pid = pid;
+    s->is_ready = false;
+    s->started = ev_now(M.loop);
+    hn_log(HN_LOG_DEBUG, "worker %u started, pid %d", i, (int)pid);
+}
+
+static void
+on_respawn(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    slot_t *s = HN_CONTAINER_OF(w, slot_t, respawn);
+    if (M.state == RUNNING && s->pid == 0)
+        spawn_slot((unsigned)(s - M.slots));
+}
+
+static void
+stop(bool immediate, int status)
+{
+    if (status > M.exit_status)
+        M.exit_status = status;
+    if (M.state == STOPPING && (!immediate || M.immediate))
+        return;
+    M.state = STOPPING;
+    M.immediate = immediate;
+    atomic_store(&M.shm->shutdown, immediate ? 2 : 1);
+    for (unsigned i = 0; i < M.n_slots; i++)
+        ev_timer_stop(M.loop, &M.slots[i].respawn);
+    hn_log(HN_LOG_NOTICE, "%s: %u worker(s) to stop",
+           immediate ? "stopping now" : "stopping gracefully", live_workers());
+    signal_workers(immediate ? SIGQUIT : SIGTERM);
+    ev_timer_stop(M.loop, &M.kill_timer);
+    ev_timer_set(&M.kill_timer, immediate ? KILL_GRACE : M.cfg->graceful_timeout + KILL_GRACE, 0);
+    ev_timer_start(M.loop, &M.kill_timer);
+    if (live_workers() == 0)
+        ev_break(M.loop, EVBREAK_ALL);
+}
+
+static void
+on_kill_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    hn_log(HN_LOG_WARN, "%u worker(s) still running after the deadline; killing them",
+           live_workers());
+    signal_workers(SIGKILL);
+}
+
+static void
+announce(void)
+{
+    for (size_t i = 0; i < M.listeners.n; i++) {
+        char url[HN_ADDR_TEXT_MAX + 16];
+        hn_listeners_url(&M.listeners.items[i], url, sizeof(url));
+        hn_log(HN_LOG_INFO, "Running on %s (CTRL + C to quit)", url);
+    }
+    hn_log(HN_LOG_NOTICE, "%u worker(s) ready", M.n_slots);
+}
+
+static void
+on_ready(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    uint32_t word;
+    while (read(M.ready_pipe[0], &word, sizeof(word)) == (ssize_t)sizeof(word)) {
+        if (word >= M.n_slots)
+            continue;
+        M.slots[word].is_ready = true;
+        M.slots[word].was_ever_ready = true;
+    }
+    if (M.announced)
+        return;
+    for (unsigned i = 0; i < M.n_slots; i++)
+        if (!M.slots[i].is_ready)
+            return;
+    M.announced = true;
+    announce();
+}
+
+static void
+describe_exit(int status, char *buf, size_t size)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d (%s)%s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+    else
+        snprintf(buf, size, "ended with wait status %d", status);
+}
+
+static void
+reap(void)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        unsigned i;
+        for (i = 0; i < M.n_slots; i++)
+            if (M.slots[i].pid == pid)
+                break;
+        if (i == M.n_slots)
+            continue;
+        slot_t *s = &M.slots[i];
+        s->pid = 0;
+        s->is_ready = false;
+        atomic_store(&M.shm->slots[i].state, HN_SLOT_EXITED);
+        atomic_store(&M.shm->slots[i].pid, 0);
+        char what[128];
+        describe_exit(status, what, sizeof(what));
+        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_OK;
+        if (M.state == STOPPING) {
+            hn_log(clean ? HN_LOG_INFO : HN_LOG_WARN, "worker %u (pid %d) %s", i, (int)pid,
+                   what);
+            continue;
+        }
+        hn_log(HN_LOG_ERROR, "worker %u (pid %d) %s", i, (int)pid, what);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_STARTUP) {
+            /* it would fail the same way again: stop instead of looping */
+            hn_log(HN_LOG_CRIT, "worker %u could not start; stopping the server", i);
+            stop(false, HN_EXIT_FAILURE);
+            continue;
+        }
+        bool quick = ev_now(M.loop) - s->started < MIN_UPTIME || !s->was_ever_ready;
+        s->failures = quick ? s->failures + 1 : 0;
+        if (s->failures >= MAX_START_FAILURES) {
+            hn_log(HN_LOG_CRIT, "worker %u failed %u times in a row right after starting; "
+                   "stopping the server", i, s->failures);
+            stop(false, HN_EXIT_FAILURE);
+            continue;
+        }
+        double delay = 0;
+        if (s->failures > 0) {
+            delay = BACKOFF_BASE * (double)(1u << (s->failures - 1));
+            if (delay > BACKOFF_MAX)
+                delay = BACKOFF_MAX;
+            hn_log(HN_LOG_WARN, "respawning worker %u in %.1fs", i, delay);
+        }
+        s->was_ever_ready = false;
+        ev_timer_set(&s->respawn, delay, 0);
+        ev_timer_start(M.loop, &s->respawn);
+    }
+    if (M.state == STOPPING && live_workers() == 0)
+        ev_break(M.loop, EVBREAK_ALL);
+}
+
+static void
+on_signal(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    int sig;
+    while ((sig = hn_sigfd_next(M.sigfd)) != 0) {
+        switch (sig) {
+        case SIGCHLD:
+            reap();
+            break;
+        case SIGTERM:
+            hn_log(HN_LOG_NOTICE, "SIGTERM received");
+            stop(false, HN_EXIT_OK);
+            break;
+        case SIGINT:
+            /* a second Ctrl-C means: do not wait */
+            M.int_count++;
+            hn_log(HN_LOG_NOTICE, "SIGINT received%s", M.int_count > 1 ? " again" : "");
+            stop(M.int_count > 1, HN_EXIT_OK);
+            break;
+        case SIGQUIT:
+            hn_log(HN_LOG_NOTICE, "SIGQUIT received");
+            stop(true, HN_EXIT_OK);
+            break;
+        case SIGUSR1:
+            hn_log(HN_LOG_NOTICE, "SIGUSR1 received: reopening log files");
+            hn_log_reopen();
+            signal_workers(SIGUSR1);
+            break;
+        case SIGHUP:
+            hn_log(HN_LOG_WARN, "SIGHUP received: configuration reload is not supported yet; "
+                   "restart hornet to apply changes");
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static int
+setup(const hn_config_t *cfg, const struct hn_app *app)
+{
+    hn_err_t err = {0};
+    M.cfg = cfg;
+    M.n_slots = (unsigned)cfg->workers;
+    M.exit_status = HN_EXIT_OK;
+    M.sigfd = -1;
+    M.ready_pipe[0] = M.ready_pipe[1] = -1;
+    if (hn_privs_resolve(&M.privs, cfg->user, cfg->group, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        return HN_ERR;
+    }
+    if (cfg->umask >= 0)
+        umask((mode_t)cfg->umask);
+    if (hn_listeners_open(&M.listeners, cfg, M.n_slots, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        return HN_ERR;
+    }
+    if (cfg->pid_path && hn_pidfile_create(cfg->pid_path, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        hn_listeners_close(&M.listeners);
+        return HN_ERR;
+    }
+    M.shm = hn_shm_create(HN_SHM_MAX_SLOTS, &err);
+    if (M.shm == NULL) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        return HN_ERR;
+    }
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
+                               SIGTTIN, SIGTTOU};
+    M.sigfd = hn_sigfd_open(sigs, HN_ARRAY_LEN(sigs));
+    if (M.sigfd < 0 || pipe2(M.ready_pipe, O_CLOEXEC) < 0) {
+        hn_log(HN_LOG_CRIT, "cannot set up signals: %s", strerror(errno));
+        return HN_ERR;
+    }
+    fcntl(M.ready_pipe[0], F_SETFL, O_NONBLOCK);
+    signal(SIGPIPE, SIG_IGN);
+    M.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (M.loop == NULL) {
+        hn_log(HN_LOG_CRIT, "cannot create the event loop");
+        return HN_ERR;
+    }
+    ev_io_init(&M.sig_io, on_signal, M.sigfd, EV_READ);
+    ev_io_start(M.loop, &M.sig_io);
+    ev_io_init(&M.ready_io, on_ready, M.ready_pipe[0], EV_READ);
+    ev_io_start(M.loop, &M.ready_io);
+    ev_init(&M.kill_timer, on_kill_timer);
+    M.slots = hn_xcalloc(M.n_slots, sizeof(*M.slots));
+    for (unsigned i = 0; i < M.n_slots; i++)
+        ev_init(&M.slots[i].respawn, on_respawn);
+    M.spawn = (hn_spawn_ctx_t){
+        .cfg = cfg,
+        .shm = M.shm,
+        .listeners = &M.listeners,
+        .privs = &M.privs,
+        .app = app,
+        .master_loop = M.loop,
+        .ready_fd = M.ready_pipe[1],
+        .master_fds = {M.sigfd, M.ready_pipe[0], -1, -1},
+    };
+    return HN_OK;
+}
+
+static void
+teardown(void)
+{
+    if (M.loop)
+        ev_loop_destroy(M.loop);
+    if (M.sigfd >= 0)
+        close(M.sigfd);
+    for (int i = 0; i < 2; i++)
+        if (M.ready_pipe[i] >= 0)
+            close(M.ready_pipe[i]);
+    hn_listeners_close(&M.listeners);
+    if (M.cfg->pid_path)
+        hn_pidfile_remove(M.cfg->pid_path);
+    hn_shm_destroy(M.shm);
+    free(M.slots);
+}
+
+int
+hn_master_run(const hn_config_t *cfg, const struct hn_app *app)
+{
+    hn_log_set_role("master");
+    if (setup(cfg, app) != HN_OK) {
+        teardown();
+        return HN_EXIT_FAILURE;
+    }
+    hn_log(HN_LOG_INFO, "hornet %s starting %u worker(s), pid %d", PACKAGE_VERSION, M.n_slots,
+           (int)getpid());
+    for (unsigned i = 0; i < M.n_slots; i++)
+        spawn_slot(i);
+    ev_run(M.loop, 0);
+    reap();
+    hn_log(HN_LOG_NOTICE, "stopped%s", M.exit_status ? " after a failure" : "");
+    int status = M.exit_status;
+    teardown();
+    return status;
+}

@@ -1,0 +1,88 @@
+/*
+ * spawn.c - see spawn.h. The only master file that includes worker code.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "master/spawn.h"
+
+#include <ev.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "master/listeners.h"
+#include "master/privs.h"
+#include "shared/cfg.h"
+#include "shared/log.h"
+#include "shared/mem.h"
+#include "shared/shm.h"
+#include "worker/accept.h"
+#include "worker/worker.h"
+
+static HN_NORETURN void
+child(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
+{
+    /* the master's loop and descriptors are not the worker's business */
+    ev_loop_destroy(ctx->master_loop);
+    for (size_t i = 0; i < HN_ARRAY_LEN(ctx->master_fds); i++)
+        if (ctx->master_fds[i] >= 0)
+            close(ctx->master_fds[i]);
+
+    const hn_listeners_t *ls = ctx->listeners;
+    size_t n = 0;
+    for (size_t i = 0; i < ls->n; i++)
+        n++;
+    hn_listener_t *mine = hn_xcalloc(n ? n : 1, sizeof(*mine));
+    size_t k = 0;
+    for (size_t i = 0; i < ls->n; i++) {
+        const hn_listen_item_t *it = &ls->items[i];
+        if (it->per_slot) {
+            /* other slots' sockets: closing our copies keeps each socket's
+             * queue drained by exactly one process */
+            for (size_t s = 0; s < it->n_fds; s++)
+                if (s != slot && it->fds[s] >= 0)
+                    close(it->fds[s]);
+            mine[k].fd = it->fds[slot];
+        } else {
+            mine[k].fd = it->fds[0];
+        }
+        memcpy(mine[k].text, it->addr.text, sizeof(mine[k].text));
+        k++;
+    }
+
+    hn_err_t err = {0};
+    if (hn_privs_drop(ctx->privs, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "worker %u: cannot drop privileges: %s", slot, err.msg);
+        _exit(HN_EXIT_STARTUP);
+    }
+    hn_worker_args_t args = {
+        .cfg = ctx->cfg,
+        .shm = ctx->shm,
+        .slot = slot,
+        .generation = generation,
+        .listeners = mine,
+        .n_listeners = k,
+        .app = ctx->app,
+        .ready_fd = ctx->ready_fd,
+    };
+    hn_worker_main(&args);
+}
+
+pid_t
+hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
+{
+    hn_slot_rec_t *rec = &ctx->shm->slots[slot];
+    atomic_store(&rec->state, HN_SLOT_STARTING);
+    atomic_store(&rec->generation, generation);
+    atomic_store(&rec->start_ms, hn_shm_now_ms());
+    atomic_store(&rec->heartbeat_ms, hn_shm_now_ms());
+    atomic_store(&rec->requests, 0);
+    atomic_store(&rec->connections, 0);
+    pid_t pid = fork();
+    if (pid == 0)
+        child(ctx, slot, generation);
+    if (pid > 0)
+        atomic_store(&rec->pid, (int32_t)pid);
+    return pid;
+}

@@ -1,0 +1,107 @@
+/*
+ * cfg.h - hornet's configuration: what a YAML file plus command-line
+ * overrides become once validated. Immutable once hn_cfg_finish succeeded; a
+ * worker keeps the config it was forked with.
+ *
+ * Every key is declared once, in the option table of cfg_options.c (name,
+ * type, default, bounds, help). The man page hornet.yaml(5), `hornet --help`
+ * and etc/hornet.yaml are checked against that table by a test.
+ */
+#ifndef HN_SHARED_CFG_H
+#define HN_SHARED_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shared/addr.h"
+#include "shared/common.h"
+
+#define HN_CFG_MAX_WORKERS 512
+
+typedef struct hn_config {
+    char *file; /* the YAML file it came from, or NULL */
+
+    /* listeners and processes */
+    hn_addr_t *bind; /* array of n_bind addresses */
+    size_t n_bind;
+    int backlog;
+    int workers;          /* resolved: >= 1 ("auto" becomes the CPU count) */
+    char *application_path; /* "builtin:NAME" (later: PATH.so:SYMBOL) */
+    char *pid_path;       /* NULL: no PID file */
+    char *user, *group;   /* NULL: keep; a name or a number */
+    int umask;            /* -1: keep */
+
+    /* HTTP */
+    double keep_alive_timeout;  /* seconds; also bounds the arrival of a request head */
+    int keep_alive_max_requests;
+    double graceful_timeout;
+    double read_timeout;        /* 0: off */
+    size_t h11_max_incomplete_size;
+    int max_header_count;
+    uint64_t max_body_size;     /* 0: unlimited */
+    bool include_server_header;
+    bool include_date_header;
+
+    /* logging */
+    char *accesslog; /* NULL: off; "-": stdout */
+    char *errorlog;  /* NULL: off; "-": stderr */
+    int loglevel;    /* hn_log_level_t */
+    char *access_log_format;
+
+    /* built-in apps */
+    char *static_root;
+    char *static_index;
+} hn_config_t;
+
+/* A config holding every default. Never NULL. */
+hn_config_t *hn_cfg_new(void);
+void hn_cfg_free(hn_config_t *cfg);
+
+/* Read a YAML mapping of keys to values. On error fills err->msg with
+ *   FILE:LINE:COLUMN: KEY: expected WHAT, got "FOUND"
+ * (unknown keys suggest the nearest known one; unparsable YAML names the
+ * libyaml problem and its position) and returns HN_ERR. */
+int hn_cfg_load_file(hn_config_t *cfg, const char *path, hn_err_t *err);
+
+/* Set one key from a string, as the CLI does ("--workers 4" sets "workers"
+ * to "4"). origin names the source in errors ("--workers"). For list keys
+ * (bind) the first hn_cfg_set from the CLI replaces the file's list and later
+ * ones append. */
+int hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char *origin,
+               hn_err_t *err);
+
+/* Cross-field checks and resolution ("auto" workers, an empty bind list
+ * becomes 127.0.0.1:8000). Call once after the file and the CLI. */
+int hn_cfg_finish(hn_config_t *cfg, hn_err_t *err);
+
+/* Documentation of every option, from the table: for --help. */
+void hn_cfg_print_help(FILE *out);
+/* The effective values as YAML (--dump-config). */
+void hn_cfg_dump(const hn_config_t *cfg, FILE *out);
+
+/* Iterate the option table (for tests and the man-page check): returns the
+ * name of option i, or NULL past the end. */
+const char *hn_cfg_option_name(size_t i);
+
+/* How option i is spelled on the command line, from the same table, so the
+ * CLI builds its getopt list instead of repeating the keys. */
+typedef struct hn_cfg_flag {
+    const char *key;       /* "workers" */
+    const char *long_name; /* "workers" for --workers; NULL: no flag */
+    int short_name;        /* 'w', or 0 */
+    const char *metavar;   /* "N|auto", for usage text */
+    const char *doc;       /* one line */
+    bool is_list;          /* repeatable (bind): see hn_cfg_set */
+} hn_cfg_flag_t;
+
+/* Fill *flag for option i; false past the end of the table. */
+bool hn_cfg_option_flag(size_t i, hn_cfg_flag_t *flag);
+
+/* For reload: does option i differ between a and b, and would a change need
+ * a restart (false: a reload applies it)? */
+bool hn_cfg_option_differs(const hn_config_t *a, const hn_config_t *b, size_t i);
+bool hn_cfg_option_needs_restart(size_t i);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * accept.c - accepting connections on the worker's listeners (see accept.h).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "worker/accept.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "worker/conn.h"
+
+/* Accepts per readiness event: enough to empty a burst, few enough that one
+ * busy listener cannot starve the connections already open. */
+#define ACCEPT_BATCH 64
+/* After EMFILE/ENFILE, wait this long before accepting again instead of
+ * spinning on a listener that stays readable (libev's daemon advice). */
+#define EMFILE_BACKOFF 0.5
+
+static hn_listener_t *listeners;
+static size_t n_listeners;
+
+static void
+on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    hn_listener_t *l = HN_CONTAINER_OF(w, hn_listener_t, backoff);
+    if (l->fd >= 0)
+        ev_io_start(loop, &l->io);
+}
+
+static void
+on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    hn_listener_t *l = HN_CONTAINER_OF(w, hn_listener_t, io);
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                hn_log(HN_LOG_ERROR, "accept on %s: %s; pausing accepts for %.1fs", l->text,
+                       strerror(errno), EMFILE_BACKOFF);
+                ev_io_stop(loop, &l->io);
+                ev_timer_set(&l->backoff, EMFILE_BACKOFF, 0);
+                ev_timer_start(loop, &l->backoff);
+                return;
+            }
+            /* ECONNABORTED and friends: that client is gone, keep going */
+            continue;
+        }
+        hn_conn_open(loop, fd, l, (struct sockaddr *)&ss, len);
+    }
+}
+
+void
+hn_accept_start(struct ev_loop *loop, hn_listener_t *ls, size_t n)
+{
+    listeners = ls;
+    n_listeners = n;
+    for (size_t i = 0; i < n; i++) {
+        ev_io_init(&ls[i].io, on_accept, ls[i].fd, EV_READ);
+        ev_init(&ls[i].backoff, on_backoff);
+        ev_io_start(loop, &ls[i].io);
+    }
+}
+
+void
+hn_accept_stop(struct ev_loop *loop)
+{
+    for (size_t i = 0; i < n_listeners; i++) {
+        hn_listener_t *l = &listeners[i];
+        ev_io_stop(loop, &l->io);
+        ev_timer_stop(loop, &l->backoff);
+        if (l->fd >= 0) {
+            close(l->fd);
+            l->fd = -1;
+        }
+    }
+}
+
+const char *
+hn_listener_text(const hn_listener_t *l)
+{
+    return l ? l->text : "-";
+}

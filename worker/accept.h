@@ -1,0 +1,27 @@
+/*
+ * accept.h - a worker's listening sockets: accept4 loop, EMFILE back-off,
+ * stop on drain. The sockets were bound and set listening by the master.
+ */
+#ifndef HN_WORKER_ACCEPT_H
+#define HN_WORKER_ACCEPT_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "shared/addr.h"
+
+struct hn_listener {
+    int fd;
+    char text[HN_ADDR_TEXT_MAX]; /* the address as configured, for logs */
+    ev_io io;
+    ev_timer backoff; /* accept paused after EMFILE */
+};
+typedef struct hn_listener hn_listener_t;
+
+/* Start accepting on every listener. Borrows the array for the worker's life. */
+void hn_accept_start(struct ev_loop *loop, hn_listener_t *ls, size_t n);
+/* Stop accepting and close the worker's copies of the sockets. */
+void hn_accept_stop(struct ev_loop *loop);
+const char *hn_listener_text(const hn_listener_t *l);
+
+#endif

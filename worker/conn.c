@@ -1,0 +1,188 @@
+/*
+ * conn.c - connection lifecycle (see conn.h): open, the one timer each
+ * connection has, the pending list walked by the flush pass, drain and
+ * deferred free. Bytes are tcp.c's business, HTTP is h1.c's.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "worker/conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/addr.h"
+#include "shared/log.h"
+#include "shared/mem.h"
+#include "worker/accept.h"
+#include "worker/worker.h"
+#include "worker/h1.h"
+
+/* How long a lingering close waits for the client's EOF. */
+#define LINGER_TIMEOUT 2.0
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void finalize(struct ev_loop *loop, hn_conn_t *c);
+
+static hn_conn_t *all_head;
+static hn_conn_t *pending_head;
+static unsigned conn_count;
+static struct ev_loop *conn_loop;
+
+hn_conn_t *
+hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l, const struct sockaddr *peer,
+             socklen_t peer_len)
+{
+    hn_conn_t *c = hn_xmalloc(sizeof(*c));
+    hn_tcp_init(&c->tcp, fd);
+    conn_loop = loop;
+    c->listener = l;
+    c->is_pending = false;
+    c->is_lingering = false;
+    c->pending_next = NULL;
+    c->peer_len = HN_MIN(peer_len, (socklen_t)sizeof(c->peer));
+    memset(&c->peer, 0, sizeof(c->peer));
+    if (peer && peer_len)
+        memcpy(&c->peer, peer, c->peer_len);
+    ev_init(&c->timer, on_timer);
+    c->prev = NULL;
+    c->next = all_head;
+    if (all_head)
+        all_head->prev = c;
+    all_head = c;
+    conn_count++;
+    c->proto = hn_h1_new(&c->tcp.super, hn_worker_config(), hn_worker_is_draining());
+    c->tcp.super.proto = c->proto;
+    hn_tcp_start(&c->tcp, loop);
+    return c;
+}
+
+void
+hn_conn_mark_pending(hn_conn_t *c)
+{
+    if (c->is_pending)
+        return;
+    c->is_pending = true;
+    c->pending_next = pending_head;
+    pending_head = c;
+}
+
+void
+hn_conn_set_timer(hn_conn_t *c, double seconds)
+{
+    if (c->is_lingering)
+        return; /* the linger deadline wins */
+    if (seconds <= 0) {
+        ev_timer_stop(conn_loop, &c->timer);
+        return;
+    }
+    c->timer.repeat = seconds;
+    ev_timer_again(conn_loop, &c->timer);
+}
+
+void
+hn_conn_linger(hn_conn_t *c)
+{
+    c->timer.repeat = LINGER_TIMEOUT;
+    ev_timer_again(conn_loop, &c->timer);
+    c->is_lingering = true;
+}
+
+static void
+on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    hn_conn_t *c = HN_CONTAINER_OF(w, hn_conn_t, timer);
+    ev_timer_stop(loop, w);
+    if (c->is_lingering || c->tcp.state != HN_TCP_OPEN) {
+        hn_tcp_kill(&c->tcp, loop);
+        return;
+    }
+    c->proto->ops->timeout(c->proto);
+}
+
+const char *
+hn_conn_peer(const hn_conn_t *c, char *buf, size_t size)
+{
+    if (c->peer.sa.sa_family == AF_INET || c->peer.sa.sa_family == AF_INET6)
+        return hn_addr_format_sa(&c->peer.sa, c->peer_len, buf, size);
+    /* unix peers are unnamed: log the listener, as nginx does */
+    snprintf(buf, size, "%s", hn_conn_local(c));
+    return buf;
+}
+
+const char *
+hn_conn_local(const hn_conn_t *c)
+{
+    return hn_listener_text(c->listener);
+}
+
+/* The flush pass: the one place where output is written and connections
+ * die, once per loop iteration, after every callback of the iteration ran.
+ * Connections may be queued again while the pass runs (a redelivery that
+ * produces output), so the list is taken whole and re-checked. */
+void
+hn_conn_flush_all(struct ev_loop *loop)
+{
+    while (pending_head) {
+        hn_conn_t *list = pending_head;
+        pending_head = NULL;
+        while (list) {
+            hn_conn_t *c = list;
+            list = c->pending_next;
+            c->is_pending = false;
+            c->pending_next = NULL;
+            if (c->tcp.state != HN_TCP_DEAD && c->tcp.in_len && !c->tcp.is_read_paused)
+                hn_tcp_redeliver(&c->tcp, loop);
+            if (c->tcp.state != HN_TCP_DEAD)
+                hn_tcp_flush(&c->tcp, loop);
+            if (c->tcp.state == HN_TCP_DEAD && !c->is_pending)
+                finalize(loop, c);
+        }
+    }
+}
+
+static void
+finalize(struct ev_loop *loop, hn_conn_t *c)
+{
+    ev_timer_stop(loop, &c->timer);
+    hn_protocol_t *p = c->proto;
+    c->proto = NULL;
+    c->tcp.super.proto = NULL;
+    if (p)
+        p->ops->connection_lost(p, c->tcp.error);
+    hn_tcp_dispose(&c->tcp, loop);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        all_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    conn_count--;
+    free(c);
+    hn_worker_conn_closed();
+}
+
+void
+hn_conn_drain_all(void)
+{
+    for (hn_conn_t *c = all_head; c; c = c->next)
+        if (c->proto && c->tcp.state == HN_TCP_OPEN)
+            c->proto->ops->drain(c->proto);
+}
+
+void
+hn_conn_kill_all(struct ev_loop *loop)
+{
+    for (hn_conn_t *c = all_head; c; c = c->next)
+        hn_tcp_kill(&c->tcp, loop);
+    hn_conn_flush_all(loop);
+}
+
+unsigned
+hn_conn_count(void)
+{
+    return conn_count;
+}

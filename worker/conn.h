@@ -1,0 +1,65 @@
+/*
+ * conn.h - one client connection: its transport, its protocol, its timer and
+ * its place in the worker's lists. A connection is freed only in the flush
+ * pass (ev_prepare), never inside a callback of its own, so protocol and app
+ * code can end it at any point without pulling memory from under a caller.
+ */
+#ifndef HN_WORKER_CONN_H
+#define HN_WORKER_CONN_H
+
+#include <ev.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "worker/tcp.h"
+
+typedef struct hn_listener hn_listener_t;
+
+typedef struct hn_conn {
+    hn_tcp_t tcp; /* first: the transport is the connection */
+    hn_protocol_t *proto;
+    ev_timer timer;
+    struct hn_conn *prev, *next; /* every open connection of the worker */
+    struct hn_conn *pending_next; /* queued for the flush pass */
+    bool is_pending;
+    bool is_lingering;
+    const hn_listener_t *listener;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
+    socklen_t peer_len;
+} hn_conn_t;
+
+/* Takes fd (accepted, non-blocking). Starts the HTTP/1.1 protocol. */
+hn_conn_t *hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l,
+                        const struct sockaddr *peer, socklen_t peer_len);
+/* Queue for the flush pass: writes pending, input to re-offer, or death. */
+void hn_conn_mark_pending(hn_conn_t *c);
+/* Arm (seconds > 0) or stop (0) the connection's single timer. */
+void hn_conn_set_timer(hn_conn_t *c, double seconds);
+/* Lingering close began: arm the linger deadline. */
+void hn_conn_linger(hn_conn_t *c);
+/* Client "ip:port" and server address text, formatted into buf. */
+const char *hn_conn_peer(const hn_conn_t *c, char *buf, size_t size);
+const char *hn_conn_local(const hn_conn_t *c);
+
+/* Worker-wide: run the flush pass (from ev_prepare). */
+void hn_conn_flush_all(struct ev_loop *loop);
+/* Graceful stop: tell every protocol to drain. */
+void hn_conn_drain_all(void);
+/* Stop now: close every connection. */
+void hn_conn_kill_all(struct ev_loop *loop);
+unsigned hn_conn_count(void);
+
+static inline hn_conn_t *
+hn_conn_of(hn_transport_t *t)
+{
+    return (hn_conn_t *)(void *)t;
+}
+
+#endif

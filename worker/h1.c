@@ -1,0 +1,848 @@
+/*
+ * h1.c - the HTTP/1.x protocol (see h1.h). Parsing is llhttp's, with every
+ * lenient flag off; limits (head size, header count, body size) are counted
+ * here because llhttp has none. The scope and response API are request.c's,
+ * the bytes tcp.c's.
+ *
+ * One request is handled at a time. When its response is not finished by the
+ * time the parser reaches the end of the request, the parser pauses
+ * (HPE_PAUSED from on_message_complete) and the transport keeps the
+ * pipelined bytes that follow until the response is done.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "worker/h1.h"
+
+#include <ev.h>
+#include <inttypes.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shared/buf.h"
+#include "shared/cfg.h"
+#include "shared/headers.h"
+#include "shared/log.h"
+#include "shared/str.h"
+#include "worker/access_log.h"
+#include "worker/app.h"
+#include "worker/conn.h"
+#include "worker/request.h"
+#include "worker/worker.h"
+
+typedef struct h1 {
+    hn_protocol_t super;
+    llhttp_t parser;
+    const hn_config_t *cfg;
+    hn_request_t *req;    /* the request being parsed or answered */
+    char *arena_chunk;    /* the arena's first block, held while req exists */
+    hn_arena_t arena;
+    /* head being parsed */
+    char *field, *value;
+    size_t field_len, value_len;
+    size_t head_bytes;
+    size_t headers_cap;
+    uint64_t body_bytes;
+    uint64_t resp_left;   /* body bytes still owed when the length is known */
+    unsigned requests;    /* requests begun on this connection */
+    int error_status;     /* status our own checks chose for a parse failure */
+    bool in_trailers;
+    bool has_host;
+    bool has_te;
+    bool te_unknown;      /* a transfer coding other than chunked */
+    bool expect_continue;
+    bool expect_unknown;
+    bool client_keep_alive;
+    bool app_called;
+    bool resp_chunked;
+    bool resp_length_known;
+    bool close_after;     /* close once the current response is out */
+    bool is_closing;
+    bool is_draining;
+    bool is_paused;       /* parser paused at the end of a request */
+    bool is_lost;
+} h1_t;
+
+static const llhttp_settings_t parser_settings;
+static const hn_stream_ops_t h1_stream_ops;
+static const hn_protocol_ops_t h1_ops;
+
+static void finish_request(h1_t *h);
+static void respond_error(h1_t *h, int status, const char *why);
+static void begin_close(h1_t *h, bool abort);
+
+#define H1_OF(p) HN_CONTAINER_OF((p), h1_t, parser)
+
+hn_protocol_t *
+hn_h1_new(hn_transport_t *t, const hn_config_t *cfg, bool is_draining)
+{
+    h1_t *h = hn_xcalloc(1, sizeof(*h));
+    h->super.ops = &h1_ops;
+    h->super.transport = t;
+    h->cfg = cfg;
+    h->is_draining = is_draining;
+    llhttp_init(&h->parser, HTTP_REQUEST, &parser_settings);
+    /* the keep-alive timer also bounds the arrival of the first head */
+    hn_conn_set_timer(hn_conn_of(t), cfg->keep_alive_timeout);
+    return &h->super;
+}
+
+/* --- the request's memory ---------------------------------------------- */
+
+static void
+request_free(h1_t *h)
+{
+    if (h->req == NULL)
+        return;
+    h->req = NULL;
+    hn_arena_reset(&h->arena);
+    hn_buf_put(h->arena_chunk);
+    h->arena_chunk = NULL;
+}
+
+static void
+request_abort(h1_t *h)
+{
+    hn_request_t *r = h->req;
+    if (r == NULL)
+        return;
+    r->aborted = true;
+    if (h->app_called && r->app->on_abort && !(r->resp_state == HN_RESP_DONE && r->body_done))
+        r->app->on_abort(r);
+    request_free(h);
+}
+
+/* --- llhttp callbacks: the head ------------------------------------------ */
+
+static int
+count_head(h1_t *h, size_t len)
+{
+    h->head_bytes += len;
+    if (h->head_bytes > h->cfg->h11_max_incomplete_size) {
+        h->error_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int
+on_message_begin(llhttp_t *p)
+{
+    h1_t *h = H1_OF(p);
+    if (h->is_closing)
+        return -1;
+    h->arena_chunk = hn_buf_get();
+    hn_arena_init(&h->arena, h->arena_chunk, HN_BUF_CHUNK_SIZE);
+    hn_request_t *r = hn_arena_alloc(&h->arena, sizeof(*r));
+    memset(r, 0, sizeof(*r));
+    r->arena = &h->arena;
+    r->ops = &h1_stream_ops;
+    r->proto = h;
+    r->content_length = -1;
+    r->resp_content_length = -1;
+    r->scheme = "http";
+    h->headers_cap = (size_t)h->cfg->max_header_count;
+    r->headers = hn_arena_alloc(&h->arena, h->headers_cap * sizeof(hn_header_t));
+    h->req = r;
+    h->field = h->value = NULL;
+    h->field_len = h->value_len = 0;
+    h->head_bytes = 0;
+    h->body_bytes = 0;
+    h->error_status = 0;
+    h->in_trailers = h->has_host = h->has_te = h->te_unknown = false;
+    h->expect_continue = h->expect_unknown = false;
+    h->app_called = h->resp_chunked = h->resp_length_known = false;
+    h->requests++;
+    return 0;
+}
+
+static int
+on_method(llhttp_t *p, const char *at, size_t len)
+{
+    h1_t *h = H1_OF(p);
+    hn_arena_append(&h->arena, (char **)&h->req->method, &h->req->method_len, at, len);
+    return count_head(h, len);
+}
+
+static int
+on_url(llhttp_t *p, const char *at, size_t len)
+{
+    h1_t *h = H1_OF(p);
+    hn_arena_append(&h->arena, (char **)&h->req->raw_path, &h->req->raw_path_len, at, len);
+    return count_head(h, len);
+}
+
+static int
+on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    h1_t *h = H1_OF(p);
+    hn_arena_append(&h->arena, &h->field, &h->field_len, at, len);
+    return count_head(h, len);
+}
+
+static int
+on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    h1_t *h = H1_OF(p);
+    hn_arena_append(&h->arena, &h->value, &h->value_len, at, len);
+    return count_head(h, len);
+}
+
+static int
+on_header_value_complete(llhttp_t *p)
+{
+    h1_t *h = H1_OF(p);
+    hn_request_t *r = h->req;
+    char *name = h->field, *value = h->value ? h->value : (char *)"";
+    size_t nlen = h->field_len, vlen = h->value_len;
+    h->field = h->value = NULL;
+    h->field_len = h->value_len = 0;
+    if (h->in_trailers)
+        return 0; /* trailers are counted against the head limit, not kept */
+    if (r->n_headers == h->headers_cap) {
+        h->error_status = 431;
+        return -1;
+    }
+    hn_str_lower(name, nlen);
+    /* llhttp keeps surrounding whitespace out of the value except trailing
+     * spaces; RFC 9110 §5.5 says they are not part of it */
+    while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+        value[--vlen] = '\0';
+    hn_header_t *hd = &r->headers[r->n_headers++];
+    hd->name = name;
+    hd->name_len = nlen;
+    hd->value = value;
+    hd->value_len = vlen;
+    hn_str_t n = {name, nlen};
+    if (hn_str_eq(n, HN_STR_LIT("host"))) {
+        if (h->has_host) { /* RFC 9112 §3.2: more than one Host is a 400 */
+            h->error_status = 400;
+            return -1;
+        }
+        h->has_host = true;
+    } else if (hn_str_eq(n, HN_STR_LIT("transfer-encoding"))) {
+        h->has_te = true;
+        /* only "chunked" is implemented; anything else is a 501 (RFC 9112 §6.1) */
+        const char *s = value, *end = value + vlen;
+        while (s < end) {
+            while (s < end && (*s == ' ' || *s == '\t' || *s == ','))
+                s++;
+            const char *t = s;
+            while (t < end && *t != ',' && *t != ' ' && *t != '\t')
+                t++;
+            if (t > s && !hn_mem_case_eq(s, (size_t)(t - s), "chunked", 7))
+                h->te_unknown = true;
+            s = t;
+        }
+    } else if (hn_str_eq(n, HN_STR_LIT("expect"))) {
+        if (hn_mem_case_eq(value, vlen, "100-continue", 12))
+            h->expect_continue = true;
+        else
+            h->expect_unknown = true;
+    }
+    return 0;
+}
+
+/* Split the request target into path and query and decode the path. */
+static int
+parse_target(h1_t *h)
+{
+    hn_request_t *r = h->req;
+    const char *t = r->raw_path;
+    size_t len = r->raw_path_len;
+    if (t == NULL || len == 0)
+        return 400;
+    /* absolute-form (RFC 9112 §3.2.2): keep only the path and query */
+    if (t[0] != '/' && !(len == 1 && t[0] == '*')) {
+        const char *sep = memmem(t, len, "://", 3);
+        if (sep == NULL)
+            return 400;
+        const char *slash = memchr(sep + 3, '/', len - (size_t)(sep + 3 - t));
+        if (slash == NULL) {
+            const char *q = memchr(sep + 3, '?', len - (size_t)(sep + 3 - t));
+            size_t qlen = q ? len - (size_t)(q - t) : 0;
+            char *nt = hn_arena_alloc(&h->arena, qlen + 2);
+            nt[0] = '/';
+            if (qlen)
+                memcpy(nt + 1, q, qlen);
+            nt[qlen + 1] = '\0';
+            t = nt;
+            len = qlen + 1;
+        } else {
+            len -= (size_t)(slash - t);
+            t = slash;
+        }
+    }
+    const char *q = memchr(t, '?', len);
+    size_t plen = q ? (size_t)(q - t) : len;
+    r->raw_path = hn_arena_strndup(&h->arena, t, plen);
+    r->raw_path_len = plen;
+    if (q) {
+        r->query = q + 1;
+        r->query_len = len - plen - 1;
+    } else {
+        r->query = "";
+        r->query_len = 0;
+    }
+    char *path = hn_arena_alloc(&h->arena, plen + 1);
+    long dlen = hn_str_percent_decode(path, r->raw_path, plen);
+    if (dlen < 0)
+        return 400;
+    path[dlen] = '\0';
+    r->path = path;
+    r->path_len = (size_t)dlen;
+    return 0;
+}
+
+static int
+on_headers_complete(llhttp_t *p)
+{
+    h1_t *h = H1_OF(p);
+    hn_request_t *r = h->req;
+    h->in_trailers = true;
+    if (p->http_major != 1 || p->http_minor > 1) {
+        h->error_status = 505;
+        return -1;
+    }
+    r->http_version = p->http_minor == 1 ? "1.1" : "1.0";
+    if (h->te_unknown) {
+        h->error_status = 501;
+        return -1;
+    }
+    if (p->http_minor == 1 && !h->has_host) { /* RFC 9112 §3.2 */
+        h->error_status = 400;
+        return -1;
+    }
+    int st = parse_target(h);
+    if (st) {
+        h->error_status = st;
+        return -1;
+    }
+    if (h->expect_unknown && p->http_minor == 1) {
+        h->error_status = 417;
+        return -1;
+    }
+    if (r->method == NULL) {
+        r->method = "GET";
+        r->method_len = 3;
+    }
+    h->client_keep_alive = llhttp_should_keep_alive(p);
+    r->has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+    if ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED))
+        r->content_length = (int64_t)p->content_length;
+    r->body_done = !r->has_body;
+    r->start_time = ev_time();
+    hn_conn_t *c = hn_conn_of(h->super.transport);
+    char peer[HN_ADDR_TEXT_MAX];
+    hn_conn_peer(c, peer, sizeof(peer));
+    r->client = hn_arena_strndup(&h->arena, peer, strlen(peer));
+    r->server = hn_conn_local(c);
+    r->app = NULL;
+
+    uint64_t limit = h->cfg->max_body_size;
+    if (limit && r->content_length > 0 && (uint64_t)r->content_length > limit) {
+        /* refuse before reading a byte of it (nginx does the same) */
+        h->error_status = 413;
+        return -1;
+    }
+    hn_conn_set_timer(c, r->has_body ? h->cfg->read_timeout : 0);
+
+    r->app = hn_worker_app();
+    h->app_called = true;
+    r->app->on_request(r);
+    if (h->req != r || h->is_closing)
+        return 0; /* answered and finished (or failed) inside the app */
+    if (r->resp_state == HN_RESP_NONE && r->has_body && h->expect_continue && p->http_minor == 1) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        h->super.transport->ops->write(h->super.transport, cont, sizeof(cont) - 1);
+    }
+    return 0;
+}
+
+/* --- llhttp callbacks: the body ------------------------------------------ */
+
+static int
+on_body(llhttp_t *p, const char *at, size_t len)
+{
+    h1_t *h = H1_OF(p);
+    hn_request_t *r = h->req;
+    if (r == NULL || h->is_closing)
+        return h->is_closing ? -1 : 0;
+    h->body_bytes += len;
+    uint64_t limit = h->cfg->max_body_size;
+    if (limit && h->body_bytes > limit) {
+        h->error_status = 413;
+        return -1;
+    }
+    if (h->cfg->read_timeout > 0)
+        hn_conn_set_timer(hn_conn_of(h->super.transport), h->cfg->read_timeout);
+    if (r->app->on_body && r->resp_state != HN_RESP_DONE)
+        r->app->on_body(r, at, len);
+    return (h->is_closing) ? -1 : 0;
+}
+
+static int
+on_message_complete(llhttp_t *p)
+{
+    h1_t *h = H1_OF(p);
+    hn_request_t *r = h->req;
+    if (h->is_closing)
+        return HPE_PAUSED;
+    if (r == NULL)
+        return 0; /* answered and finished before the end of the request */
+    r->body_done = true;
+    if (r->app->on_body_end)
+        r->app->on_body_end(r);
+    if (h->req != r)
+        return h->is_closing ? HPE_PAUSED : 0; /* finished inside on_body_end */
+    if (r->resp_state == HN_RESP_DONE) {
+        finish_request(h);
+        return h->is_closing ? HPE_PAUSED : 0;
+    }
+    /* the response is still being produced: hold the next request back */
+    h->is_paused = true;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* --- protocol ops -------------------------------------------------------- */
+
+static int
+status_for_parse_error(llhttp_errno_t err)
+{
+    switch (err) {
+    case HPE_INVALID_TRANSFER_ENCODING:
+        return 501;
+    case HPE_INVALID_VERSION:
+        return 505;
+    case HPE_PAUSED_H2_UPGRADE:
+        return 505;
+    default:
+        return 400;
+    }
+}
+
+static size_t
+h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
+{
+    h1_t *h = (h1_t *)proto;
+    const char *at = data;
+    size_t left = len;
+    while (left > 0 && !h->is_closing) {
+        llhttp_errno_t err = llhttp_execute(&h->parser, at, left);
+        if (err == HPE_OK)
+            return len;
+        if (err == HPE_PAUSED_UPGRADE) {
+            /* no protocol to switch to yet (h2c and WebSocket come later):
+             * the request was answered as plain HTTP, parse on */
+            const char *pos = llhttp_get_error_pos(&h->parser);
+            llhttp_resume_after_upgrade(&h->parser);
+            left -= (size_t)(pos - at);
+            at = pos;
+            continue;
+        }
+        if (err == HPE_PAUSED) {
+            const char *pos = llhttp_get_error_pos(&h->parser);
+            size_t used = (size_t)(pos - data);
+            if (h->is_closing)
+                return len;
+            proto->transport->ops->pause_reading(proto->transport);
+            return used;
+        }
+        if (h->is_closing)
+            return len;
+        int status = h->error_status ? h->error_status : status_for_parse_error(err);
+        respond_error(h, status, llhttp_get_error_reason(&h->parser));
+        return len;
+    }
+    return len;
+}
+
+static void
+h1_eof_received(hn_protocol_t *proto)
+{
+    h1_t *h = (h1_t *)proto;
+    hn_request_t *r = h->req;
+    /* A client may half-close after sending a whole request (HTTP/1.0 tools
+     * do): answer it, then close. Mid-request, the request is lost. */
+    if (r && r->body_done && r->resp_state != HN_RESP_DONE) {
+        h->close_after = true;
+        return;
+    }
+    if (r && llhttp_finish(&h->parser) == HPE_OK && r->body_done) {
+        h->close_after = true;
+        return;
+    }
+    request_abort(h);
+    begin_close(h, false);
+}
+
+static void
+h1_connection_lost(hn_protocol_t *proto, int err)
+{
+    (void)err;
+    h1_t *h = (h1_t *)proto;
+    h->is_lost = true;
+    request_abort(h);
+    free(h);
+}
+
+static void
+h1_pause_writing(hn_protocol_t *proto)
+{
+    /* the client reads slower than we answer: stop taking requests */
+    proto->transport->ops->pause_reading(proto->transport);
+}
+
+static void
+h1_resume_writing(hn_protocol_t *proto)
+{
+    h1_t *h = (h1_t *)proto;
+    if (!h->is_paused)
+        proto->transport->ops->resume_reading(proto->transport);
+}
+
+static void
+h1_drain(hn_protocol_t *proto)
+{
+    h1_t *h = (h1_t *)proto;
+    h->is_draining = true;
+    /* idle between requests: nothing is lost by closing now */
+    if (h->req == NULL && !h->is_paused)
+        begin_close(h, true);
+}
+
+static void
+h1_timeout(hn_protocol_t *proto)
+{
+    h1_t *h = (h1_t *)proto;
+    if (h->req && h->req->resp_state == HN_RESP_NONE && h->req->app) {
+        hn_log(HN_LOG_INFO, "client %s: request body read timed out", h->req->client);
+        respond_error(h, 408, "read timeout");
+        return;
+    }
+    request_abort(h);
+    begin_close(h, true);
+}
+
+static const hn_protocol_ops_t h1_ops = {
+    .data_received = h1_data_received,
+    .eof_received = h1_eof_received,
+    .connection_lost = h1_connection_lost,
+    .pause_writing = h1_pause_writing,
+    .resume_writing = h1_resume_writing,
+    .drain = h1_drain,
+    .timeout = h1_timeout,
+};
+
+/* --- ending requests and connections ------------------------------------ */
+
+static void
+begin_close(h1_t *h, bool abort)
+{
+    if (h->is_closing)
+        return;
+    h->is_closing = true;
+    h->super.transport->ops->close(h->super.transport, abort);
+}
+
+/* The response is out and the request body consumed (or abandoned). */
+static void
+finish_request(h1_t *h)
+{
+    hn_request_t *r = h->req;
+    if (hn_access_log_enabled())
+        hn_access_log_request(r, ev_time());
+    hn_worker_request_done();
+    bool close = h->close_after || !r->body_done;
+    request_free(h);
+    if (close) {
+        begin_close(h, false);
+        return;
+    }
+    hn_conn_set_timer(hn_conn_of(h->super.transport), h->cfg->keep_alive_timeout);
+    if (h->is_paused) {
+        h->is_paused = false;
+        llhttp_resume(&h->parser);
+        h->super.transport->ops->resume_reading(h->super.transport);
+    }
+}
+
+static void
+respond_error(h1_t *h, int status, const char *why)
+{
+    hn_request_t *r = h->req;
+    hn_log(HN_LOG_INFO, "client %s: %d %s: %s", r && r->client ? r->client : "?", status,
+           hn_headers_reason(status), why ? why : "");
+    if (r && r->resp_state != HN_RESP_NONE) {
+        /* too late for a status: all the client can learn is the reset */
+        request_abort(h);
+        begin_close(h, true);
+        return;
+    }
+    if (r && r->app && h->app_called && r->app->on_abort)
+        r->app->on_abort(r);
+    if (r)
+        h->app_called = false; /* the app is done with it */
+    char body[64];
+    int blen = snprintf(body, sizeof(body), "%d %s\n", status, hn_headers_reason(status));
+    char date[HN_HTTP_DATE_LEN + 1];
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: %d\r\nConnection: close\r\n%s%s%s%s\r\n",
+                     status, hn_headers_reason(status), blen,
+                     h->cfg->include_date_header ? "Date: " : "",
+                     h->cfg->include_date_header ? hn_headers_format_date(time(NULL), date) : "",
+                     h->cfg->include_date_header ? "\r\n" : "",
+                     h->cfg->include_server_header ? "Server: hornet\r\n" : "");
+    hn_transport_t *t = h->super.transport;
+    t->ops->write(t, head, (size_t)n);
+    t->ops->write(t, body, (size_t)blen);
+    if (r && r->method) {
+        r->status = status;
+        r->resp_content_length = blen;
+        r->resp_body_bytes = (uint64_t)blen;
+        if (r->http_version == NULL)
+            r->http_version = "1.1";
+        if (r->client == NULL)
+            r->client = "-";
+        if (r->path == NULL) {
+            r->path = r->raw_path ? r->raw_path : "";
+            r->path_len = r->raw_path_len;
+        }
+        if (r->query == NULL)
+            r->query = "";
+        if (hn_access_log_enabled())
+            hn_access_log_request(r, ev_time());
+    }
+    request_free(h);
+    begin_close(h, false);
+}
+
+/* --- stream ops: encoding the response ----------------------------------- */
+
+static const char *
+cached_date(void)
+{
+    /* formatted once per second: time() is a vDSO call, strftime is not */
+    static char buf[HN_HTTP_DATE_LEN + 1];
+    static time_t last;
+    time_t t = time(NULL);
+    if (t != last) {
+        last = t;
+        hn_headers_format_date(t, buf);
+    }
+    return buf;
+}
+
+static bool
+is_hop_by_hop(const hn_header_t *hd)
+{
+    hn_str_t n = {hd->name, hd->name_len};
+    return hn_str_case_eq(n, "connection") || hn_str_case_eq(n, "transfer-encoding") ||
+           hn_str_case_eq(n, "keep-alive");
+}
+
+static int
+h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
+             int64_t content_length)
+{
+    h1_t *h = r->proto;
+    if (h->is_lost || h->is_closing)
+        return HN_ERR;
+    hn_transport_t *t = h->super.transport;
+    bool http10 = r->http_version[2] == '0';
+    bool no_body_status = (status >= 100 && status < 200) || status == 204 || status == 304;
+    bool is_head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+    bool has_date = false, has_server = false;
+
+    h->resp_length_known = content_length >= 0;
+    h->resp_left = content_length >= 0 ? (uint64_t)content_length : 0;
+    h->resp_chunked = false;
+    if (!h->client_keep_alive || h->is_draining ||
+        h->requests >= (unsigned)h->cfg->keep_alive_max_requests)
+        h->close_after = true;
+    if (r->has_body && !r->body_done)
+        h->close_after = true; /* answered early: do not wait for the rest */
+    if (!no_body_status && !h->resp_length_known && !is_head) {
+        if (http10)
+            h->close_after = true; /* the end of the body is the close */
+        else
+            h->resp_chunked = true;
+    }
+
+    size_t need = 64 + 40 + 32 + 40;
+    for (size_t i = 0; i < n; i++)
+        need += headers[i].name_len + headers[i].value_len + 4;
+    char *buf = t->ops->reserve(t, need);
+    bool reserved = buf != NULL;
+    if (!reserved)
+        buf = hn_arena_alloc(r->arena, need);
+    char *p = buf;
+    p += sprintf(p, "HTTP/1.1 %d %s\r\n", status, hn_headers_reason(status));
+    for (size_t i = 0; i < n; i++) {
+        const hn_header_t *hd = &headers[i];
+        if (is_hop_by_hop(hd))
+            continue;
+        hn_str_t name = {hd->name, hd->name_len};
+        if (hn_str_case_eq(name, "date"))
+            has_date = true;
+        else if (hn_str_case_eq(name, "server"))
+            has_server = true;
+        else if (no_body_status && hn_str_case_eq(name, "content-length") && status != 304)
+            continue;
+        memcpy(p, hd->name, hd->name_len);
+        p += hd->name_len;
+        *p++ = ':';
+        *p++ = ' ';
+        memcpy(p, hd->value, hd->value_len);
+        p += hd->value_len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    if (h->cfg->include_date_header && !has_date) {
+        memcpy(p, "Date: ", 6);
+        memcpy(p + 6, cached_date(), HN_HTTP_DATE_LEN);
+        p += 6 + HN_HTTP_DATE_LEN;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    if (h->cfg->include_server_header && !has_server) {
+        memcpy(p, "Server: hornet\r\n", 16);
+        p += 16;
+    }
+    if (h->resp_chunked) {
+        memcpy(p, "Transfer-Encoding: chunked\r\n", 28);
+        p += 28;
+    }
+    if (h->close_after) {
+        memcpy(p, "Connection: close\r\n", 19);
+        p += 19;
+    } else if (http10) {
+        memcpy(p, "Connection: keep-alive\r\n", 24);
+        p += 24;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    if (reserved)
+        t->ops->commit(t, (size_t)(p - buf));
+    else
+        t->ops->write(t, buf, (size_t)(p - buf));
+    if (no_body_status || is_head)
+        h->resp_left = 0;
+    return HN_OK;
+}
+
+/* After the last byte: finish now, or once the request body is in. */
+static void
+response_done(h1_t *h, hn_request_t *r)
+{
+    if (h->resp_length_known && h->resp_left > 0) {
+        /* the app promised more than it sent: the framing is broken */
+        hn_log(HN_LOG_ERROR, "response to %s ended %" PRIu64 " bytes short of its Content-Length",
+               r->client, h->resp_left);
+        h->close_after = true;
+        begin_close(h, true);
+    }
+    if (h->resp_chunked)
+        h->super.transport->ops->write(h->super.transport, "0\r\n\r\n", 5);
+    if (r->body_done || h->close_after)
+        finish_request(h);
+}
+
+static int
+check_length(h1_t *h, hn_request_t *r, size_t len)
+{
+    if (!h->resp_length_known)
+        return HN_OK;
+    if (len > h->resp_left) {
+        hn_log(HN_LOG_ERROR, "app %s wrote more than its Content-Length; closing", r->app->name);
+        return HN_ERR;
+    }
+    h->resp_left -= len;
+    return HN_OK;
+}
+
+static int
+h1_send_data(hn_request_t *r, const void *data, size_t len, bool last)
+{
+    h1_t *h = r->proto;
+    if (h->is_lost || h->is_closing)
+        return HN_ERR;
+    hn_transport_t *t = h->super.transport;
+    if (len > 0) {
+        if (check_length(h, r, len) != HN_OK) {
+            begin_close(h, true);
+            return HN_ERR;
+        }
+        if (h->resp_chunked) {
+            char *p = t->ops->reserve(t, len + 24);
+            if (p) {
+                int k = sprintf(p, "%zx\r\n", len);
+                memcpy(p + k, data, len);
+                memcpy(p + k + len, "\r\n", 2);
+                t->ops->commit(t, (size_t)k + len + 2);
+            } else {
+                char hdr[24];
+                int k = sprintf(hdr, "%zx\r\n", len);
+                t->ops->write(t, hdr, (size_t)k);
+                t->ops->write(t, data, len);
+                t->ops->write(t, "\r\n", 2);
+            }
+        } else {
+            t->ops->write(t, data, len);
+        }
+    }
+    if (last)
+        response_done(h, r);
+    return HN_OK;
+}
+
+static int
+h1_send_file(hn_request_t *r, int fd, off_t offset, size_t len, bool last)
+{
+    h1_t *h = r->proto;
+    if (h->is_lost || h->is_closing || check_length(h, r, len) != HN_OK) {
+        close(fd);
+        if (!h->is_lost)
+            begin_close(h, true);
+        return HN_ERR;
+    }
+    hn_transport_t *t = h->super.transport;
+    if (h->resp_chunked && len > 0) {
+        char hdr[24];
+        int k = sprintf(hdr, "%zx\r\n", len);
+        t->ops->write(t, hdr, (size_t)k);
+    }
+    if (len > 0)
+        t->ops->sendfile(t, fd, offset, len);
+    else
+        close(fd);
+    if (h->resp_chunked && len > 0)
+        t->ops->write(t, "\r\n", 2);
+    if (last)
+        response_done(h, r);
+    return HN_OK;
+}
+
+static const hn_stream_ops_t h1_stream_ops = {
+    .send_head = h1_send_head,
+    .send_data = h1_send_data,
+    .send_file = h1_send_file,
+};

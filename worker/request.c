@@ -1,0 +1,145 @@
+/*
+ * request.c - the protocol-neutral side of a request (see request.h): header
+ * lookup and the response API apps call, which checks the order of calls
+ * (Hypercorn's UnexpectedMessageError), records what the access log needs and
+ * hands the bytes to the protocol's stream ops.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "worker/request.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/headers.h"
+#include "shared/log.h"
+#include "shared/str.h"
+#include "worker/app.h"
+
+const hn_header_t *
+hn_request_header(const hn_request_t *r, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (r->headers[i].name_len == len && memcmp(r->headers[i].name, name, len) == 0)
+            return &r->headers[i];
+    return NULL;
+}
+
+static int
+refuse(hn_request_t *r, const char *what)
+{
+    hn_log(HN_LOG_ERROR, "app %s: unexpected %s (response %s)", r->app ? r->app->name : "?", what,
+           r->resp_state == HN_RESP_NONE ? "not started" : "already complete");
+    return HN_ERR;
+}
+
+static bool
+is_suppressed(const hn_request_t *r)
+{
+    return hn_headers_suppress_body(r->method, r->method_len, r->status);
+}
+
+int
+hn_response_start(hn_request_t *r, int status, const hn_header_t *headers, size_t n)
+{
+    if (r->resp_state != HN_RESP_NONE || r->aborted)
+        return refuse(r, "response start");
+    if (status < 100 || status > 999) {
+        hn_log(HN_LOG_ERROR, "app %s: invalid status %d", r->app ? r->app->name : "?", status);
+        return HN_ERR;
+    }
+    int64_t length = -1;
+    hn_header_t *copy = hn_arena_alloc(r->arena, (n ? n : 1) * sizeof(*copy));
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        const hn_header_t *h = &headers[i];
+        /* an app cannot split the response with CR/LF or emit a bad name */
+        if (!hn_headers_valid_name(h->name, h->name_len) ||
+            !hn_headers_valid_value(h->value, h->value_len)) {
+            hn_log(HN_LOG_ERROR, "app %s: dropping invalid response header %.*s",
+                   r->app ? r->app->name : "?", (int)HN_MIN(h->name_len, (size_t)64), h->name);
+            continue;
+        }
+        /* copied: the access log reads them after the app's buffers are gone */
+        copy[kept].name = hn_arena_strndup(r->arena, h->name, h->name_len);
+        copy[kept].name_len = h->name_len;
+        copy[kept].value = hn_arena_strndup(r->arena, h->value, h->value_len);
+        copy[kept].value_len = h->value_len;
+        if (hn_mem_case_eq(h->name, h->name_len, "content-length", 14)) {
+            char num[24];
+            size_t k = HN_MIN(h->value_len, sizeof(num) - 1);
+            memcpy(num, h->value, k);
+            num[k] = '\0';
+            char *end;
+            errno = 0;
+            long long v = strtoll(num, &end, 10);
+            if (errno || *end || v < 0 || k == 0) {
+                hn_log(HN_LOG_ERROR, "app %s: invalid content-length %s",
+                       r->app ? r->app->name : "?", num);
+                continue;
+            }
+            length = v;
+        }
+        kept++;
+    }
+    r->status = status;
+    r->resp_headers = copy;
+    r->resp_n_headers = kept;
+    r->resp_content_length = length;
+    r->resp_state = HN_RESP_STARTED;
+    if (r->ops->send_head(r, status, copy, kept, length) != HN_OK) {
+        r->resp_state = HN_RESP_DONE;
+        return HN_ERR;
+    }
+    return HN_OK;
+}
+
+int
+hn_response_write(hn_request_t *r, const void *data, size_t len, bool last)
+{
+    if (r->resp_state != HN_RESP_STARTED)
+        return refuse(r, "response body");
+    if (is_suppressed(r))
+        len = 0;
+    r->resp_body_bytes += len;
+    if (last)
+        r->resp_state = HN_RESP_DONE;
+    return r->ops->send_data(r, data, len, last);
+}
+
+int
+hn_response_sendfile(hn_request_t *r, int fd, off_t offset, size_t len, bool last)
+{
+    if (r->resp_state != HN_RESP_STARTED) {
+        close(fd);
+        return refuse(r, "response file");
+    }
+    if (is_suppressed(r))
+        len = 0;
+    r->resp_body_bytes += len;
+    if (last)
+        r->resp_state = HN_RESP_DONE;
+    return r->ops->send_file(r, fd, offset, len, last);
+}
+
+int
+hn_response_simple(hn_request_t *r, int status, const char *ctype, const void *body, size_t len)
+{
+    char clen[24];
+    hn_header_t h[2];
+    size_t n = 0;
+    if (ctype) {
+        h[n++] = (hn_header_t){"content-type", 12, ctype, strlen(ctype)};
+    }
+    int k = snprintf(clen, sizeof(clen), "%zu", len);
+    h[n++] = (hn_header_t){"content-length", 14, clen, (size_t)k};
+    if (hn_response_start(r, status, h, n) != HN_OK)
+        return HN_ERR;
+    return hn_response_write(r, body, len, true);
+}

@@ -1,0 +1,99 @@
+/*
+ * request.h - one HTTP request and its response, independent of the protocol
+ * that carries it. Protocols (h1 now, h2 later) fill the scope and feed body
+ * bytes; apps answer through the hn_response_* functions, which forward to the
+ * protocol's stream ops. The ABI bridge (later) sits on this same interface.
+ *
+ * Ownership: every pointer in the scope is borrowed from the request's arena
+ * and valid until the request ends (after the app's on_end or on_abort).
+ */
+#ifndef HN_WORKER_REQUEST_H
+#define HN_WORKER_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shared/mem.h"
+
+typedef struct hn_header {
+    const char *name; /* lower-cased for request headers */
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} hn_header_t;
+
+typedef struct hn_request hn_request_t;
+typedef struct hn_app hn_app_t;
+
+/* What a protocol provides to carry one response. Each returns HN_OK, or
+ * HN_ERR when the stream is gone (the request is then aborted). */
+typedef struct hn_stream_ops {
+    /* status line and headers; content_length < 0 means unknown */
+    int (*send_head)(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
+                     int64_t content_length);
+    /* data is copied or referenced until written; last ends the response */
+    int (*send_data)(hn_request_t *r, const void *data, size_t len, bool last);
+    /* takes fd: closed once sent or on abort */
+    int (*send_file)(hn_request_t *r, int fd, off_t offset, size_t len, bool last);
+} hn_stream_ops_t;
+
+typedef enum hn_resp_state {
+    HN_RESP_NONE = 0, /* nothing sent */
+    HN_RESP_STARTED,  /* head sent, body may follow */
+    HN_RESP_DONE,     /* complete */
+} hn_resp_state_t;
+
+struct hn_request {
+    /* scope (ASGI names) */
+    const char *method;
+    size_t method_len;
+    const char *raw_path; /* as received, without the query */
+    size_t raw_path_len;
+    const char *path;     /* percent-decoded */
+    size_t path_len;
+    const char *query;    /* after '?', may be empty */
+    size_t query_len;
+    const char *http_version; /* "1.0", "1.1", "2" */
+    const char *scheme;       /* "http" or "https" */
+    hn_header_t *headers;
+    size_t n_headers;
+    const char *client;       /* "127.0.0.1:51234" */
+    const char *server;       /* "127.0.0.1:8000" */
+    int64_t content_length;   /* -1: none or chunked */
+    bool has_body;            /* a body follows the head (length > 0 or chunked) */
+
+    /* response as sent, for the access log */
+    int status;
+    int64_t resp_content_length; /* -1: unknown */
+    uint64_t resp_body_bytes;
+    const hn_header_t *resp_headers; /* copied into the arena by hn_response_start */
+    size_t resp_n_headers;
+    hn_resp_state_t resp_state;
+    bool body_done;          /* the whole request body was received */
+    bool aborted;            /* the client went away */
+    double start_time;       /* ev_time() when the head was complete */
+
+    hn_arena_t *arena;       /* per-request memory, freed when the request ends */
+    const hn_app_t *app;
+    void *app_data;          /* the app's own per-request state */
+
+    /* protocol side */
+    const hn_stream_ops_t *ops;
+    void *proto;             /* the protocol object carrying this request */
+};
+
+/* First header with this lower-case name, or NULL. */
+const hn_header_t *hn_request_header(const hn_request_t *r, const char *name);
+
+/* Response API for apps. Out-of-order calls (a second start, data before
+ * start, anything after the end) return HN_ERR and log an error. */
+int hn_response_start(hn_request_t *r, int status, const hn_header_t *headers, size_t n);
+int hn_response_write(hn_request_t *r, const void *data, size_t len, bool last);
+int hn_response_sendfile(hn_request_t *r, int fd, off_t offset, size_t len, bool last);
+/* start + body + end with a Content-Length; ctype may be NULL. */
+int hn_response_simple(hn_request_t *r, int status, const char *ctype, const void *body,
+                       size_t len);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * worker.c - a worker process from fork to exit: its own loop and signals,
+ * app initialisation, serving, graceful drain bounded by graceful_timeout.
+ * Connections are conn.c's, listeners accept.c's.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "worker/worker.h"
+
+#include <ev.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "shared/cfg.h"
+#include "shared/log.h"
+#include "shared/shm.h"
+#include "shared/sigfd.h"
+#include "worker/accept.h"
+#include "worker/access_log.h"
+#include "worker/app.h"
+#include "worker/conn.h"
+
+/* How often the slot's heartbeat is refreshed in the control block. */
+#define HEARTBEAT_INTERVAL 1.0
+
+static const hn_config_t *w_cfg;
+static const hn_app_t *w_app;
+static hn_slot_rec_t *w_rec;
+static struct ev_loop *w_loop;
+static bool w_draining;
+static ev_io w_sig_io;
+static ev_prepare w_prepare;
+static ev_timer w_heartbeat, w_graceful;
+static int w_sigfd = -1;
+
+const hn_config_t *
+hn_worker_config(void)
+{
+    return w_cfg;
+}
+
+const hn_app_t *
+hn_worker_app(void)
+{
+    return w_app;
+}
+
+bool
+hn_worker_is_draining(void)
+{
+    return w_draining;
+}
+
+static void
+check_done(void)
+{
+    if (w_draining && hn_conn_count() == 0)
+        ev_break(w_loop, EVBREAK_ALL);
+}
+
+void
+hn_worker_conn_closed(void)
+{
+    if (w_rec)
+        atomic_store_explicit(&w_rec->connections, hn_conn_count(), memory_order_relaxed);
+    check_done();
+}
+
+void
+hn_worker_request_done(void)
+{
+    if (w_rec)
+        atomic_fetch_add_explicit(&w_rec->requests, 1, memory_order_relaxed);
+}
+
+static void
+on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    hn_conn_flush_all(loop);
+    hn_access_log_flush();
+    check_done();
+}
+
+static void
+on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    atomic_store_explicit(&w_rec->heartbeat_ms, hn_shm_now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&w_rec->connections, hn_conn_count(), memory_order_relaxed);
+}
+
+static void
+on_graceful_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    hn_log(HN_LOG_WARN, "graceful_timeout (%gs) expired with %u connection(s) open; closing them",
+           w_cfg->graceful_timeout, hn_conn_count());
+    hn_conn_kill_all(loop);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+start_drain(void)
+{
+    if (w_draining)
+        return;
+    w_draining = true;
+    atomic_store(&w_rec->state, HN_SLOT_DRAINING);
+    hn_log(HN_LOG_INFO, "draining %u connection(s)", hn_conn_count());
+    hn_accept_stop(w_loop);
+    hn_conn_drain_all();
+    ev_timer_set(&w_graceful, w_cfg->graceful_timeout, 0);
+    ev_timer_start(w_loop, &w_graceful);
+    check_done();
+}
+
+static void
+on_signal(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    int sig;
+    while ((sig = hn_sigfd_next(w_sigfd)) != 0) {
+        switch (sig) {
+        case SIGTERM:
+            start_drain();
+            break;
+        case SIGQUIT:
+            hn_conn_kill_all(loop);
+            ev_break(loop, EVBREAK_ALL);
+            break;
+        case SIGUSR1:
+            hn_log_reopen();
+            hn_access_log_reopen();
+            break;
+        default:
+            /* SIGINT: the terminal sends it to the whole process group; only
+             * the master acts on it, and tells the workers what to do. */
+            break;
+        }
+    }
+}
+
+void
+hn_worker_main(const hn_worker_args_t *a)
+{
+    static const int sigs[] = {SIGTERM, SIGQUIT, SIGINT, SIGUSR1, SIGHUP};
+    hn_sigfd_reset(sigs, HN_ARRAY_LEN(sigs));
+    char role[32];
+    snprintf(role, sizeof(role), "worker %u", a->slot);
+    hn_log_set_role(role);
+    w_cfg = a->cfg;
+    w_app = a->app;
+    w_rec = &a->shm->slots[a->slot];
+
+    /* A worker must not outlive its master: if the master is killed, the
+     * workers stop instead of serving as orphans nobody supervises. */
+    pid_t master = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master)
+        _exit(HN_EXIT_FAILURE);
+
+    w_loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (w_loop == NULL) {
+        hn_log(HN_LOG_CRIT, "cannot create the event loop");
+        _exit(HN_EXIT_STARTUP);
+    }
+    w_sigfd = hn_sigfd_open(sigs, HN_ARRAY_LEN(sigs));
+    if (w_sigfd < 0) {
+        hn_log(HN_LOG_CRIT, "cannot open a signalfd");
+        _exit(HN_EXIT_STARTUP);
+    }
+    ev_io_init(&w_sig_io, on_signal, w_sigfd, EV_READ);
+    ev_io_start(w_loop, &w_sig_io);
+
+    hn_err_t err = {0};
+    if (hn_access_log_open(w_cfg, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        _exit(HN_EXIT_STARTUP);
+    }
+    if (a->app->init && a->app->init(w_cfg, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "application %s failed to start: %s", a->app->name, err.msg);
+        _exit(HN_EXIT_STARTUP);
+    }
+
+    ev_prepare_init(&w_prepare, on_prepare);
+    ev_prepare_start(w_loop, &w_prepare);
+    ev_timer_init(&w_heartbeat, on_heartbeat, 0, HEARTBEAT_INTERVAL);
+    ev_timer_again(w_loop, &w_heartbeat);
+    ev_init(&w_graceful, on_graceful_timeout);
+    hn_accept_start(w_loop, a->listeners, a->n_listeners);
+
+    atomic_store(&w_rec->heartbeat_ms, hn_shm_now_ms());
+    atomic_store(&w_rec->state, HN_SLOT_READY);
+    hn_log(HN_LOG_DEBUG, "ready, pid %d", (int)getpid());
+    /* tell the master in words, not by its polling: readiness is what a
+     * reload will wait for before stopping the old worker */
+    uint32_t word = a->slot;
+    if (write(a->ready_fd, &word, sizeof(word)) != (ssize_t)sizeof(word))
+        hn_log(HN_LOG_WARN, "cannot report readiness to the master");
+    close(a->ready_fd);
+    /* a stop may have been requested while we were starting */
+    if (atomic_load(&a->shm->shutdown) != 0)
+        start_drain();
+
+    ev_run(w_loop, 0);
+
+    hn_access_log_close();
+    atomic_store(&w_rec->state, HN_SLOT_EXITED);
+    hn_log(HN_LOG_DEBUG, "exiting");
+    _exit(HN_EXIT_OK);
+}
