@@ -14,7 +14,7 @@
 #include "master/master.h"
 #include "shared/cfg.h"
 #include "shared/log.h"
-#include "worker/app.h"
+#include "master/spawn.h"
 
 int
 main(int argc, char **argv)
@@ -43,8 +43,7 @@ main(int argc, char **argv)
         goto out;
     }
     /* the app must exist before anything is bound or forked */
-    const hn_app_t *app = hn_app_find(cfg->application_path, &err);
-    if (app == NULL) {
+    if (hn_spawn_check_app(cfg, &err) != HN_OK) {
         fprintf(stderr, "hornet: application_path: %s\n", err.msg);
         goto out;
     }
@@ -73,7 +72,7 @@ main(int argc, char **argv)
                 "(hornet --help for options)\n",
                 cfg->application_path, cfg->bind[0].text, cfg->workers);
     }
-    status = hn_master_run(cfg, app);
+    status = hn_master_run(cfg);
 out:
     hn_cfg_free(cfg);
     hn_cli_free(&cli);

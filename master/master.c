@@ -292,7 +292,7 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static int
-setup(const hn_config_t *cfg, const struct hn_app *app)
+setup(const hn_config_t *cfg)
 {
     hn_err_t err = {0};
     M.cfg = cfg;
@@ -347,7 +347,6 @@ setup(const hn_config_t *cfg, const struct hn_app *app)
         .shm = M.shm,
         .listeners = &M.listeners,
         .privs = &M.privs,
-        .app = app,
         .master_loop = M.loop,
         .ready_fd = M.ready_pipe[1],
         .master_fds = {M.sigfd, M.ready_pipe[0], -1, -1},
@@ -373,10 +372,10 @@ teardown(void)
 }
 
 int
-hn_master_run(const hn_config_t *cfg, const struct hn_app *app)
+hn_master_run(const hn_config_t *cfg)
 {
     hn_log_set_role("master");
-    if (setup(cfg, app) != HN_OK) {
+    if (setup(cfg) != HN_OK) {
         teardown();
         return HN_EXIT_FAILURE;
     }

@@ -7,10 +7,9 @@
 #define HN_MASTER_MASTER_H
 
 struct hn_config;
-struct hn_app;
 
 /* Returns the exit status: 0 after a requested stop, 1 when the server could
  * not start or stopped because of a failure. */
-int hn_master_run(const struct hn_config *cfg, const struct hn_app *app);
+int hn_master_run(const struct hn_config *cfg);
 
 #endif

@@ -17,7 +17,6 @@
 #include "shared/log.h"
 #include "shared/mem.h"
 #include "shared/shm.h"
-#include "worker/accept.h"
 #include "worker/worker.h"
 
 static HN_NORETURN void
@@ -33,7 +32,7 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
     size_t n = 0;
     for (size_t i = 0; i < ls->n; i++)
         n++;
-    hn_listener_t *mine = hn_xcalloc(n ? n : 1, sizeof(*mine));
+    hn_worker_socket_t *mine = hn_xcalloc(n ? n : 1, sizeof(*mine));
     size_t k = 0;
     for (size_t i = 0; i < ls->n; i++) {
         const hn_listen_item_t *it = &ls->items[i];
@@ -61,12 +60,17 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
         .shm = ctx->shm,
         .slot = slot,
         .generation = generation,
-        .listeners = mine,
-        .n_listeners = k,
-        .app = ctx->app,
+        .sockets = mine,
+        .n_sockets = k,
         .ready_fd = ctx->ready_fd,
     };
     hn_worker_main(&args);
+}
+
+int
+hn_spawn_check_app(const hn_config_t *cfg, hn_err_t *err)
+{
+    return hn_worker_check_app(cfg, err);
 }
 
 pid_t

@@ -9,23 +9,26 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shared/common.h"
+
 struct ev_loop;
 struct hn_config;
 struct hn_shm;
 struct hn_listeners;
 struct hn_privs;
-struct hn_app;
 
 typedef struct hn_spawn_ctx {
     const struct hn_config *cfg;
     struct hn_shm *shm;
     const struct hn_listeners *listeners;
     const struct hn_privs *privs;
-    const struct hn_app *app;
     struct ev_loop *master_loop; /* destroyed in the child */
     int ready_fd;                /* write end of the readiness pipe */
     int master_fds[4];           /* master-only descriptors the child closes; -1 unused */
 } hn_spawn_ctx_t;
+
+/* Is the configured application one a worker can run (see worker.h)? */
+int hn_spawn_check_app(const struct hn_config *cfg, hn_err_t *err);
 
 /* Returns the child's pid, or -1 (fork failed; errno set). */
 pid_t hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation);

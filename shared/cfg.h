@@ -27,7 +27,7 @@ typedef struct hn_config {
     hn_addr_t *bind; /* array of n_bind addresses */
     size_t n_bind;
     int backlog;
-    int workers;          /* resolved: >= 1 ("auto" becomes the CPU count) */
+    int workers;          /* >= 1 after hn_cfg_finish; before it 0 means "auto" */
     char *application_path; /* "builtin:NAME" (later: PATH.so:SYMBOL) */
     char *pid_path;       /* NULL: no PID file */
     char *user, *group;   /* NULL: keep; a name or a number */
@@ -55,14 +55,16 @@ typedef struct hn_config {
     char *static_index;
 } hn_config_t;
 
-/* A config holding every default. Never NULL. */
+/* A config holding every default. Never NULL. Only hn_cfg_new makes an
+ * hn_config_t: it carries private state used by hn_cfg_set (bind lists). */
 hn_config_t *hn_cfg_new(void);
 void hn_cfg_free(hn_config_t *cfg);
 
 /* Read a YAML mapping of keys to values. On error fills err->msg with
  *   FILE:LINE:COLUMN: KEY: expected WHAT, got "FOUND"
  * (unknown keys suggest the nearest known one; unparsable YAML names the
- * libyaml problem and its position) and returns HN_ERR. */
+ * libyaml problem and its position) and returns HN_ERR. After an error cfg
+ * may hold some of the file's values: free it rather than use it. */
 int hn_cfg_load_file(hn_config_t *cfg, const char *path, hn_err_t *err);
 
 /* Set one key from a string, as the CLI does ("--workers 4" sets "workers"

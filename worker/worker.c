@@ -12,11 +12,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include "shared/cfg.h"
 #include "shared/log.h"
+#include "shared/mem.h"
 #include "shared/shm.h"
 #include "shared/sigfd.h"
 #include "worker/accept.h"
@@ -150,6 +152,12 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+int
+hn_worker_check_app(const hn_config_t *cfg, hn_err_t *err)
+{
+    return hn_app_find(cfg->application_path, err) ? HN_OK : HN_ERR;
+}
+
 void
 hn_worker_main(const hn_worker_args_t *a)
 {
@@ -159,7 +167,6 @@ hn_worker_main(const hn_worker_args_t *a)
     snprintf(role, sizeof(role), "worker %u", a->slot);
     hn_log_set_role(role);
     w_cfg = a->cfg;
-    w_app = a->app;
     w_rec = &a->shm->slots[a->slot];
 
     /* A worker must not outlive its master: if the master is killed, the
@@ -183,12 +190,18 @@ hn_worker_main(const hn_worker_args_t *a)
     ev_io_start(w_loop, &w_sig_io);
 
     hn_err_t err = {0};
+    /* the app is loaded here, after fork, never in the master */
+    w_app = hn_app_find(w_cfg->application_path, &err);
+    if (w_app == NULL) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        _exit(HN_EXIT_STARTUP);
+    }
     if (hn_access_log_open(w_cfg, &err) != HN_OK) {
         hn_log(HN_LOG_CRIT, "%s", err.msg);
         _exit(HN_EXIT_STARTUP);
     }
-    if (a->app->init && a->app->init(w_cfg, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "application %s failed to start: %s", a->app->name, err.msg);
+    if (w_app->init && w_app->init(w_cfg, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "application %s failed to start: %s", w_app->name, err.msg);
         _exit(HN_EXIT_STARTUP);
     }
 
@@ -197,7 +210,12 @@ hn_worker_main(const hn_worker_args_t *a)
     ev_timer_init(&w_heartbeat, on_heartbeat, 0, HEARTBEAT_INTERVAL);
     ev_timer_again(w_loop, &w_heartbeat);
     ev_init(&w_graceful, on_graceful_timeout);
-    hn_accept_start(w_loop, a->listeners, a->n_listeners);
+    hn_listener_t *ls = hn_xcalloc(a->n_sockets ? a->n_sockets : 1, sizeof(*ls));
+    for (size_t i = 0; i < a->n_sockets; i++) {
+        ls[i].fd = a->sockets[i].fd;
+        memcpy(ls[i].text, a->sockets[i].text, sizeof(ls[i].text));
+    }
+    hn_accept_start(w_loop, ls, a->n_sockets);
 
     atomic_store(&w_rec->heartbeat_ms, hn_shm_now_ms());
     atomic_store(&w_rec->state, HN_SLOT_READY);

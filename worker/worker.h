@@ -11,24 +11,34 @@
 
 #include "shared/common.h"
 
+#include "shared/addr.h"
+
 struct hn_config;
 struct hn_shm;
-struct hn_listener;
-struct hn_app;
+
+/* One listening socket handed to a worker. */
+typedef struct hn_worker_socket {
+    int fd;
+    char text[HN_ADDR_TEXT_MAX]; /* the address as configured, for logs */
+} hn_worker_socket_t;
 
 typedef struct hn_worker_args {
     const struct hn_config *cfg;
     struct hn_shm *shm;
     unsigned slot;
     uint32_t generation;
-    struct hn_listener *listeners; /* the slot's sockets plus the shared ones */
-    size_t n_listeners;
-    const struct hn_app *app;
+    const hn_worker_socket_t *sockets; /* the slot's sockets plus the shared ones */
+    size_t n_sockets;
     int ready_fd; /* write end of the master's readiness pipe; the worker
                    * writes its slot number there once it accepts */
 } hn_worker_args_t;
 
 HN_NORETURN void hn_worker_main(const hn_worker_args_t *args);
+
+/* Does cfg->application_path name an application this worker can run? The
+ * master asks before binding anything, so a typo is a start-up error and
+ * not a crash loop. */
+int hn_worker_check_app(const struct hn_config *cfg, hn_err_t *err);
 
 const struct hn_config *hn_worker_config(void);
 const struct hn_app *hn_worker_app(void);

@@ -1,0 +1,272 @@
+/*
+ * cfg.c - hn_config_t's life: defaults from the option table, the walk over
+ * a YAML file, single keys from the CLI, cross-field resolution, --help and
+ * --dump-config. The keys are cfg_options.c's, the parsers cfg_types.c's,
+ * the YAML tree cfg_yaml.c's.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "shared/cfg.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/cfg_internal.h"
+#include "shared/cfg_yaml.h"
+#include "shared/mem.h"
+
+/* hn_cfg_new hands out the public part of this box; the rest is state that
+ * only matters while the config is being built. */
+typedef struct cfg_box {
+    hn_config_t pub;
+    /* bit i: list option i was already set through hn_cfg_set, so the next
+     * hn_cfg_set appends instead of replacing the file's list */
+    uint64_t set_lists; /* HN_CFG_MAX_OPTIONS bits */
+} cfg_box_t;
+
+static int walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
+                        hn_err_t *err);
+static void print_default(const hn_cfg_option_t *opt, FILE *out);
+
+hn_config_t *
+hn_cfg_new(void)
+{
+    cfg_box_t *box = hn_xcalloc(1, sizeof(*box));
+    hn_cfg_where_t where = {.origin = "default"};
+    hn_err_t err;
+
+    for (size_t i = 0; i < hn_cfg_options_count; i++) {
+        const hn_cfg_option_t *opt = &hn_cfg_options_table[i];
+        /* Defaults go through the user's parser; a row that fails it is a bug. */
+        if (hn_cfg_types_set_text(&box->pub, opt, opt->def, false, &where, &err) != HN_OK) {
+            fprintf(stderr, "hornet: bad default for %s: %s\n", opt->name, err.msg);
+            abort();
+        }
+    }
+    return &box->pub;
+}
+
+void
+hn_cfg_free(hn_config_t *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < hn_cfg_options_count; i++)
+        hn_cfg_types_clear(cfg, &hn_cfg_options_table[i]);
+    free(cfg->file);
+    free(HN_CONTAINER_OF(cfg, cfg_box_t, pub));
+}
+
+int
+hn_cfg_load_file(hn_config_t *cfg, const char *path, hn_err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    hn_cfg_yaml_node_t *root;
+    int rc;
+
+    if (f == NULL) {
+        hn_err_set(err, errno, "%s: cannot open: %s", path, strerror(errno));
+        return HN_ERR;
+    }
+    /* fopen accepts a directory; the read would fail later with less clear words. */
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        hn_err_set(err, EISDIR, "%s: cannot open: %s", path, strerror(EISDIR));
+        fclose(f);
+        return HN_ERR;
+    }
+    root = hn_cfg_yaml_parse_file(f, path, err);
+    fclose(f);
+    if (root == NULL)
+        return HN_ERR;
+    rc = walk_mapping(cfg, root, path, err);
+    hn_cfg_yaml_free(root);
+    if (rc == HN_OK) {
+        free(cfg->file);
+        cfg->file = hn_xstrdup(path);
+    }
+    return rc;
+}
+
+int
+hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char *origin, hn_err_t *err)
+{
+    cfg_box_t *box = HN_CONTAINER_OF(cfg, cfg_box_t, pub);
+    const hn_cfg_option_t *opt = hn_cfg_options_find(key);
+    hn_cfg_where_t where = {.origin = origin};
+    uint64_t bit;
+    bool append;
+
+    if (opt == NULL) {
+        const char *near = hn_cfg_options_suggest(key);
+        hn_err_set(err, 0, "%s%sunknown key \"%s\"%s%s%s", origin ? origin : "", origin ? ": " : "",
+                   key, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+        return HN_ERR;
+    }
+    bit = (uint64_t)1 << (opt - hn_cfg_options_table);
+    append = opt->type == HN_CFG_ADDRS && (box->set_lists & bit);
+    if (hn_cfg_types_set_text(cfg, opt, value, append, &where, err) != HN_OK)
+        return HN_ERR;
+    box->set_lists |= bit;
+    return HN_OK;
+}
+
+int
+hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
+{
+    if (cfg->n_bind == 0) {
+        /* Hypercorn's default; local only, so an unconfigured server is not public. */
+        hn_cfg_where_t where = {.origin = "bind"};
+        if (hn_cfg_types_set_text(cfg, hn_cfg_options_find("bind"), "127.0.0.1:8000", false, &where,
+                                  err) != HN_OK)
+            return HN_ERR;
+    }
+    if (cfg->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->workers = (int)(n < 1 ? 1 : n > HN_CFG_MAX_WORKERS ? HN_CFG_MAX_WORKERS : n);
+    }
+    return HN_OK;
+}
+
+void
+hn_cfg_print_help(FILE *out)
+{
+    char what[160];
+
+    fputs("Configuration keys (YAML file given with -c; a flag sets the same key):\n", out);
+    for (size_t i = 0; i < hn_cfg_options_count; i++) {
+        const hn_cfg_option_t *opt = &hn_cfg_options_table[i];
+
+        fprintf(out, "\n  %s: ", opt->name);
+        print_default(opt, out);
+        if (opt->cli && opt->cli_short)
+            fprintf(out, "    (-%c, --%s)", opt->cli_short, opt->cli);
+        else if (opt->cli)
+            fprintf(out, "    (--%s)", opt->cli);
+        fprintf(out, "\n      %s\n", opt->doc);
+        fprintf(out, "      %s: %s%s\n", hn_cfg_types_name(opt->type),
+                hn_cfg_types_describe(opt, what, sizeof(what)),
+                (opt->flags & HN_CFG_OPTIONAL) ? "; ~ leaves it unset" : "");
+    }
+}
+
+void
+hn_cfg_dump(const hn_config_t *cfg, FILE *out)
+{
+    fputs("# hornet: effective configuration", out);
+    if (cfg->file && strchr(cfg->file, '\n') == NULL)
+        fprintf(out, " (from %s)", cfg->file);
+    fputc('\n', out);
+    for (size_t i = 0; i < hn_cfg_options_count; i++) {
+        fprintf(out, "%s:", hn_cfg_options_table[i].name);
+        hn_cfg_types_dump(cfg, &hn_cfg_options_table[i], out);
+    }
+}
+
+const char *
+hn_cfg_option_name(size_t i)
+{
+    return i < hn_cfg_options_count ? hn_cfg_options_table[i].name : NULL;
+}
+
+bool
+hn_cfg_option_flag(size_t i, hn_cfg_flag_t *flag)
+{
+    const hn_cfg_option_t *opt;
+
+    if (i >= hn_cfg_options_count)
+        return false;
+    opt = &hn_cfg_options_table[i];
+    flag->key = opt->name;
+    flag->long_name = opt->cli;
+    flag->short_name = opt->cli_short;
+    flag->metavar = opt->metavar ? opt->metavar : "VALUE";
+    flag->doc = opt->doc;
+    flag->is_list = opt->type == HN_CFG_ADDRS;
+    return true;
+}
+
+bool
+hn_cfg_option_differs(const hn_config_t *a, const hn_config_t *b, size_t i)
+{
+    char *ta = NULL, *tb = NULL;
+    size_t la = 0, lb = 0;
+    FILE *fa, *fb;
+    bool differs;
+
+    if (i >= hn_cfg_options_count)
+        return false;
+    /* The dump is the canonical text of a value, and reload is rare: compare
+     * that instead of teaching every type an equality. */
+    fa = open_memstream(&ta, &la);
+    fb = open_memstream(&tb, &lb);
+    if (fa == NULL || fb == NULL)
+        abort();
+    hn_cfg_types_dump(a, &hn_cfg_options_table[i], fa);
+    hn_cfg_types_dump(b, &hn_cfg_options_table[i], fb);
+    fclose(fa);
+    fclose(fb);
+    differs = la != lb || memcmp(ta, tb, la) != 0;
+    free(ta);
+    free(tb);
+    return differs;
+}
+
+bool
+hn_cfg_option_needs_restart(size_t i)
+{
+    return i < hn_cfg_options_count && (hn_cfg_options_table[i].flags & HN_CFG_RESTART);
+}
+
+static int
+walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file, hn_err_t *err)
+{
+    for (size_t i = 0; i + 1 < root->n_items; i += 2) {
+        const hn_cfg_yaml_node_t *key = root->items[i], *value = root->items[i + 1];
+        const hn_cfg_option_t *opt;
+
+        if (key->kind != HN_CFG_YAML_SCALAR) {
+            hn_err_set(err, 0, "%s:%u:%u: expected a key, got %s", file, key->line, key->column,
+                       hn_cfg_yaml_kind_name(key->kind));
+            return HN_ERR;
+        }
+        /* libyaml accepts repeated keys; the second would silently win. */
+        for (size_t j = 0; j < i; j += 2) {
+            const hn_cfg_yaml_node_t *prev = root->items[j];
+            if (prev->kind == HN_CFG_YAML_SCALAR && strcmp(prev->text, key->text) == 0) {
+                hn_err_set(err, 0, "%s:%u:%u: duplicate key \"%s\" (first set at line %u)", file,
+                           key->line, key->column, key->text, prev->line);
+                return HN_ERR;
+            }
+        }
+        opt = hn_cfg_options_find(key->text);
+        if (opt == NULL) {
+            const char *near = hn_cfg_options_suggest(key->text);
+            hn_err_set(err, 0, "%s:%u:%u: unknown key \"%s\"%s%s%s", file, key->line, key->column,
+                       key->text, near ? " (did you mean \"" : "", near ? near : "",
+                       near ? "\"?)" : "");
+            return HN_ERR;
+        }
+        if (hn_cfg_types_set_node(cfg, opt, value, file, err) != HN_OK)
+            return HN_ERR;
+    }
+    return HN_OK;
+}
+
+/* The default as a user would write it in hornet.yaml. */
+static void
+print_default(const hn_cfg_option_t *opt, FILE *out)
+{
+    if (opt->def == NULL)
+        fputs(opt->type == HN_CFG_ADDRS ? "[]" : "~", out);
+    else if (opt->type == HN_CFG_STRING || opt->type == HN_CFG_PATH)
+        fprintf(out, "'%s'", opt->def); /* no table default holds a quote */
+    else
+        fputs(opt->def, out);
+}

@@ -1,0 +1,179 @@
+/*
+ * cfg_options.c - THE option table: one row per configuration key, the only
+ * place a key is defined (name, type, field, default, bounds, reload
+ * behaviour, CLI flag, help). Parsing lives in cfg_types.c, the YAML walk and
+ * the public API in cfg.c.
+ *
+ * Adding a key: a field in hn_config_t, a row here, a line in
+ * man/hornet.yaml.5 and etc/hornet.yaml, a test.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "shared/cfg_internal.h"
+
+#include <string.h>
+
+#include "shared/log.h"
+
+static int parse_loglevel(const char *text);
+static const char *name_loglevel(int level);
+static size_t edit_distance(const char *a, const char *b);
+
+/* A few fields per line keeps each key within one screen. */
+/* clang-format off */
+const hn_cfg_option_t hn_cfg_options_table[] = {
+    /* listeners and processes */
+    {.name = "bind", .type = HN_CFG_ADDRS, HN_CFG_FIELD(bind),
+     .count_offset = offsetof(hn_config_t, n_bind), .def = NULL, .flags = HN_CFG_RELOADABLE,
+     .cli = "bind", .cli_short = 'b', .metavar = "ADDR",
+     .doc = "addresses to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N "
+            "(empty: 127.0.0.1:8000)"},
+    {.name = "backlog", .type = HN_CFG_INT, HN_CFG_FIELD(backlog), .def = "100", .min = "1",
+     .max = "65535", .flags = HN_CFG_RESTART, .cli = "backlog", .metavar = "N",
+     .doc = "listen() backlog of each socket"},
+    {.name = "workers", .type = HN_CFG_INT, HN_CFG_FIELD(workers), .def = "1", .min = "1",
+     .max = "512", .flags = HN_CFG_RELOADABLE | HN_CFG_AUTO, .cli = "workers", .cli_short = 'w',
+     .metavar = "N|auto", .doc = "worker processes; \"auto\": one per online CPU"},
+    {.name = "application_path", .type = HN_CFG_STRING, HN_CFG_FIELD(application_path),
+     .def = "builtin:hello", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
+     .doc = "the application: builtin:NAME (the APP argument overrides it)"},
+    {.name = "pid_path", .type = HN_CFG_PATH, HN_CFG_FIELD(pid_path), .def = NULL,
+     .flags = HN_CFG_RESTART | HN_CFG_OPTIONAL, .cli = "pid", .cli_short = 'p',
+     .metavar = "FILE", .doc = "file that receives the master's PID (unset: none)"},
+    {.name = "user", .type = HN_CFG_STRING, HN_CFG_FIELD(user), .def = NULL,
+     .flags = HN_CFG_RESTART | HN_CFG_OPTIONAL | HN_CFG_NONEMPTY, .cli = "user",
+     .cli_short = 'u', .metavar = "USER", .doc = "user (name or uid) the workers run as"},
+    {.name = "group", .type = HN_CFG_STRING, HN_CFG_FIELD(group), .def = NULL,
+     .flags = HN_CFG_RESTART | HN_CFG_OPTIONAL | HN_CFG_NONEMPTY, .cli = "group",
+     .cli_short = 'g', .metavar = "GROUP", .doc = "group (name or gid) the workers run as"},
+    {.name = "umask", .type = HN_CFG_OCTAL, HN_CFG_FIELD(umask), .def = NULL,
+     .flags = HN_CFG_RESTART | HN_CFG_OPTIONAL, .cli = "umask", .cli_short = 'm',
+     .metavar = "MODE", .doc = "umask of the workers and unix sockets, in octal (unset: keep)"},
+
+    /* HTTP */
+    {.name = "keep_alive_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(keep_alive_timeout),
+     .def = "5s", .flags = HN_CFG_RELOADABLE, .cli = "keep-alive", .metavar = "SECONDS",
+     .doc = "idle time before a keep-alive connection is closed; also bounds a request head"},
+    {.name = "keep_alive_max_requests", .type = HN_CFG_INT,
+     HN_CFG_FIELD(keep_alive_max_requests), .def = "1000", .min = "1",
+     .flags = HN_CFG_RELOADABLE, .doc = "requests served on one connection before closing it"},
+    {.name = "graceful_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(graceful_timeout),
+     .def = "3s", .flags = HN_CFG_RELOADABLE, .cli = "graceful-timeout", .metavar = "SECONDS",
+     .doc = "on shutdown, how long in-flight requests may finish"},
+    {.name = "read_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(read_timeout), .def = "0",
+     .flags = HN_CFG_RELOADABLE, .cli = "read-timeout", .metavar = "SECONDS",
+     .doc = "close a connection that sends nothing for this long (0: off)"},
+    {.name = "h11_max_incomplete_size", .type = HN_CFG_SIZE,
+     HN_CFG_FIELD(h11_max_incomplete_size), .def = "16KiB", .min = "1KiB", .max = "1MiB",
+     .flags = HN_CFG_RELOADABLE, .doc = "largest HTTP/1.1 request head (431 beyond)"},
+    {.name = "max_header_count", .type = HN_CFG_INT, HN_CFG_FIELD(max_header_count),
+     .def = "100", .min = "1", .max = "1000", .flags = HN_CFG_RELOADABLE,
+     .doc = "most header fields in one request (431 beyond)"},
+    {.name = "max_body_size", .type = HN_CFG_SIZE, HN_CFG_FIELD(max_body_size), .def = "16MiB",
+     .flags = HN_CFG_RELOADABLE, .doc = "largest request body (413 beyond; 0: unlimited)"},
+    {.name = "include_server_header", .type = HN_CFG_BOOL, HN_CFG_FIELD(include_server_header),
+     .def = "true", .flags = HN_CFG_RELOADABLE, .doc = "add a Server header to responses"},
+    {.name = "include_date_header", .type = HN_CFG_BOOL, HN_CFG_FIELD(include_date_header),
+     .def = "true", .flags = HN_CFG_RELOADABLE, .doc = "add a Date header to responses"},
+
+    /* logging */
+    {.name = "accesslog", .type = HN_CFG_STRING, HN_CFG_FIELD(accesslog), .def = NULL,
+     .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL | HN_CFG_NONEMPTY, .cli = "access-logfile",
+     .metavar = "FILE", .doc = "access log file; \"-\": stdout (unset: off)"},
+    {.name = "errorlog", .type = HN_CFG_STRING, HN_CFG_FIELD(errorlog), .def = "-",
+     .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL | HN_CFG_NONEMPTY, .cli = "error-logfile",
+     .metavar = "FILE", .doc = "error log file; \"-\": stderr (null: off)"},
+    {.name = "loglevel", .type = HN_CFG_ENUM, HN_CFG_FIELD(loglevel), .def = "info",
+     .flags = HN_CFG_RELOADABLE, .enum_parse = parse_loglevel, .enum_name = name_loglevel,
+     .choices = "critical, error, warning, notice, info, debug", .cli = "log-level",
+     .metavar = "LEVEL", .doc = "least severe level written to the error log"},
+    {.name = "access_log_format", .type = HN_CFG_STRING, HN_CFG_FIELD(access_log_format),
+     .def = "%(h)s %(l)s %(l)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"",
+     .flags = HN_CFG_RELOADABLE, .cli = "access-logformat", .metavar = "FMT",
+     .doc = "access log line, Hypercorn's %(atom)s format"},
+
+    /* built-in apps */
+    {.name = "static_root", .type = HN_CFG_PATH, HN_CFG_FIELD(static_root), .def = ".",
+     .flags = HN_CFG_RELOADABLE, .cli = "static-root", .metavar = "DIR",
+     .doc = "directory served by builtin:static"},
+    {.name = "static_index", .type = HN_CFG_STRING, HN_CFG_FIELD(static_index),
+     .def = "index.html", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
+     .doc = "file builtin:static serves for a directory"},
+};
+/* clang-format on */
+
+const size_t hn_cfg_options_count = HN_ARRAY_LEN(hn_cfg_options_table);
+_Static_assert(HN_ARRAY_LEN(hn_cfg_options_table) <= HN_CFG_MAX_OPTIONS,
+               "raise HN_CFG_MAX_OPTIONS");
+
+const hn_cfg_option_t *
+hn_cfg_options_find(const char *name)
+{
+    for (size_t i = 0; i < hn_cfg_options_count; i++)
+        if (strcmp(hn_cfg_options_table[i].name, name) == 0)
+            return &hn_cfg_options_table[i];
+    return NULL;
+}
+
+const char *
+hn_cfg_options_suggest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1, len = strlen(name);
+    /* A third of the key, at least 2: "bnd" finds "bind", "timeout" finds nothing. */
+    size_t limit = HN_MAX(len / 3, (size_t)2);
+
+    /* Someone who knows "--keep-alive" may write it as a key. */
+    for (size_t i = 0; i < hn_cfg_options_count; i++)
+        if (hn_cfg_options_table[i].cli && strcmp(hn_cfg_options_table[i].cli, name) == 0)
+            return hn_cfg_options_table[i].name;
+    for (size_t i = 0; i < hn_cfg_options_count; i++) {
+        size_t d = edit_distance(name, hn_cfg_options_table[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = hn_cfg_options_table[i].name;
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
+static int
+parse_loglevel(const char *text)
+{
+    return hn_log_level_parse(text);
+}
+
+static const char *
+name_loglevel(int level)
+{
+    return hn_log_level_name((hn_log_level_t)level);
+}
+
+/* Optimal string alignment distance: Levenshtein plus adjacent swaps, since
+ * "wokrers" is as likely a typo as "wokers". Keys are short; longer input is
+ * cut, which only makes the distance larger. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    enum { N = 64 };
+    size_t d[N + 1][N + 1];
+    size_t la = HN_MIN(strlen(a), (size_t)N), lb = HN_MIN(strlen(b), (size_t)N);
+
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t v = HN_MIN(d[i - 1][j] + 1, d[i][j - 1] + 1);
+            v = HN_MIN(v, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                v = HN_MIN(v, d[i - 2][j - 2] + 1);
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
