@@ -91,6 +91,7 @@ const hn_header_t *hn_request_header(const hn_request_t *r, const char *name);
  * start, anything after the end) return HN_ERR and log an error. */
 int hn_response_start(hn_request_t *r, int status, const hn_header_t *headers, size_t n);
 int hn_response_write(hn_request_t *r, const void *data, size_t len, bool last);
+/* Takes fd in every case: it is closed once sent, or at once on failure. */
 int hn_response_sendfile(hn_request_t *r, int fd, off_t offset, size_t len, bool last);
 /* start + body + end with a Content-Length; ctype may be NULL. */
 int hn_response_simple(hn_request_t *r, int status, const char *ctype, const void *body,
