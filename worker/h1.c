@@ -50,6 +50,9 @@ typedef struct h1 {
     uint64_t resp_left;   /* body bytes still owed when the length is known */
     unsigned requests;    /* requests begun on this connection */
     int error_status;     /* status our own checks chose for a parse failure */
+    const char *error_why; /* and why, for the log */
+    const char *exec_start; /* the buffer llhttp is executing, for look-behind */
+    char prev_last;       /* last byte of the previous buffer */
     bool in_trailers;
     bool has_host;
     bool has_te;
@@ -124,6 +127,7 @@ count_head(h1_t *h, size_t len)
     h->head_bytes += len;
     if (h->head_bytes > h->cfg->h11_max_incomplete_size) {
         h->error_status = 431;
+        h->error_why = "request head larger than h11_max_incomplete_size";
         return -1;
     }
     return 0;
@@ -153,6 +157,7 @@ on_message_begin(llhttp_t *p)
     h->head_bytes = 0;
     h->body_bytes = 0;
     h->error_status = 0;
+    h->error_why = NULL;
     h->in_trailers = h->has_host = h->has_te = h->te_unknown = false;
     h->expect_continue = h->expect_unknown = false;
     h->app_called = h->resp_chunked = h->resp_length_known = false;
@@ -188,6 +193,17 @@ static int
 on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     h1_t *h = H1_OF(p);
+    /* llhttp accepts obs-fold and joins the lines; RFC 9112 §5.2 lets a
+     * server reject it, and a proxy in front may not have joined them the
+     * same way: a value that resumes right after a line break is a 400. */
+    if (h->value_len > 0) {
+        char before = at > h->exec_start ? at[-1] : h->prev_last;
+        if (before == '\n' || before == '\r') {
+            h->error_status = 400;
+            h->error_why = "obsolete line folding in a header";
+            return -1;
+        }
+    }
     hn_arena_append(&h->arena, &h->value, &h->value_len, at, len);
     return count_head(h, len);
 }
@@ -205,6 +221,7 @@ on_header_value_complete(llhttp_t *p)
         return 0; /* trailers are counted against the head limit, not kept */
     if (r->n_headers == h->headers_cap) {
         h->error_status = 431;
+        h->error_why = "more headers than max_header_count";
         return -1;
     }
     hn_str_lower(name, nlen);
@@ -221,6 +238,7 @@ on_header_value_complete(llhttp_t *p)
     if (hn_str_eq(n, HN_STR_LIT("host"))) {
         if (h->has_host) { /* RFC 9112 §3.2: more than one Host is a 400 */
             h->error_status = 400;
+            h->error_why = "more than one Host header";
             return -1;
         }
         h->has_host = true;
@@ -306,24 +324,29 @@ on_headers_complete(llhttp_t *p)
     h->in_trailers = true;
     if (p->http_major != 1 || p->http_minor > 1) {
         h->error_status = 505;
+        h->error_why = "unsupported HTTP version";
         return -1;
     }
     r->http_version = p->http_minor == 1 ? "1.1" : "1.0";
     if (h->te_unknown) {
         h->error_status = 501;
+        h->error_why = "a transfer coding other than chunked";
         return -1;
     }
     if (p->http_minor == 1 && !h->has_host) { /* RFC 9112 §3.2 */
         h->error_status = 400;
+        h->error_why = "HTTP/1.1 request without Host";
         return -1;
     }
     int st = parse_target(h);
     if (st) {
         h->error_status = st;
+        h->error_why = "malformed request target";
         return -1;
     }
     if (h->expect_unknown && p->http_minor == 1) {
         h->error_status = 417;
+        h->error_why = "an expectation other than 100-continue";
         return -1;
     }
     if (r->method == NULL) {
@@ -347,6 +370,7 @@ on_headers_complete(llhttp_t *p)
     if (limit && r->content_length > 0 && (uint64_t)r->content_length > limit) {
         /* refuse before reading a byte of it (nginx does the same) */
         h->error_status = 413;
+        h->error_why = "Content-Length over max_body_size";
         return -1;
     }
     hn_conn_set_timer(c, r->has_body ? h->cfg->read_timeout : 0);
@@ -376,6 +400,7 @@ on_body(llhttp_t *p, const char *at, size_t len)
     uint64_t limit = h->cfg->max_body_size;
     if (limit && h->body_bytes > limit) {
         h->error_status = 413;
+        h->error_why = "body over max_body_size";
         return -1;
     }
     if (h->cfg->read_timeout > 0)
@@ -444,7 +469,9 @@ h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
     const char *at = data;
     size_t left = len;
     while (left > 0 && !h->is_closing) {
+        h->exec_start = at;
         llhttp_errno_t err = llhttp_execute(&h->parser, at, left);
+        h->prev_last = at[left - 1];
         if (err == HPE_OK)
             return len;
         if (err == HPE_PAUSED_UPGRADE) {
@@ -467,7 +494,7 @@ h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
         if (h->is_closing)
             return len;
         int status = h->error_status ? h->error_status : status_for_parse_error(err);
-        respond_error(h, status, llhttp_get_error_reason(&h->parser));
+        respond_error(h, status, h->error_why ? h->error_why : llhttp_get_error_reason(&h->parser));
         return len;
     }
     return len;
@@ -587,8 +614,10 @@ static void
 respond_error(h1_t *h, int status, const char *why)
 {
     hn_request_t *r = h->req;
-    hn_log(HN_LOG_INFO, "client %s: %d %s: %s", r && r->client ? r->client : "?", status,
-           hn_headers_reason(status), why ? why : "");
+    char peer[HN_ADDR_TEXT_MAX];
+    hn_conn_peer(hn_conn_of(h->super.transport), peer, sizeof(peer));
+    hn_log(HN_LOG_INFO, "client %s: %d %s: %s", peer, status, hn_headers_reason(status),
+           why ? why : "");
     if (r && r->resp_state != HN_RESP_NONE) {
         /* too late for a status: all the client can learn is the reset */
         request_abort(h);
@@ -621,7 +650,7 @@ respond_error(h1_t *h, int status, const char *why)
         if (r->http_version == NULL)
             r->http_version = "1.1";
         if (r->client == NULL)
-            r->client = "-";
+            r->client = hn_arena_strndup(&h->arena, peer, strlen(peer));
         if (r->path == NULL) {
             r->path = r->raw_path ? r->raw_path : "";
             r->path_len = r->raw_path_len;
