@@ -34,12 +34,10 @@
 #include "worker/request.h"
 #include "worker/worker.h"
 
-typedef struct h1 {
-    hn_protocol_t super;
-    llhttp_t parser;
-    const hn_config_t *cfg;
-    hn_request_t *req;    /* the request being parsed or answered */
-    char *arena_chunk;    /* the arena's first block, held while req exists */
+/* What exists only while a request does. It lives at the start of the
+ * request's arena chunk, so an idle connection keeps none of it. */
+typedef struct h1_req {
+    hn_request_t req;
     hn_arena_t arena;
     /* head being parsed */
     char *field, *value;
@@ -48,11 +46,6 @@ typedef struct h1 {
     size_t headers_cap;
     uint64_t body_bytes;
     uint64_t resp_left;   /* body bytes still owed when the length is known */
-    unsigned requests;    /* requests begun on this connection */
-    int error_status;     /* status our own checks chose for a parse failure */
-    const char *error_why; /* and why, for the log */
-    const char *exec_start; /* the buffer llhttp is executing, for look-behind */
-    char prev_last;       /* last byte of the previous buffer */
     bool in_trailers;
     bool has_host;
     bool has_te;
@@ -63,16 +56,30 @@ typedef struct h1 {
     bool app_called;
     bool resp_chunked;
     bool resp_length_known;
-    bool close_after;     /* close once the current response is out */
-    bool is_closing;
-    bool is_draining;
-    bool is_paused;       /* parser paused at the end of a request */
-    bool is_lost;
+} h1_req_t;
+
+typedef struct h1 {
+    hn_protocol_t super;
+    llhttp_t parser;
+    hn_request_t *req;    /* the request being parsed or answered, or NULL */
+    h1_req_t *rq;         /* its container */
+    const char *exec_start; /* the buffer llhttp is executing, for look-behind */
+    const char *error_why; /* why our own checks refused the request */
+    unsigned requests;    /* requests begun on this connection */
+    int16_t error_status; /* the status they chose */
+    char prev_last;       /* last byte of the previous buffer */
+    bool close_after : 1; /* close once the current response is out */
+    bool is_closing : 1;
+    bool is_draining : 1;
+    bool is_paused : 1;   /* parser paused at the end of a request */
+    bool is_lost : 1;
 } h1_t;
 
 static const llhttp_settings_t parser_settings;
 static const hn_stream_ops_t h1_stream_ops;
 static const hn_protocol_ops_t h1_ops;
+
+static const hn_config_t *cfg; /* the worker's; the same for every connection */
 
 static void finish_request(h1_t *h);
 static void respond_error(h1_t *h, int status, const char *why);
@@ -81,12 +88,12 @@ static void begin_close(h1_t *h, bool abort);
 #define H1_OF(p) HN_CONTAINER_OF((p), h1_t, parser)
 
 hn_protocol_t *
-hn_h1_new(hn_transport_t *t, const hn_config_t *cfg, bool is_draining)
+hn_h1_new(hn_transport_t *t, const hn_config_t *config, bool is_draining)
 {
+    cfg = config;
     h1_t *h = hn_xcalloc(1, sizeof(*h));
     h->super.ops = &h1_ops;
     h->super.transport = t;
-    h->cfg = cfg;
     h->is_draining = is_draining;
     llhttp_init(&h->parser, HTTP_REQUEST, &parser_settings);
     /* the keep-alive timer also bounds the arrival of the first head */
@@ -102,9 +109,9 @@ request_free(h1_t *h)
     if (h->req == NULL)
         return;
     h->req = NULL;
-    hn_arena_reset(&h->arena);
-    hn_buf_put(h->arena_chunk);
-    h->arena_chunk = NULL;
+    hn_arena_reset(&h->rq->arena);
+    hn_buf_put((char *)h->rq);
+    h->rq = NULL;
 }
 
 static void
@@ -114,7 +121,7 @@ request_abort(h1_t *h)
     if (r == NULL)
         return;
     r->aborted = true;
-    if (h->app_called && r->app->on_abort && !(r->resp_state == HN_RESP_DONE && r->body_done))
+    if (h->rq->app_called && r->app->on_abort && !(r->resp_state == HN_RESP_DONE && r->body_done))
         r->app->on_abort(r);
     request_free(h);
 }
@@ -124,8 +131,8 @@ request_abort(h1_t *h)
 static int
 count_head(h1_t *h, size_t len)
 {
-    h->head_bytes += len;
-    if (h->head_bytes > h->cfg->h11_max_incomplete_size) {
+    h->rq->head_bytes += len;
+    if (h->rq->head_bytes > cfg->h11_max_incomplete_size) {
         h->error_status = 431;
         h->error_why = "request head larger than h11_max_incomplete_size";
         return -1;
@@ -139,28 +146,25 @@ on_message_begin(llhttp_t *p)
     h1_t *h = H1_OF(p);
     if (h->is_closing)
         return -1;
-    h->arena_chunk = hn_buf_get();
-    hn_arena_init(&h->arena, h->arena_chunk, HN_BUF_CHUNK_SIZE);
-    hn_request_t *r = hn_arena_alloc(&h->arena, sizeof(*r));
-    memset(r, 0, sizeof(*r));
-    r->arena = &h->arena;
+    /* one chunk holds the request's state, then its arena */
+    char *chunk = hn_buf_get();
+    h1_req_t *rq = (h1_req_t *)(void *)chunk;
+    memset(rq, 0, sizeof(*rq));
+    size_t off = (sizeof(*rq) + 15) & ~(size_t)15;
+    hn_arena_init(&rq->arena, chunk + off, HN_BUF_CHUNK_SIZE - off);
+    h->rq = rq;
+    hn_request_t *r = &rq->req;
+    r->arena = &rq->arena;
     r->ops = &h1_stream_ops;
     r->proto = h;
     r->content_length = -1;
     r->resp_content_length = -1;
     r->scheme = "http";
-    h->headers_cap = (size_t)h->cfg->max_header_count;
-    r->headers = hn_arena_alloc(&h->arena, h->headers_cap * sizeof(hn_header_t));
+    rq->headers_cap = (size_t)cfg->max_header_count;
+    r->headers = hn_arena_alloc(&rq->arena, rq->headers_cap * sizeof(hn_header_t));
     h->req = r;
-    h->field = h->value = NULL;
-    h->field_len = h->value_len = 0;
-    h->head_bytes = 0;
-    h->body_bytes = 0;
     h->error_status = 0;
     h->error_why = NULL;
-    h->in_trailers = h->has_host = h->has_te = h->te_unknown = false;
-    h->expect_continue = h->expect_unknown = false;
-    h->app_called = h->resp_chunked = h->resp_length_known = false;
     h->requests++;
     return 0;
 }
@@ -169,7 +173,7 @@ static int
 on_method(llhttp_t *p, const char *at, size_t len)
 {
     h1_t *h = H1_OF(p);
-    hn_arena_append(&h->arena, (char **)&h->req->method, &h->req->method_len, at, len);
+    hn_arena_append(&h->rq->arena, (char **)&h->req->method, &h->req->method_len, at, len);
     return count_head(h, len);
 }
 
@@ -177,7 +181,7 @@ static int
 on_url(llhttp_t *p, const char *at, size_t len)
 {
     h1_t *h = H1_OF(p);
-    hn_arena_append(&h->arena, (char **)&h->req->raw_path, &h->req->raw_path_len, at, len);
+    hn_arena_append(&h->rq->arena, (char **)&h->req->raw_path, &h->req->raw_path_len, at, len);
     return count_head(h, len);
 }
 
@@ -185,7 +189,7 @@ static int
 on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     h1_t *h = H1_OF(p);
-    hn_arena_append(&h->arena, &h->field, &h->field_len, at, len);
+    hn_arena_append(&h->rq->arena, &h->rq->field, &h->rq->field_len, at, len);
     return count_head(h, len);
 }
 
@@ -196,7 +200,7 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     /* llhttp accepts obs-fold and joins the lines; RFC 9112 §5.2 lets a
      * server reject it, and a proxy in front may not have joined them the
      * same way: a value that resumes right after a line break is a 400. */
-    if (h->value_len > 0) {
+    if (h->rq->value_len > 0) {
         char before = at > h->exec_start ? at[-1] : h->prev_last;
         if (before == '\n' || before == '\r') {
             h->error_status = 400;
@@ -204,7 +208,7 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
             return -1;
         }
     }
-    hn_arena_append(&h->arena, &h->value, &h->value_len, at, len);
+    hn_arena_append(&h->rq->arena, &h->rq->value, &h->rq->value_len, at, len);
     return count_head(h, len);
 }
 
@@ -213,13 +217,13 @@ on_header_value_complete(llhttp_t *p)
 {
     h1_t *h = H1_OF(p);
     hn_request_t *r = h->req;
-    char *name = h->field, *value = h->value ? h->value : (char *)"";
-    size_t nlen = h->field_len, vlen = h->value_len;
-    h->field = h->value = NULL;
-    h->field_len = h->value_len = 0;
-    if (h->in_trailers)
+    char *name = h->rq->field, *value = h->rq->value ? h->rq->value : (char *)"";
+    size_t nlen = h->rq->field_len, vlen = h->rq->value_len;
+    h->rq->field = h->rq->value = NULL;
+    h->rq->field_len = h->rq->value_len = 0;
+    if (h->rq->in_trailers)
         return 0; /* trailers are counted against the head limit, not kept */
-    if (r->n_headers == h->headers_cap) {
+    if (r->n_headers == h->rq->headers_cap) {
         h->error_status = 431;
         h->error_why = "more headers than max_header_count";
         return -1;
@@ -236,14 +240,14 @@ on_header_value_complete(llhttp_t *p)
     hd->value_len = vlen;
     hn_str_t n = {name, nlen};
     if (hn_str_eq(n, HN_STR_LIT("host"))) {
-        if (h->has_host) { /* RFC 9112 §3.2: more than one Host is a 400 */
+        if (h->rq->has_host) { /* RFC 9112 §3.2: more than one Host is a 400 */
             h->error_status = 400;
             h->error_why = "more than one Host header";
             return -1;
         }
-        h->has_host = true;
+        h->rq->has_host = true;
     } else if (hn_str_eq(n, HN_STR_LIT("transfer-encoding"))) {
-        h->has_te = true;
+        h->rq->has_te = true;
         /* only "chunked" is implemented; anything else is a 501 (RFC 9112 §6.1) */
         const char *s = value, *end = value + vlen;
         while (s < end) {
@@ -253,14 +257,14 @@ on_header_value_complete(llhttp_t *p)
             while (t < end && *t != ',' && *t != ' ' && *t != '\t')
                 t++;
             if (t > s && !hn_mem_case_eq(s, (size_t)(t - s), "chunked", 7))
-                h->te_unknown = true;
+                h->rq->te_unknown = true;
             s = t;
         }
     } else if (hn_str_eq(n, HN_STR_LIT("expect"))) {
         if (hn_mem_case_eq(value, vlen, "100-continue", 12))
-            h->expect_continue = true;
+            h->rq->expect_continue = true;
         else
-            h->expect_unknown = true;
+            h->rq->expect_unknown = true;
     }
     return 0;
 }
@@ -283,7 +287,7 @@ parse_target(h1_t *h)
         if (slash == NULL) {
             const char *q = memchr(sep + 3, '?', len - (size_t)(sep + 3 - t));
             size_t qlen = q ? len - (size_t)(q - t) : 0;
-            char *nt = hn_arena_alloc(&h->arena, qlen + 2);
+            char *nt = hn_arena_alloc(&h->rq->arena, qlen + 2);
             nt[0] = '/';
             if (qlen)
                 memcpy(nt + 1, q, qlen);
@@ -297,7 +301,7 @@ parse_target(h1_t *h)
     }
     const char *q = memchr(t, '?', len);
     size_t plen = q ? (size_t)(q - t) : len;
-    r->raw_path = hn_arena_strndup(&h->arena, t, plen);
+    r->raw_path = hn_arena_strndup(&h->rq->arena, t, plen);
     r->raw_path_len = plen;
     if (q) {
         r->query = q + 1;
@@ -306,7 +310,7 @@ parse_target(h1_t *h)
         r->query = "";
         r->query_len = 0;
     }
-    char *path = hn_arena_alloc(&h->arena, plen + 1);
+    char *path = hn_arena_alloc(&h->rq->arena, plen + 1);
     long dlen = hn_str_percent_decode(path, r->raw_path, plen);
     if (dlen < 0)
         return 400;
@@ -321,19 +325,19 @@ on_headers_complete(llhttp_t *p)
 {
     h1_t *h = H1_OF(p);
     hn_request_t *r = h->req;
-    h->in_trailers = true;
+    h->rq->in_trailers = true;
     if (p->http_major != 1 || p->http_minor > 1) {
         h->error_status = 505;
         h->error_why = "unsupported HTTP version";
         return -1;
     }
     r->http_version = p->http_minor == 1 ? "1.1" : "1.0";
-    if (h->te_unknown) {
+    if (h->rq->te_unknown) {
         h->error_status = 501;
         h->error_why = "a transfer coding other than chunked";
         return -1;
     }
-    if (p->http_minor == 1 && !h->has_host) { /* RFC 9112 §3.2 */
+    if (p->http_minor == 1 && !h->rq->has_host) { /* RFC 9112 §3.2 */
         h->error_status = 400;
         h->error_why = "HTTP/1.1 request without Host";
         return -1;
@@ -344,7 +348,7 @@ on_headers_complete(llhttp_t *p)
         h->error_why = "malformed request target";
         return -1;
     }
-    if (h->expect_unknown && p->http_minor == 1) {
+    if (h->rq->expect_unknown && p->http_minor == 1) {
         h->error_status = 417;
         h->error_why = "an expectation other than 100-continue";
         return -1;
@@ -353,7 +357,7 @@ on_headers_complete(llhttp_t *p)
         r->method = "GET";
         r->method_len = 3;
     }
-    h->client_keep_alive = llhttp_should_keep_alive(p);
+    h->rq->client_keep_alive = llhttp_should_keep_alive(p);
     r->has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
     if ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED))
         r->content_length = (int64_t)p->content_length;
@@ -362,25 +366,25 @@ on_headers_complete(llhttp_t *p)
     hn_conn_t *c = hn_conn_of(h->super.transport);
     char peer[HN_ADDR_TEXT_MAX];
     hn_conn_peer(c, peer, sizeof(peer));
-    r->client = hn_arena_strndup(&h->arena, peer, strlen(peer));
+    r->client = hn_arena_strndup(&h->rq->arena, peer, strlen(peer));
     r->server = hn_conn_local(c);
     r->app = NULL;
 
-    uint64_t limit = h->cfg->max_body_size;
+    uint64_t limit = cfg->max_body_size;
     if (limit && r->content_length > 0 && (uint64_t)r->content_length > limit) {
         /* refuse before reading a byte of it (nginx does the same) */
         h->error_status = 413;
         h->error_why = "Content-Length over max_body_size";
         return -1;
     }
-    hn_conn_set_timer(c, r->has_body ? h->cfg->read_timeout : 0);
+    hn_conn_set_timer(c, r->has_body ? cfg->read_timeout : 0);
 
     r->app = hn_worker_app();
-    h->app_called = true;
+    h->rq->app_called = true;
     r->app->on_request(r);
     if (h->req != r || h->is_closing)
         return 0; /* answered and finished (or failed) inside the app */
-    if (r->resp_state == HN_RESP_NONE && r->has_body && h->expect_continue && p->http_minor == 1) {
+    if (r->resp_state == HN_RESP_NONE && r->has_body && h->rq->expect_continue && p->http_minor == 1) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         h->super.transport->ops->write(h->super.transport, cont, sizeof(cont) - 1);
     }
@@ -396,15 +400,15 @@ on_body(llhttp_t *p, const char *at, size_t len)
     hn_request_t *r = h->req;
     if (r == NULL || h->is_closing)
         return h->is_closing ? -1 : 0;
-    h->body_bytes += len;
-    uint64_t limit = h->cfg->max_body_size;
-    if (limit && h->body_bytes > limit) {
+    h->rq->body_bytes += len;
+    uint64_t limit = cfg->max_body_size;
+    if (limit && h->rq->body_bytes > limit) {
         h->error_status = 413;
         h->error_why = "body over max_body_size";
         return -1;
     }
-    if (h->cfg->read_timeout > 0)
-        hn_conn_set_timer(hn_conn_of(h->super.transport), h->cfg->read_timeout);
+    if (cfg->read_timeout > 0)
+        hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->read_timeout);
     if (r->app->on_body && r->resp_state != HN_RESP_DONE)
         r->app->on_body(r, at, len);
     return (h->is_closing) ? -1 : 0;
@@ -596,13 +600,13 @@ finish_request(h1_t *h)
     if (hn_access_log_enabled())
         hn_access_log_request(r, ev_time());
     hn_worker_request_done();
-    bool close = h->close_after || !r->body_done;
+    bool close = h->close_after || !r->body_done || h->is_draining;
     request_free(h);
     if (close) {
         begin_close(h, false);
         return;
     }
-    hn_conn_set_timer(hn_conn_of(h->super.transport), h->cfg->keep_alive_timeout);
+    hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->keep_alive_timeout);
     if (h->is_paused) {
         h->is_paused = false;
         llhttp_resume(&h->parser);
@@ -624,10 +628,10 @@ respond_error(h1_t *h, int status, const char *why)
         begin_close(h, true);
         return;
     }
-    if (r && r->app && h->app_called && r->app->on_abort)
+    if (r && r->app && h->rq->app_called && r->app->on_abort)
         r->app->on_abort(r);
     if (r)
-        h->app_called = false; /* the app is done with it */
+        h->rq->app_called = false; /* the app is done with it */
     char body[64];
     int blen = snprintf(body, sizeof(body), "%d %s\n", status, hn_headers_reason(status));
     char date[HN_HTTP_DATE_LEN + 1];
@@ -636,10 +640,10 @@ respond_error(h1_t *h, int status, const char *why)
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n%s%s%s%s\r\n",
                      status, hn_headers_reason(status), blen,
-                     h->cfg->include_date_header ? "Date: " : "",
-                     h->cfg->include_date_header ? hn_headers_format_date(time(NULL), date) : "",
-                     h->cfg->include_date_header ? "\r\n" : "",
-                     h->cfg->include_server_header ? "Server: hornet\r\n" : "");
+                     cfg->include_date_header ? "Date: " : "",
+                     cfg->include_date_header ? hn_headers_format_date(time(NULL), date) : "",
+                     cfg->include_date_header ? "\r\n" : "",
+                     cfg->include_server_header ? "Server: hornet\r\n" : "");
     hn_transport_t *t = h->super.transport;
     t->ops->write(t, head, (size_t)n);
     t->ops->write(t, body, (size_t)blen);
@@ -650,7 +654,7 @@ respond_error(h1_t *h, int status, const char *why)
         if (r->http_version == NULL)
             r->http_version = "1.1";
         if (r->client == NULL)
-            r->client = hn_arena_strndup(&h->arena, peer, strlen(peer));
+            r->client = hn_arena_strndup(&h->rq->arena, peer, strlen(peer));
         if (r->path == NULL) {
             r->path = r->raw_path ? r->raw_path : "";
             r->path_len = r->raw_path_len;
@@ -701,19 +705,19 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     bool is_head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
     bool has_date = false, has_server = false;
 
-    h->resp_length_known = content_length >= 0;
-    h->resp_left = content_length >= 0 ? (uint64_t)content_length : 0;
-    h->resp_chunked = false;
-    if (!h->client_keep_alive || h->is_draining ||
-        h->requests >= (unsigned)h->cfg->keep_alive_max_requests)
+    h->rq->resp_length_known = content_length >= 0;
+    h->rq->resp_left = content_length >= 0 ? (uint64_t)content_length : 0;
+    h->rq->resp_chunked = false;
+    if (!h->rq->client_keep_alive || h->is_draining ||
+        h->requests >= (unsigned)cfg->keep_alive_max_requests)
         h->close_after = true;
     if (r->has_body && !r->body_done)
         h->close_after = true; /* answered early: do not wait for the rest */
-    if (!no_body_status && !h->resp_length_known && !is_head) {
+    if (!no_body_status && !h->rq->resp_length_known && !is_head) {
         if (http10)
             h->close_after = true; /* the end of the body is the close */
         else
-            h->resp_chunked = true;
+            h->rq->resp_chunked = true;
     }
 
     size_t need = 64 + 40 + 32 + 40;
@@ -745,18 +749,18 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
         *p++ = '\r';
         *p++ = '\n';
     }
-    if (h->cfg->include_date_header && !has_date) {
+    if (cfg->include_date_header && !has_date) {
         memcpy(p, "Date: ", 6);
         memcpy(p + 6, cached_date(), HN_HTTP_DATE_LEN);
         p += 6 + HN_HTTP_DATE_LEN;
         *p++ = '\r';
         *p++ = '\n';
     }
-    if (h->cfg->include_server_header && !has_server) {
+    if (cfg->include_server_header && !has_server) {
         memcpy(p, "Server: hornet\r\n", 16);
         p += 16;
     }
-    if (h->resp_chunked) {
+    if (h->rq->resp_chunked) {
         memcpy(p, "Transfer-Encoding: chunked\r\n", 28);
         p += 28;
     }
@@ -774,7 +778,7 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     else
         t->ops->write(t, buf, (size_t)(p - buf));
     if (no_body_status || is_head)
-        h->resp_left = 0;
+        h->rq->resp_left = 0;
     return HN_OK;
 }
 
@@ -782,14 +786,14 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
 static void
 response_done(h1_t *h, hn_request_t *r)
 {
-    if (h->resp_length_known && h->resp_left > 0) {
+    if (h->rq->resp_length_known && h->rq->resp_left > 0) {
         /* the app promised more than it sent: the framing is broken */
         hn_log(HN_LOG_ERROR, "response to %s ended %" PRIu64 " bytes short of its Content-Length",
-               r->client, h->resp_left);
+               r->client, h->rq->resp_left);
         h->close_after = true;
         begin_close(h, true);
     }
-    if (h->resp_chunked)
+    if (h->rq->resp_chunked)
         h->super.transport->ops->write(h->super.transport, "0\r\n\r\n", 5);
     if (r->body_done || h->close_after)
         finish_request(h);
@@ -798,13 +802,13 @@ response_done(h1_t *h, hn_request_t *r)
 static int
 check_length(h1_t *h, hn_request_t *r, size_t len)
 {
-    if (!h->resp_length_known)
+    if (!h->rq->resp_length_known)
         return HN_OK;
-    if (len > h->resp_left) {
+    if (len > h->rq->resp_left) {
         hn_log(HN_LOG_ERROR, "app %s wrote more than its Content-Length; closing", r->app->name);
         return HN_ERR;
     }
-    h->resp_left -= len;
+    h->rq->resp_left -= len;
     return HN_OK;
 }
 
@@ -820,7 +824,7 @@ h1_send_data(hn_request_t *r, const void *data, size_t len, bool last)
             begin_close(h, true);
             return HN_ERR;
         }
-        if (h->resp_chunked) {
+        if (h->rq->resp_chunked) {
             char *p = t->ops->reserve(t, len + 24);
             if (p) {
                 int k = sprintf(p, "%zx\r\n", len);
@@ -854,7 +858,7 @@ h1_send_file(hn_request_t *r, int fd, off_t offset, size_t len, bool last)
         return HN_ERR;
     }
     hn_transport_t *t = h->super.transport;
-    if (h->resp_chunked && len > 0) {
+    if (h->rq->resp_chunked && len > 0) {
         char hdr[24];
         int k = sprintf(hdr, "%zx\r\n", len);
         t->ops->write(t, hdr, (size_t)k);
@@ -863,7 +867,7 @@ h1_send_file(hn_request_t *r, int fd, off_t offset, size_t len, bool last)
         t->ops->sendfile(t, fd, offset, len);
     else
         close(fd);
-    if (h->resp_chunked && len > 0)
+    if (h->rq->resp_chunked && len > 0)
         t->ops->write(t, "\r\n", 2);
     if (last)
         response_done(h, r);
