@@ -22,7 +22,7 @@ hn_app_find(const char *spec, hn_err_t *err)
             if (strcmp(builtins[i]->name, name) == 0)
                 return builtins[i];
         hn_err_set(err, 0, "no built-in application \"%s\" (expected builtin:hello, "
-                   "builtin:echo or builtin:static)", name);
+                   "builtin:echo or builtin:static)", spec);
         return NULL;
     }
     hn_err_set(err, 0, "cannot load application \"%s\": expected builtin:NAME "

@@ -414,6 +414,21 @@ on_body(llhttp_t *p, const char *at, size_t len)
     return (h->is_closing) ? -1 : 0;
 }
 
+/* A chunk announces its size before its bytes: refuse one that would cross
+ * max_body_size now, not after reading up to the limit. */
+static int
+on_chunk_header(llhttp_t *p)
+{
+    h1_t *h = H1_OF(p);
+    uint64_t limit = cfg->max_body_size;
+    if (h->rq && limit && h->rq->body_bytes + p->content_length > limit) {
+        h->error_status = 413;
+        h->error_why = "chunked body over max_body_size";
+        return -1;
+    }
+    return 0;
+}
+
 static int
 on_message_complete(llhttp_t *p)
 {
@@ -446,6 +461,7 @@ static const llhttp_settings_t parser_settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 
