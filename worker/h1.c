@@ -81,6 +81,10 @@ static const hn_protocol_ops_t h1_ops;
 
 static const hn_config_t *cfg; /* the worker's; the same for every connection */
 
+/* Most request-body bytes read and dropped to keep a connection open after
+ * an app answered without reading them. */
+#define DISCARD_MAX (64 * 1024)
+
 static void finish_request(h1_t *h);
 static void respond_error(h1_t *h, int status, const char *why);
 static void begin_close(h1_t *h, bool abort);
@@ -439,7 +443,7 @@ on_message_complete(llhttp_t *p)
     if (r == NULL)
         return 0; /* answered and finished before the end of the request */
     r->body_done = true;
-    if (r->app->on_body_end)
+    if (r->app->on_body_end && r->resp_state != HN_RESP_DONE)
         r->app->on_body_end(r);
     if (h->req != r)
         return h->is_closing ? HPE_PAUSED : 0; /* finished inside on_body_end */
@@ -727,8 +731,14 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     if (!h->rq->client_keep_alive || h->is_draining ||
         h->requests >= (unsigned)cfg->keep_alive_max_requests)
         h->close_after = true;
-    if (r->has_body && !r->body_done)
-        h->close_after = true; /* answered early: do not wait for the rest */
+    if (r->has_body && !r->body_done) {
+        /* Answered before the body was read. A small known remainder is read
+         * and dropped so the connection survives (nginx does the same);
+         * anything else is not worth reading: close after the response. */
+        if (r->content_length < 0 ||
+            (uint64_t)r->content_length - h->rq->body_bytes > DISCARD_MAX)
+            h->close_after = true;
+    }
     if (!no_body_status && !h->rq->resp_length_known && !is_head) {
         if (http10)
             h->close_after = true; /* the end of the body is the close */
@@ -811,8 +821,12 @@ response_done(h1_t *h, hn_request_t *r)
     }
     if (h->rq->resp_chunked)
         h->super.transport->ops->write(h->super.transport, "0\r\n\r\n", 5);
-    if (r->body_done || h->close_after)
+    if (r->body_done || h->close_after) {
         finish_request(h);
+        return;
+    }
+    /* the rest of the body is being discarded: bound how long that may take */
+    hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->keep_alive_timeout);
 }
 
 static int

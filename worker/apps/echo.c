@@ -10,7 +10,8 @@
  *
  * The body is collected up to max_body_size (the protocol enforces it) in
  * growing heap memory owned by the request; the response goes out once the
- * body is complete, with a Content-Length.
+ * body is complete, with a Content-Length, except that a chunked request
+ * gets a response of unknown length (chunked on HTTP/1.1) in two pieces.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -83,7 +84,13 @@ static bool
 wants_json(const hn_request_t *r)
 {
     const hn_header_t *a = hn_request_header(r, "accept");
-    return a && memmem(a->value, a->value_len, "application/json", 16) != NULL;
+    if (a == NULL)
+        return false;
+    /* media types are case-insensitive (RFC 9110 §8.3.1) */
+    char *v = hn_xstrndup(a->value, a->value_len);
+    bool yes = strcasestr(v, "application/json") != NULL;
+    free(v);
+    return yes;
 }
 
 static void
@@ -137,8 +144,18 @@ on_body_end(hn_request_t *r)
     free(body->buf);
     body->buf = NULL;
     body->len = body->cap = 0;
-    hn_response_simple(r, 200, wants_json(r) ? "application/json" : "text/plain; charset=utf-8",
-                       out.buf, out.len);
+    const char *ctype = wants_json(r) ? "application/json" : "text/plain; charset=utf-8";
+    if (r->has_body && r->content_length < 0) {
+        /* a chunked request gets a response of unknown length back, so the
+         * server's chunked encoding of responses can be seen and tested */
+        hn_header_t h = {"content-type", 12, ctype, strlen(ctype)};
+        size_t half = out.len / 2;
+        if (hn_response_start(r, 200, &h, 1) == HN_OK &&
+            hn_response_write(r, out.buf, half, false) == HN_OK)
+            hn_response_write(r, out.buf + half, out.len - half, true);
+    } else {
+        hn_response_simple(r, 200, ctype, out.buf, out.len);
+    }
     free(out.buf);
 }
 
