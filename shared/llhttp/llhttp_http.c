@@ -1,0 +1,6 @@
+/*
+ * llhttp_http.c - compiles llhttp's http.c from Debian's node-llhttp
+ * ($(LLHTTP_SRCDIR), default /usr/share/llhttp) into libllhttp_src.a.
+ * Third-party code: built without our warning flags. See Makefile.am.
+ */
+#include <http.c>

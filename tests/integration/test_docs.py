@@ -1,0 +1,141 @@
+"""The documentation keeps up with the binary.
+
+Every configuration key and flag `hornet --help` lists must be documented in
+man/hornet.yaml.5 (keys), man/hornet.8 (flags) and etc/hornet.yaml (keys);
+etc/hornet.yaml must pass `hornet -t`; no key in etc/hornet.yaml may be
+unknown; `--dump-config` output must itself be a valid configuration.
+
+The source tree is found from this file's path (it may be read-only, as in
+`make distcheck`): nothing here writes to it.
+"""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2]
+MAN5 = SRC / "man" / "hornet.yaml.5"
+MAN8 = SRC / "man" / "hornet.8"
+EXAMPLE = SRC / "etc" / "hornet.yaml"
+
+# A config key in the help: "  keep_alive_timeout: 5s    (--keep-alive)"
+KEY_RE = re.compile(r"^  ([a-z][a-z0-9_]*): ", re.M)
+# A long flag in the help's option list: "  -b, --bind ADDR" / "      --backlog N"
+FLAG_RE = re.compile(r"^  (?:-[A-Za-z], |    )--([a-z][a-z0-9-]*)", re.M)
+# A key in the example, set or commented out: "bind:", "# workers: auto"
+EXAMPLE_KEY_RE = re.compile(r"^(?:# ?)?([a-z][a-z0-9_]*):(?:\s|$)", re.M)
+
+
+def run(hornet_bin, *args, cwd=None):
+    return subprocess.run(
+        [hornet_bin, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=20,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="module")
+def help_text(hornet_bin):
+    r = run(hornet_bin, "--help")
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def keys(help_text):
+    section = help_text.split("Configuration keys", 1)
+    assert len(section) == 2, "--help lists no configuration keys"
+    found = KEY_RE.findall(section[1])
+    assert len(found) >= 10, "too few keys parsed from --help: %r" % found
+    return found
+
+
+@pytest.fixture(scope="module")
+def flags(help_text):
+    options = help_text.split("Configuration keys", 1)[0]
+    found = FLAG_RE.findall(options)
+    assert "config" in found and "help" in found, found
+    return found
+
+
+def man_text(path):
+    # groff escapes '-' as '\-'; compare in plain text.
+    return path.read_text(encoding="utf-8").replace("\\-", "-")
+
+
+def test_every_key_in_man5(keys):
+    man = man_text(MAN5)
+    missing = [k for k in keys if not re.search(r"^\.B %s\s*$" % re.escape(k), man, re.M)]
+    assert not missing, "keys without an entry (.TP / .B KEY) in man/hornet.yaml.5: %s" % missing
+
+
+def test_every_key_in_example(keys):
+    present = set(EXAMPLE_KEY_RE.findall(EXAMPLE.read_text(encoding="utf-8")))
+    missing = [k for k in keys if k not in present]
+    assert not missing, "keys missing from etc/hornet.yaml: %s" % missing
+
+
+def test_example_has_no_unknown_keys(keys):
+    present = EXAMPLE_KEY_RE.findall(EXAMPLE.read_text(encoding="utf-8"))
+    unknown = sorted(set(present) - set(keys))
+    assert not unknown, "etc/hornet.yaml mentions keys hornet does not know: %s" % unknown
+
+
+def test_every_flag_in_man8(flags):
+    man = man_text(MAN8)
+    missing = [f for f in flags if not re.search(r"--%s\b" % re.escape(f), man)]
+    assert not missing, "flags missing from man/hornet.8: %s" % missing
+
+
+def test_every_flag_in_man5(flags, help_text):
+    # Flags that set a key ("sets KEY") are named next to the key in hornet.yaml(5).
+    man = man_text(MAN5)
+    setting = re.findall(r"--([a-z][a-z0-9-]*) [^\n]*sets ", help_text)
+    missing = [f for f in setting if not re.search(r"--%s\b" % re.escape(f), man)]
+    assert not missing, "key-setting flags not named in man/hornet.yaml.5: %s" % missing
+
+
+def test_example_is_valid(hornet_bin, tmp_path):
+    r = run(hornet_bin, "-t", "-c", str(EXAMPLE), cwd=tmp_path)
+    assert r.returncode == 0, "hornet -t -c etc/hornet.yaml failed:\n%s%s" % (r.stdout, r.stderr)
+
+
+def test_dump_config_is_valid_config(hornet_bin, tmp_path):
+    r = run(hornet_bin, "--dump-config", "-c", str(EXAMPLE), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    dumped = tmp_path / "dumped.yaml"
+    dumped.write_text(r.stdout, encoding="utf-8")
+    r2 = run(hornet_bin, "-t", "-c", str(dumped), cwd=tmp_path)
+    assert r2.returncode == 0, "--dump-config output does not pass -t:\n%s\n%s" % (
+        r.stdout,
+        r2.stderr,
+    )
+    # and it lists every key
+    dumped_keys = set(re.findall(r"^([a-z][a-z0-9_]*):", r.stdout, re.M))
+    r3 = run(hornet_bin, "--help")
+    help_keys = KEY_RE.findall(r3.stdout.split("Configuration keys", 1)[1])
+    assert set(help_keys) <= dumped_keys, sorted(set(help_keys) - dumped_keys)
+
+
+@pytest.mark.parametrize("page", [MAN8, MAN5], ids=lambda p: p.name)
+def test_man_page_renders_cleanly(page):
+    if not os.path.exists("/usr/bin/groff") and not os.path.exists("/usr/bin/nroff"):
+        pytest.skip("groff is not installed")
+    tool = "/usr/bin/groff" if os.path.exists("/usr/bin/groff") else "/usr/bin/nroff"
+    args = [tool, "-man", "-Tutf8", "-ww", "-z"] if tool.endswith("groff") else [tool, "-man"]
+    r = subprocess.run(
+        args + [str(page)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=20,
+    )
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
