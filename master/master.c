@@ -292,46 +292,36 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static int
-setup(const hn_config_t *cfg)
+setup(const hn_config_t *cfg, hn_err_t *err)
 {
-    hn_err_t err = {0};
     M.cfg = cfg;
     M.n_slots = (unsigned)cfg->workers;
     M.exit_status = HN_EXIT_OK;
     M.sigfd = -1;
     M.ready_pipe[0] = M.ready_pipe[1] = -1;
-    if (hn_privs_resolve(&M.privs, cfg->user, cfg->group, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
+    if (hn_privs_resolve(&M.privs, cfg->user, cfg->group, err) != HN_OK)
         return HN_ERR;
-    }
     if (cfg->umask >= 0)
         umask((mode_t)cfg->umask);
-    if (hn_listeners_open(&M.listeners, cfg, M.n_slots, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
+    if (hn_listeners_open(&M.listeners, cfg, M.n_slots, err) != HN_OK)
         return HN_ERR;
-    }
-    if (cfg->pid_path && hn_pidfile_create(cfg->pid_path, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
-        hn_listeners_close(&M.listeners);
+    if (cfg->pid_path && hn_pidfile_create(cfg->pid_path, err) != HN_OK)
         return HN_ERR;
-    }
-    M.shm = hn_shm_create(HN_SHM_MAX_SLOTS, &err);
-    if (M.shm == NULL) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
+    M.shm = hn_shm_create(HN_SHM_MAX_SLOTS, err);
+    if (M.shm == NULL)
         return HN_ERR;
-    }
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
                                SIGTTIN, SIGTTOU};
     M.sigfd = hn_sigfd_open(sigs, HN_ARRAY_LEN(sigs));
     if (M.sigfd < 0 || pipe2(M.ready_pipe, O_CLOEXEC) < 0) {
-        hn_log(HN_LOG_CRIT, "cannot set up signals: %s", strerror(errno));
+        hn_err_set(err, errno, "cannot set up signals: %s", strerror(errno));
         return HN_ERR;
     }
     fcntl(M.ready_pipe[0], F_SETFL, O_NONBLOCK);
     signal(SIGPIPE, SIG_IGN);
     M.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (M.loop == NULL) {
-        hn_log(HN_LOG_CRIT, "cannot create the event loop");
+        hn_err_set(err, 0, "cannot create the event loop");
         return HN_ERR;
     }
     ev_io_init(&M.sig_io, on_signal, M.sigfd, EV_READ);
@@ -375,7 +365,12 @@ int
 hn_master_run(const hn_config_t *cfg)
 {
     hn_log_set_role("master");
-    if (setup(cfg) != HN_OK) {
+    hn_err_t err = {0};
+    if (setup(cfg, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        /* whoever started us is watching the terminal, not the log file */
+        if (hn_log_fd() != STDERR_FILENO)
+            fprintf(stderr, "hornet: %s\n", err.msg);
         teardown();
         return HN_EXIT_FAILURE;
     }

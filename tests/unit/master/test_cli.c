@@ -195,12 +195,14 @@ test_flags_reach_keys(void)
     hn_cfg_free(cfg);
     hn_cli_free(&cli);
 
-    /* nothing given: defaults, finished */
+    /* nothing given: defaults, finished, one worker per CPU */
     is_int(parse(&cli, &err, NULL), HN_OK, "no arguments");
     cfg = hn_cli_load_config(&cli, &err);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     ok(cfg && cfg->n_bind == 1 && strcmp(cfg->bind[0].text, "127.0.0.1:8000") == 0 &&
-           cfg->workers == 1 && strcmp(cfg->application_path, "builtin:hello") == 0,
-       "defaults, with the default bind");
+           cfg->workers == (int)HN_MAX(cpus, 1L) &&
+           strcmp(cfg->application_path, "builtin:hello") == 0,
+       "defaults, with the default bind and workers auto");
     hn_cfg_free(cfg);
     hn_cli_free(&cli);
 }
