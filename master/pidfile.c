@@ -33,21 +33,29 @@ hn_pidfile_read(const char *path, hn_err_t *err)
     return (pid_t)pid;
 }
 
-/* Is pid a running hornet (not a recycled pid of another program)? */
+/* Is pid a running hornet (not a recycled pid of another program)? Its
+ * command line is checked rather than its comm, so a hornet run under a
+ * wrapper (valgrind, an installed copy with another prefix) still counts. */
 static int
 is_live_hornet(pid_t pid)
 {
     if (pid == getpid() || (kill(pid, 0) < 0 && errno == ESRCH))
         return 0;
-    char path[64], comm[64] = "";
-    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    char path[64], cmd[4096];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
     FILE *f = fopen(path, "re");
     if (f == NULL)
         return 0;
-    if (fgets(comm, sizeof(comm), f) == NULL)
-        comm[0] = '\0';
+    size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
     fclose(f);
-    return strncmp(comm, "hornet", 6) == 0 || strncmp(comm, "lt-hornet", 9) == 0;
+    cmd[n] = '\0';
+    for (size_t i = 0; i < n; i += strlen(cmd + i) + 1) {
+        const char *base = strrchr(cmd + i, '/');
+        base = base ? base + 1 : cmd + i;
+        if (strncmp(base, "hornet", 6) == 0 || strncmp(base, "lt-hornet", 9) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 int

@@ -86,6 +86,7 @@ static const hn_config_t *cfg; /* the worker's; the same for every connection */
 #define DISCARD_MAX (64 * 1024)
 
 static void finish_request(h1_t *h);
+static const char *cached_date(void);
 static void respond_error(h1_t *h, int status, const char *why);
 static void begin_close(h1_t *h, bool abort);
 
@@ -654,14 +655,13 @@ respond_error(h1_t *h, int status, const char *why)
         h->rq->app_called = false; /* the app is done with it */
     char body[64];
     int blen = snprintf(body, sizeof(body), "%d %s\n", status, hn_headers_reason(status));
-    char date[HN_HTTP_DATE_LEN + 1];
     char head[512];
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n%s%s%s%s\r\n",
                      status, hn_headers_reason(status), blen,
                      cfg->include_date_header ? "Date: " : "",
-                     cfg->include_date_header ? hn_headers_format_date(time(NULL), date) : "",
+                     cfg->include_date_header ? cached_date() : "",
                      cfg->include_date_header ? "\r\n" : "",
                      cfg->include_server_header ? "Server: hornet\r\n" : "");
     hn_transport_t *t = h->super.transport;

@@ -398,9 +398,6 @@ write_queue(hn_tcp_t *t)
                         t->q_len--;
                     }
                 }
-                /* the tail chunk may still be filled: never drop it while
-                 * it is the last entry and has room; it was released above
-                 * only if fully written, which is fine */
                 continue;
             }
         }
