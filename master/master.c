@@ -133,7 +133,11 @@ stop(bool immediate, int status)
            immediate ? "stopping now" : "stopping gracefully", live_workers());
     signal_workers(immediate ? SIGQUIT : SIGTERM);
     ev_timer_stop(M.loop, &M.kill_timer);
-    ev_timer_set(&M.kill_timer, immediate ? KILL_GRACE : M.cfg->graceful_timeout + KILL_GRACE, 0);
+    /* graceful: the drain, then the apps' lifespan shutdown, each bounded */
+    ev_timer_set(&M.kill_timer,
+                 immediate ? KILL_GRACE
+                           : M.cfg->graceful_timeout + M.cfg->shutdown_timeout + KILL_GRACE,
+                 0);
     ev_timer_start(M.loop, &M.kill_timer);
     if (live_workers() == 0)
         ev_break(M.loop, EVBREAK_ALL);
@@ -218,6 +222,10 @@ reap(void)
         if (M.state == STOPPING) {
             hn_log(clean ? HN_LOG_INFO : HN_LOG_WARN, "worker %u (pid %d) %s", i, (int)pid,
                    what);
+            /* a failed lifespan shutdown is a failure of the stop */
+            if (WIFEXITED(status) && WEXITSTATUS(status) != HN_EXIT_OK &&
+                M.exit_status == HN_EXIT_OK)
+                M.exit_status = HN_EXIT_FAILURE;
             continue;
         }
         hn_log(HN_LOG_ERROR, "worker %u (pid %d) %s", i, (int)pid, what);

@@ -20,6 +20,20 @@
 
 #define HN_CFG_MAX_WORKERS 512
 
+/* app_mode: how an application's exports are read. */
+typedef enum hn_cfg_app_mode {
+    HN_CFG_APP_AUTO = 0, /* simple mode if the app sets handle and not on_request */
+    HN_CFG_APP_ASGI,     /* event mode (on_request ...) */
+    HN_CFG_APP_SIMPLE,   /* whole request in, whole response out (the WSGI counterpart) */
+} hn_cfg_app_mode_t;
+
+/* One entry of `mount` (Hypercorn's DispatcherMiddleware): requests under
+ * prefix go to app, with prefix as their root_path. */
+typedef struct hn_cfg_mount {
+    char *prefix; /* "/api", no trailing slash */
+    char *app;    /* an application_path value */
+} hn_cfg_mount_t;
+
 typedef struct hn_config {
     char *file; /* the YAML file it came from, or NULL */
 
@@ -53,6 +67,15 @@ typedef struct hn_config {
     /* built-in apps */
     char *static_root;
     char *static_index;
+
+    /* applications */
+    char *root_path;           /* "" or "/prefix" without a trailing slash */
+    int app_mode;              /* hn_cfg_app_mode_t */
+    uint64_t wsgi_max_body_size; /* simple mode: whole-body limit (413 beyond) */
+    double startup_timeout;    /* lifespan startup */
+    double shutdown_timeout;   /* lifespan shutdown */
+    hn_cfg_mount_t *mount;     /* prefix -> app, longest prefix first */
+    size_t n_mount;
 } hn_config_t;
 
 /* A config holding every default. Never NULL. Only hn_cfg_new makes an

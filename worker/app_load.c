@@ -1,31 +1,116 @@
 /*
- * app_load.c - finding the application named by application_path. For now
- * only the built-in apps ("builtin:NAME"); loading shared objects through the
- * public ABI comes with include/hornet/app.h.
+ * app_load.c - see app_load.h. The shared object stays loaded for the life
+ * of the worker: a new version is picked up by new workers, never swapped
+ * under a live one (Kore's in-place reload is what this avoids).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "worker/app.h"
+#include "worker/app_load.h"
 
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static const hn_app_t *const builtins[] = {&hn_app_hello, &hn_app_echo, &hn_app_static};
+#include "include/hornet/app.h"
+#include "shared/cfg.h"
 
-const hn_app_t *
-hn_app_find(const char *spec, hn_err_t *err)
+extern const hornet_app_t hn_builtin_hello, hn_builtin_echo, hn_builtin_static;
+
+static const struct {
+    const char *name;
+    const hornet_app_t *app;
+} builtins[] = {
+    {"hello", &hn_builtin_hello},
+    {"echo", &hn_builtin_echo},
+    {"static", &hn_builtin_static},
+};
+
+static const hornet_app_t *
+load_builtin(const char *spec, const char *name, hn_err_t *err)
+{
+    for (size_t i = 0; i < HN_ARRAY_LEN(builtins); i++)
+        if (strcmp(builtins[i].name, name) == 0)
+            return builtins[i].app;
+    hn_err_set(err, 0, "NoAppError: no built-in application \"%s\" (expected builtin:hello, "
+               "builtin:echo or builtin:static)", spec);
+    return NULL;
+}
+
+/* PATH.so:SYMBOL splits at the last ':' after the last '/', so a path may
+ * hold colons in its directories. */
+static void
+split_spec(const char *spec, char *path, size_t path_size, char *symbol, size_t sym_size)
+{
+    const char *slash = strrchr(spec, '/');
+    const char *colon = strrchr(slash ? slash : spec, ':');
+    size_t plen = colon ? (size_t)(colon - spec) : strlen(spec);
+    /* a bare name would make dlopen search the library path, not the cwd */
+    bool relative = memchr(spec, '/', plen) == NULL;
+    snprintf(path, path_size, "%s%.*s", relative ? "./" : "", (int)plen, spec);
+    snprintf(symbol, sym_size, "%s", colon && colon[1] ? colon + 1 : "app");
+}
+
+const hornet_app_t *
+hn_app_load(const char *spec, hn_err_t *err)
 {
     static const char prefix[] = "builtin:";
-    if (strncmp(spec, prefix, sizeof(prefix) - 1) == 0) {
-        const char *name = spec + sizeof(prefix) - 1;
-        for (size_t i = 0; i < HN_ARRAY_LEN(builtins); i++)
-            if (strcmp(builtins[i]->name, name) == 0)
-                return builtins[i];
-        hn_err_set(err, 0, "no built-in application \"%s\" (expected builtin:hello, "
-                   "builtin:echo or builtin:static)", spec);
+    if (strncmp(spec, prefix, sizeof(prefix) - 1) == 0)
+        return load_builtin(spec, spec + sizeof(prefix) - 1, err);
+
+    char path[4096], symbol[256];
+    split_spec(spec, path, sizeof(path), symbol, sizeof(symbol));
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        hn_err_set(err, 0, "NoAppError: cannot load %s: %s", path, dlerror());
         return NULL;
     }
-    hn_err_set(err, 0, "cannot load application \"%s\": expected builtin:NAME "
-               "(builtin:hello, builtin:echo, builtin:static)", spec);
-    return NULL;
+    dlerror();
+    const hornet_app_t *app = dlsym(handle, symbol);
+    const char *derr = dlerror();
+    if (app == NULL || derr) {
+        hn_err_set(err, 0, "NoAppError: %s has no symbol \"%s\" (export a const hornet_app_t "
+                   "named %s, or name another with %s:SYMBOL)", path, symbol, symbol, path);
+        dlclose(handle);
+        return NULL;
+    }
+    if (app->abi_version != HORNET_ABI_VERSION) {
+        hn_err_set(err, 0, "NoAppError: %s:%s was built for ABI version %u, this hornet "
+                   "speaks version %d (rebuild it against this hornet's hornet/app.h)",
+                   path, symbol, app->abi_version, HORNET_ABI_VERSION);
+        dlclose(handle);
+        return NULL;
+    }
+    return app;
+}
+
+int
+hn_app_mode(const hornet_app_t *app, int app_mode, const char *spec, int *is_simple, hn_err_t *err)
+{
+    bool has_events = app->on_request != NULL;
+    bool has_handle = app->handle != NULL;
+    bool simple;
+    switch (app_mode) {
+    case HN_CFG_APP_SIMPLE:
+        simple = true;
+        break;
+    case HN_CFG_APP_ASGI:
+        simple = false;
+        break;
+    default:
+        /* what the object exports tells (Hypercorn's wrap_app / is_asgi) */
+        simple = (app->flags & HORNET_APP_SIMPLE) || (has_handle && !has_events);
+        break;
+    }
+    if (simple && !has_handle) {
+        hn_err_set(err, 0, "NoAppError: %s: simple mode needs a handle callback", spec);
+        return HN_ERR;
+    }
+    if (!simple && !has_events) {
+        hn_err_set(err, 0, "NoAppError: %s: exports neither on_request nor handle", spec);
+        return HN_ERR;
+    }
+    *is_simple = simple;
+    return HN_OK;
 }

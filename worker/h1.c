@@ -126,7 +126,7 @@ request_abort(h1_t *h)
     if (r == NULL)
         return;
     r->aborted = true;
-    if (h->rq->app_called && r->app->on_abort && !(r->resp_state == HN_RESP_DONE && r->body_done))
+    if (h->rq->app_called)
         r->app->on_abort(r);
     request_free(h);
 }
@@ -414,7 +414,7 @@ on_body(llhttp_t *p, const char *at, size_t len)
     }
     if (cfg->read_timeout > 0)
         hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->read_timeout);
-    if (r->app->on_body && r->resp_state != HN_RESP_DONE)
+    if (r->resp_state != HN_RESP_DONE)
         r->app->on_body(r, at, len);
     return (h->is_closing) ? -1 : 0;
 }
@@ -444,7 +444,7 @@ on_message_complete(llhttp_t *p)
     if (r == NULL)
         return 0; /* answered and finished before the end of the request */
     r->body_done = true;
-    if (r->app->on_body_end && r->resp_state != HN_RESP_DONE)
+    if (r->resp_state != HN_RESP_DONE)
         r->app->on_body_end(r);
     if (h->req != r)
         return h->is_closing ? HPE_PAUSED : 0; /* finished inside on_body_end */
@@ -557,8 +557,12 @@ h1_connection_lost(hn_protocol_t *proto, int err)
 static void
 h1_pause_writing(hn_protocol_t *proto)
 {
-    /* the client reads slower than we answer: stop taking requests */
+    h1_t *h = (h1_t *)proto;
+    /* the client reads slower than we answer: stop taking requests, and tell
+     * the app producing the response to hold back */
     proto->transport->ops->pause_reading(proto->transport);
+    if (h->req && h->rq->app_called && h->req->resp_state == HN_RESP_STARTED)
+        h->req->app->on_pause(h->req);
 }
 
 static void
@@ -567,6 +571,8 @@ h1_resume_writing(hn_protocol_t *proto)
     h1_t *h = (h1_t *)proto;
     if (!h->is_paused)
         proto->transport->ops->resume_reading(proto->transport);
+    if (h->req && h->rq->app_called && h->req->resp_state == HN_RESP_STARTED)
+        h->req->app->on_resume(h->req);
 }
 
 static void
@@ -621,6 +627,10 @@ finish_request(h1_t *h)
     if (hn_access_log_enabled())
         hn_access_log_request(r, ev_time());
     hn_worker_request_done();
+    if (h->rq->app_called) {
+        h->rq->app_called = false;
+        r->app->on_end(r);
+    }
     bool close = h->close_after || !r->body_done || h->is_draining;
     request_free(h);
     if (close) {
@@ -649,7 +659,7 @@ respond_error(h1_t *h, int status, const char *why)
         begin_close(h, true);
         return;
     }
-    if (r && r->app && h->rq->app_called && r->app->on_abort)
+    if (r && h->rq->app_called)
         r->app->on_abort(r);
     if (r)
         h->rq->app_called = false; /* the app is done with it */
@@ -904,8 +914,44 @@ h1_send_file(hn_request_t *r, int fd, off_t offset, size_t len, bool last)
     return HN_OK;
 }
 
+/* Trailers go out only in a chunked body (RFC 9112 §7.1.2); a response
+ * framed by Content-Length or the close cannot carry them, so they are
+ * dropped there. */
+static int
+h1_send_trailers(hn_request_t *r, const hn_header_t *trailers, size_t n)
+{
+    h1_t *h = r->proto;
+    if (h->is_lost || h->is_closing)
+        return HN_ERR;
+    hn_transport_t *t = h->super.transport;
+    if (h->rq->resp_chunked) {
+        t->ops->write(t, "0\r\n", 3);
+        for (size_t i = 0; i < n; i++) {
+            t->ops->write(t, trailers[i].name, trailers[i].name_len);
+            t->ops->write(t, ": ", 2);
+            t->ops->write(t, trailers[i].value, trailers[i].value_len);
+            t->ops->write(t, "\r\n", 2);
+        }
+        t->ops->write(t, "\r\n", 2);
+        h->rq->resp_chunked = false; /* the terminator is written */
+    }
+    response_done(h, r);
+    return HN_OK;
+}
+
+static size_t
+h1_pending(const hn_request_t *r)
+{
+    const h1_t *h = r->proto;
+    if (h->is_lost)
+        return 0;
+    return h->super.transport->ops->pending(h->super.transport);
+}
+
 static const hn_stream_ops_t h1_stream_ops = {
     .send_head = h1_send_head,
     .send_data = h1_send_data,
     .send_file = h1_send_file,
+    .send_trailers = h1_send_trailers,
+    .pending = h1_pending,
 };

@@ -100,6 +100,12 @@ hn_response_start(hn_request_t *r, int status, const hn_header_t *headers, size_
     return HN_OK;
 }
 
+void
+hn_response_expect_trailers(hn_request_t *r)
+{
+    r->has_trailers = true;
+}
+
 int
 hn_response_write(hn_request_t *r, const void *data, size_t len, bool last)
 {
@@ -108,9 +114,35 @@ hn_response_write(hn_request_t *r, const void *data, size_t len, bool last)
     if (is_suppressed(r))
         len = 0;
     r->resp_body_bytes += len;
+    if (last && r->has_trailers) {
+        /* the body is complete but the response ends with the trailers */
+        r->resp_state = HN_RESP_TRAILERS;
+        return r->ops->send_data(r, data, len, false);
+    }
     if (last)
         r->resp_state = HN_RESP_DONE;
     return r->ops->send_data(r, data, len, last);
+}
+
+int
+hn_response_trailers(hn_request_t *r, const hn_header_t *trailers, size_t n)
+{
+    if (r->resp_state != HN_RESP_TRAILERS)
+        return refuse(r, "response trailers");
+    for (size_t i = 0; i < n; i++)
+        if (!hn_headers_valid_name(trailers[i].name, trailers[i].name_len) ||
+            !hn_headers_valid_value(trailers[i].value, trailers[i].value_len)) {
+            hn_log(HN_LOG_ERROR, "app %s: invalid trailer", r->app ? r->app->name : "?");
+            return HN_ERR;
+        }
+    r->resp_state = HN_RESP_DONE;
+    return r->ops->send_trailers(r, trailers, n);
+}
+
+size_t
+hn_response_pending(const hn_request_t *r)
+{
+    return r->ops->pending(r);
 }
 
 int
@@ -123,6 +155,10 @@ hn_response_sendfile(hn_request_t *r, int fd, off_t offset, size_t len, bool las
     if (is_suppressed(r))
         len = 0;
     r->resp_body_bytes += len;
+    if (last && r->has_trailers) {
+        r->resp_state = HN_RESP_TRAILERS;
+        return r->ops->send_file(r, fd, offset, len, false);
+    }
     if (last)
         r->resp_state = HN_RESP_DONE;
     return r->ops->send_file(r, fd, offset, len, last);

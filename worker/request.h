@@ -37,11 +37,16 @@ typedef struct hn_stream_ops {
     int (*send_data)(hn_request_t *r, const void *data, size_t len, bool last);
     /* takes fd: closed once sent or on abort */
     int (*send_file)(hn_request_t *r, int fd, off_t offset, size_t len, bool last);
+    /* after a body sent with last=false, ends the response with trailers */
+    int (*send_trailers)(hn_request_t *r, const hn_header_t *trailers, size_t n);
+    /* bytes queued for the client and not yet written */
+    size_t (*pending)(const hn_request_t *r);
 } hn_stream_ops_t;
 
 typedef enum hn_resp_state {
     HN_RESP_NONE = 0, /* nothing sent */
     HN_RESP_STARTED,  /* head sent, body may follow */
+    HN_RESP_TRAILERS, /* body complete, trailers announced and awaited */
     HN_RESP_DONE,     /* complete */
 } hn_resp_state_t;
 
@@ -71,6 +76,7 @@ struct hn_request {
     const hn_header_t *resp_headers; /* copied into the arena by hn_response_start */
     size_t resp_n_headers;
     hn_resp_state_t resp_state;
+    bool has_trailers;       /* announced by the app at response start */
     bool body_done;          /* the whole request body was received */
     bool aborted;            /* the client went away */
     double start_time;       /* ev_time() when the head was complete */
@@ -90,6 +96,11 @@ const hn_header_t *hn_request_header(const hn_request_t *r, const char *name);
 /* Response API for apps. Out-of-order calls (a second start, data before
  * start, anything after the end) return HN_ERR and log an error. */
 int hn_response_start(hn_request_t *r, int status, const hn_header_t *headers, size_t n);
+/* After hn_response_start: the body will end with trailers. */
+void hn_response_expect_trailers(hn_request_t *r);
+int hn_response_trailers(hn_request_t *r, const hn_header_t *trailers, size_t n);
+/* Bytes of this response queued and not yet written to the client. */
+size_t hn_response_pending(const hn_request_t *r);
 int hn_response_write(hn_request_t *r, const void *data, size_t len, bool last);
 /* Takes fd in every case: it is closed once sent, or at once on failure. */
 int hn_response_sendfile(hn_request_t *r, int fd, off_t offset, size_t len, bool last);

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shared/cfg.h"
@@ -24,13 +27,16 @@
 #include "worker/accept.h"
 #include "worker/access_log.h"
 #include "worker/app.h"
+#include "worker/app_load.h"
+#include "worker/bridge.h"
+#include "worker/lifespan.h"
+#include "worker/timer.h"
 #include "worker/conn.h"
 
 /* How often the slot's heartbeat is refreshed in the control block. */
 #define HEARTBEAT_INTERVAL 1.0
 
 static const hn_config_t *w_cfg;
-static const hn_app_t *w_app;
 static hn_slot_rec_t *w_rec;
 static struct ev_loop *w_loop;
 static bool w_draining;
@@ -48,7 +54,7 @@ hn_worker_config(void)
 const hn_app_t *
 hn_worker_app(void)
 {
-    return w_app;
+    return &hn_bridge_app;
 }
 
 bool
@@ -152,10 +158,63 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+static int
+check_one(const char *spec, int app_mode, hn_err_t *err)
+{
+    int is_simple;
+    const struct hornet_app *app = hn_app_load(spec, err);
+    return app && hn_app_mode(app, app_mode, spec, &is_simple, err) == HN_OK ? HN_OK : HN_ERR;
+}
+
+/* In a short-lived child, so a shared object's constructors and whatever it
+ * maps never touch the master, which stays small and never runs app code. */
 int
 hn_worker_check_app(const hn_config_t *cfg, hn_err_t *err)
 {
-    return hn_app_find(cfg->application_path, err) ? HN_OK : HN_ERR;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        hn_err_set(err, errno, "cannot check the application: pipe: %s", strerror(errno));
+        return HN_ERR;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        hn_err_set(err, errno, "cannot check the application: fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return HN_ERR;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        hn_err_t e = {0};
+        int rc = check_one(cfg->application_path, cfg->app_mode, &e);
+        for (size_t i = 0; rc == HN_OK && i < cfg->n_mount; i++)
+            rc = check_one(cfg->mount[i].app, cfg->app_mode, &e);
+        if (rc != HN_OK && write(fds[1], e.msg, strlen(e.msg)) < 0)
+            _exit(2);
+        _exit(rc == HN_OK ? 0 : 1);
+    }
+    close(fds[1]);
+    char msg[sizeof(err->msg)];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(msg) - 1 &&
+           ((n = read(fds[0], msg + len, sizeof(msg) - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+        if (n > 0)
+            len += (size_t)n;
+    msg[len] = '\0';
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return HN_OK;
+    if (len)
+        hn_err_set(err, 0, "%s", msg);
+    else
+        hn_err_set(err, 0, "NoAppError: loading %s crashed the checking process (%s %d)",
+                   cfg->application_path, WIFSIGNALED(status) ? "signal" : "status",
+                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    return HN_ERR;
 }
 
 void
@@ -190,18 +249,20 @@ hn_worker_main(const hn_worker_args_t *a)
     ev_io_start(w_loop, &w_sig_io);
 
     hn_err_t err = {0};
-    /* the app is loaded here, after fork, never in the master */
-    w_app = hn_app_find(w_cfg->application_path, &err);
-    if (w_app == NULL) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
-        _exit(HN_EXIT_STARTUP);
-    }
     if (hn_access_log_open(w_cfg, &err) != HN_OK) {
         hn_log(HN_LOG_CRIT, "%s", err.msg);
         _exit(HN_EXIT_STARTUP);
     }
-    if (w_app->init && w_app->init(w_cfg, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "application %s failed to start: %s", w_app->name, err.msg);
+    /* the apps are loaded here, after fork, never in the master, so a
+     * rebuilt shared object is what the next worker runs */
+    hn_timer_set_loop(w_loop);
+    if (hn_bridge_open(w_loop, w_cfg, &err) != HN_OK) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        _exit(HN_EXIT_STARTUP);
+    }
+    if (hn_lifespan_run(w_loop, HORNET_LIFESPAN_STARTUP, w_cfg->startup_timeout, &err) !=
+        HN_OK) {
+        hn_log(HN_LOG_CRIT, "%s", err.msg);
         _exit(HN_EXIT_STARTUP);
     }
 
@@ -232,8 +293,14 @@ hn_worker_main(const hn_worker_args_t *a)
 
     ev_run(w_loop, 0);
 
+    int status = HN_EXIT_OK;
+    if (hn_lifespan_run(w_loop, HORNET_LIFESPAN_SHUTDOWN, w_cfg->shutdown_timeout, &err) !=
+        HN_OK) {
+        hn_log(HN_LOG_ERROR, "%s", err.msg);
+        status = HN_EXIT_FAILURE;
+    }
     hn_access_log_close();
     atomic_store(&w_rec->state, HN_SLOT_EXITED);
     hn_log(HN_LOG_DEBUG, "exiting");
-    _exit(HN_EXIT_OK);
+    _exit(status);
 }

@@ -1,0 +1,242 @@
+/*
+ * hornet/app.h - the application ABI of the hornet HTTP server.
+ *
+ * ASGI translated to C. The server hands the application a scope for each
+ * request (or WebSocket, or the worker's lifespan) and calls it with events;
+ * the application answers by calling the server through the function table
+ * it received in init(). This is the only header an application includes.
+ *
+ * An application is a shared object exporting one `const hornet_app_t`
+ * (default symbol name `app`; `application_path: ./libx.so:SYMBOL`).
+ * It is loaded in every worker after fork, never in the master.
+ *
+ * Threading: everything happens on the worker's event loop thread. No call
+ * blocks; an application that must wait uses a timer or answers later from
+ * another event. Callbacks may call back into the server.
+ *
+ * Memory words: *borrows* = valid only during the call; *request memory* =
+ * valid until the request ends (on_disconnect returned or the response and
+ * body are complete).
+ *
+ * Event order for an HTTP request (ASGI http.* messages):
+ *   server -> app:  on_request (scope)                       -- the connection "opens"
+ *                   on_body (zero or more, more_body=false last)  http.request
+ *                   on_disconnect                             http.disconnect
+ *   app -> server:  response_start                            http.response.start
+ *                   response_body (more_body=false last)      http.response.body
+ *                   response_trailers (if announced)          http.response.trailers
+ * An out-of-order call returns HORNET_EUNEXPECTED (Hypercorn's
+ * UnexpectedMessageError) and is logged; if nothing reached the client yet it
+ * gets a 500.
+ *
+ * on_disconnect is called exactly once per request, whichever way it ends:
+ * with completed=false when the client went away first (cancellation: stop
+ * producing), with completed=true once the response and the request body are
+ * both complete (ASGI's http.disconnect after the response). After it
+ * returns, the hornet_request_t pointer and all request memory are gone, so
+ * an application frees its per-request state there.
+ */
+#ifndef HORNET_APP_H
+#define HORNET_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change. The loader refuses an application built
+ * against another version (NoAppError). */
+#define HORNET_ABI_VERSION 1
+
+/* Return codes of the server's functions. */
+#define HORNET_OK 0
+#define HORNET_EUNEXPECTED (-1)  /* call out of order for this request */
+#define HORNET_EGONE (-2)        /* the client disconnected; stop producing */
+#define HORNET_EINVAL (-3)       /* bad argument (status, header name or value) */
+#define HORNET_EAGAIN (-4)       /* too much unsent output; wait for on_resume */
+#define HORNET_EUNSUPPORTED (-5) /* not available on this server or protocol */
+
+typedef struct hornet_request hornet_request_t; /* one HTTP request or WebSocket */
+typedef struct hornet_lifespan hornet_lifespan_t;
+typedef struct hornet_timer hornet_timer_t;
+
+typedef struct hornet_header {
+    const char *name; /* request headers: lower-case */
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} hornet_header_t;
+
+typedef enum hornet_scope_type {
+    HORNET_SCOPE_HTTP = 1,
+    HORNET_SCOPE_WEBSOCKET = 2,
+    HORNET_SCOPE_LIFESPAN = 3,
+} hornet_scope_type_t;
+
+/* ASGI's scope. Strings are byte strings with a length (not NUL-terminated
+ * unless said); all borrowed from request memory. */
+typedef struct hornet_scope {
+    hornet_scope_type_t type;
+    const char *http_version; /* "1.0", "1.1", "2" (NUL-terminated) */
+    const char *method;       /* "GET"; NULL for websocket */
+    size_t method_len;
+    const char *scheme;       /* "http", "https", "ws", "wss" (NUL-terminated) */
+    const char *path;         /* percent-decoded, root_path removed */
+    size_t path_len;
+    const char *raw_path;     /* as received, without the query */
+    size_t raw_path_len;
+    const char *query_string; /* after '?', may be empty */
+    size_t query_string_len;
+    const char *root_path;    /* the mount point ("" when not mounted) */
+    size_t root_path_len;
+    const hornet_header_t *headers; /* in the order received */
+    size_t n_headers;
+    const char *client_host;  /* "127.0.0.1"; NULL if unknown (unix socket) */
+    int client_port;
+    const char *server_host;  /* "127.0.0.1", or the unix socket path */
+    int server_port;          /* -1 for a unix socket */
+    const char *const *subprotocols; /* websocket only: offered subprotocols */
+    size_t n_subprotocols;
+    void *state;              /* what the app set in lifespan (ASGI state) */
+} hornet_scope_t;
+
+typedef enum hornet_lifespan_event {
+    HORNET_LIFESPAN_STARTUP = 1,
+    HORNET_LIFESPAN_SHUTDOWN = 2,
+} hornet_lifespan_event_t;
+
+typedef enum hornet_log_level {
+    HORNET_LOG_ERROR = 1,
+    HORNET_LOG_WARNING = 2,
+    HORNET_LOG_INFO = 4,
+    HORNET_LOG_DEBUG = 5,
+} hornet_log_level_t;
+
+/* What the server offers the application. Handed to init(); valid for the
+ * life of the worker. */
+typedef struct hornet_api {
+    uint32_t abi_version;
+    uint32_t size; /* sizeof(hornet_api_t) of the server: newer servers append */
+
+    /* --- HTTP responses (ASGI http.response.*) --- */
+    /* headers: borrowed (copied by the server). trailers: the app will send
+     * response_trailers after the last body chunk. Content-Length among the
+     * headers fixes the body length; without it HTTP/1.1 responses are
+     * chunked. */
+    int (*response_start)(hornet_request_t *req, int status, const hornet_header_t *headers,
+                          size_t n_headers, bool trailers);
+    /* data: borrowed (copied or written before returning). more_body=false
+     * ends the body. HORNET_EAGAIN: over the hard limit of unsent output,
+     * nothing was taken: wait for on_resume. */
+    int (*response_body)(hornet_request_t *req, const void *data, size_t len, bool more_body);
+    /* A file range as body (zero-copy where the protocol allows). Takes fd in
+     * every case: it is closed once sent, or at once on error. */
+    int (*response_file)(hornet_request_t *req, int fd, off_t offset, size_t len,
+                         bool more_body);
+    /* After the last body chunk of a response started with trailers=true. */
+    int (*response_trailers)(hornet_request_t *req, const hornet_header_t *trailers, size_t n,
+                             bool more_trailers);
+
+    /* --- per-request helpers --- */
+    /* The app's own pointer for this request (NULL until set). */
+    void (*set_data)(hornet_request_t *req, void *data);
+    void *(*get_data)(const hornet_request_t *req);
+    /* Request memory: freed when the request ends. Never NULL. */
+    void *(*alloc)(hornet_request_t *req, size_t size);
+    /* Is the client reading slower than the app writes (between on_pause and
+     * on_resume)? */
+    bool (*is_paused)(const hornet_request_t *req);
+
+    /* --- WebSocket (ASGI websocket.*) --- */
+    int (*websocket_accept)(hornet_request_t *req, const char *subprotocol,
+                            const hornet_header_t *headers, size_t n);
+    int (*websocket_send)(hornet_request_t *req, const void *data, size_t len, bool is_text);
+    int (*websocket_close)(hornet_request_t *req, int code, const char *reason);
+
+    /* --- lifespan (ASGI lifespan.*.complete / failed) --- */
+    /* message: borrowed; may be NULL. */
+    int (*lifespan_complete)(hornet_lifespan_t *ls, hornet_lifespan_event_t ev);
+    int (*lifespan_failed)(hornet_lifespan_t *ls, hornet_lifespan_event_t ev,
+                           const char *message);
+    /* The pointer every later scope carries in `state` (ASGI lifespan state). */
+    void (*lifespan_set_state)(hornet_lifespan_t *ls, void *state);
+
+    /* --- timers on the worker's loop --- */
+    /* cb runs after `after` seconds, then every `repeat` seconds if > 0. */
+    hornet_timer_t *(*timer_new)(void (*cb)(hornet_timer_t *t, void *ud), void *ud);
+    void (*timer_start)(hornet_timer_t *t, double after, double repeat);
+    void (*timer_stop)(hornet_timer_t *t);
+    void (*timer_free)(hornet_timer_t *t); /* stops it first */
+
+    /* --- the server --- */
+    void (*log)(hornet_log_level_t level, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+    /* The effective value of a config key as YAML text ("8", "5s",
+     * "builtin:hello"), or NULL for an unknown or unset key. Borrowed for the
+     * life of the worker. */
+    const char *(*config)(const char *key);
+    /* Seconds on the loop's clock (monotonic, cached per iteration). */
+    double (*now)(void);
+} hornet_api_t;
+
+/* Simple mode (the WSGI counterpart): the whole request in, the whole
+ * response out, in one call. */
+typedef struct hornet_simple_response {
+    int status;
+    const hornet_header_t *headers; /* static or from api->alloc(req, ...) */
+    size_t n_headers;
+    const void *body;               /* static or from api->alloc(req, ...) */
+    size_t body_len;
+} hornet_simple_response_t;
+
+/* Flags of hornet_app_t. */
+#define HORNET_APP_SIMPLE 0x1u /* force simple mode (else told by what is set) */
+
+/* What an application exports. Unused callbacks are NULL. */
+typedef struct hornet_app {
+    uint32_t abi_version; /* HORNET_ABI_VERSION */
+    uint32_t flags;
+    const char *name;     /* for logs */
+
+    /* Once per worker, right after loading, before lifespan. api is valid for
+     * the life of the worker. Return 0, or -1 to refuse to start. */
+    int (*init)(const hornet_api_t *api);
+
+    /* Lifespan: STARTUP before the worker accepts connections, SHUTDOWN after
+     * it drained. Answer (now or later) with api->lifespan_complete or
+     * api->lifespan_failed. NULL: the app does not use lifespan. */
+    void (*on_lifespan)(hornet_lifespan_t *ls, hornet_lifespan_event_t ev);
+
+    /* A request (HTTP) or a WebSocket handshake; scope: request memory. */
+    void (*on_request)(hornet_request_t *req, const hornet_scope_t *scope);
+    /* A chunk of the request body (HTTP), in order; the last has more_body
+     * false (and may be empty). data: borrowed. */
+    void (*on_body)(hornet_request_t *req, const void *data, size_t len, bool more_body);
+    /* The request is over: the client went away, or (always, last) the
+     * exchange completed. `completed` tells which. req is gone afterwards. */
+    void (*on_disconnect)(hornet_request_t *req, bool completed);
+    /* Backpressure: the client reads slower than the app writes. Stop
+     * producing until on_resume. */
+    void (*on_pause)(hornet_request_t *req);
+    void (*on_resume)(hornet_request_t *req);
+
+    /* WebSocket messages: whole messages, text (UTF-8 checked) or binary. */
+    void (*on_websocket_receive)(hornet_request_t *req, const void *data, size_t len,
+                                 bool is_text);
+
+    /* Simple mode: set instead of on_request. Called once the whole body
+     * arrived (up to wsgi_max_body_size; larger bodies get 413 without a
+     * call). Fill *out and return 0; -1 answers 500. */
+    int (*handle)(hornet_request_t *req, const hornet_scope_t *scope, const void *body,
+                  size_t body_len, hornet_simple_response_t *out);
+} hornet_app_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
