@@ -110,7 +110,7 @@ hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char *ori
         return HN_ERR;
     }
     bit = (uint64_t)1 << (opt - hn_cfg_options_table);
-    append = opt->type == HN_CFG_ADDRS && (box->set_lists & bit);
+    append = hn_cfg_types_is_list(opt->type) && (box->set_lists & bit);
     if (hn_cfg_types_set_text(cfg, opt, value, append, &where, err) != HN_OK)
         return HN_ERR;
     box->set_lists |= bit;
@@ -188,7 +188,7 @@ hn_cfg_option_flag(size_t i, hn_cfg_flag_t *flag)
     flag->short_name = opt->cli_short;
     flag->metavar = opt->metavar ? opt->metavar : "VALUE";
     flag->doc = opt->doc;
-    flag->is_list = opt->type == HN_CFG_ADDRS;
+    flag->is_list = hn_cfg_types_is_list(opt->type);
     return true;
 }
 
@@ -264,7 +264,7 @@ static void
 print_default(const hn_cfg_option_t *opt, FILE *out)
 {
     if (opt->def == NULL)
-        fputs(opt->type == HN_CFG_ADDRS ? "[]" : "~", out);
+        fputs(opt->type == HN_CFG_ADDRS ? "[]" : opt->type == HN_CFG_MOUNTS ? "{}" : "~", out);
     else if (opt->type == HN_CFG_STRING || opt->type == HN_CFG_PATH)
         fprintf(out, "'%s'", opt->def); /* no table default holds a quote */
     else

@@ -27,6 +27,8 @@ typedef enum hn_cfg_type {
     HN_CFG_ENUM,     /* int, through the row's enum_parse/enum_name */
     HN_CFG_ADDRS,    /* hn_addr_t * at offset, size_t count at count_offset */
     HN_CFG_OCTAL,    /* int, 0..0777 written in octal; -1 when null */
+    HN_CFG_MOUNTS,   /* hn_cfg_mount_t * at offset, size_t count at count_offset: a YAML
+                      * mapping of path prefix to application, longest prefix first */
 } hn_cfg_type_t;
 
 enum {
@@ -40,6 +42,9 @@ enum {
     HN_CFG_AUTO = 1u << 3,
     /* STRING only: "" is refused (PATH always refuses it). */
     HN_CFG_NONEMPTY = 1u << 4,
+    /* STRING only: a URL path prefix, "" or starting with "/"; trailing
+     * slashes are stripped, so "/" is stored as "" (root_path). */
+    HN_CFG_PREFIX = 1u << 5,
 };
 
 typedef struct hn_cfg_option {
@@ -47,7 +52,7 @@ typedef struct hn_cfg_option {
     hn_cfg_type_t type;
     size_t offset;       /* of the field in hn_config_t */
     size_t size;         /* of the field: lets SIZE serve size_t and uint64_t */
-    size_t count_offset; /* ADDRS: of the size_t element count */
+    size_t count_offset; /* ADDRS, MOUNTS: of the size_t element count */
 
     /* Default, min and max are written as a user would write them and go
      * through the same parser, so the table, --help and the code agree.
@@ -88,12 +93,13 @@ typedef struct hn_cfg_where {
 } hn_cfg_where_t;
 
 /* Set the option from a YAML value node (a scalar; a scalar or a sequence of
- * scalars for ADDRS, which replaces the list). On error the field is left as
- * it was and err is filled. */
+ * scalars for ADDRS, a mapping or null for MOUNTS; lists are replaced). On
+ * error the field is left as it was and err is filled. */
 int hn_cfg_types_set_node(hn_config_t *cfg, const hn_cfg_option_t *opt,
                           const hn_cfg_yaml_node_t *node, const char *file, hn_err_t *err);
 /* Set the option from text; text NULL is null. For ADDRS, append adds the
- * address to the list instead of replacing it. */
+ * address to the list instead of replacing it. MOUNTS takes one
+ * "PREFIX=APP" entry as text, and append adds it likewise. */
 int hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *text,
                           bool append, const hn_cfg_where_t *where, hn_err_t *err);
 /* Free what the field owns and leave it null/zero. */
@@ -106,5 +112,7 @@ void hn_cfg_types_dump(const hn_config_t *cfg, const hn_cfg_option_t *opt, FILE 
 const char *hn_cfg_types_describe(const hn_cfg_option_t *opt, char *buf, size_t size);
 /* Short type name for --help: "integer", "duration", "address list". */
 const char *hn_cfg_types_name(hn_cfg_type_t type);
+/* List types (ADDRS, MOUNTS): a CLI flag may repeat and appends. */
+bool hn_cfg_types_is_list(hn_cfg_type_t type);
 
 #endif

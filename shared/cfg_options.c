@@ -14,11 +14,14 @@
 #include "shared/cfg_internal.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "shared/log.h"
 
 static int parse_loglevel(const char *text);
 static const char *name_loglevel(int level);
+static int parse_app_mode(const char *text);
+static const char *name_app_mode(int mode);
 static size_t edit_distance(const char *a, const char *b);
 
 /* A few fields per line keeps each key within one screen. */
@@ -38,7 +41,8 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .metavar = "N|auto", .doc = "worker processes; \"auto\": one per online CPU"},
     {.name = "application_path", .type = HN_CFG_STRING, HN_CFG_FIELD(application_path),
      .def = "builtin:hello", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
-     .doc = "the application: builtin:NAME (the APP argument overrides it)"},
+     .doc = "the application: builtin:NAME or PATH.so[:SYMBOL] (the APP argument overrides "
+            "it)"},
     {.name = "pid_path", .type = HN_CFG_PATH, HN_CFG_FIELD(pid_path), .def = NULL,
      .flags = HN_CFG_RESTART | HN_CFG_OPTIONAL, .cli = "pid", .cli_short = 'p',
      .metavar = "FILE", .doc = "file that receives the master's PID (unset: none)"},
@@ -101,6 +105,29 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "static_index", .type = HN_CFG_STRING, HN_CFG_FIELD(static_index),
      .def = "index.html", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
      .doc = "file builtin:static serves for a directory"},
+
+    /* applications (Hypercorn's names where it has the key) */
+    {.name = "root_path", .type = HN_CFG_STRING, HN_CFG_FIELD(root_path), .def = "",
+     .flags = HN_CFG_RELOADABLE | HN_CFG_PREFIX, .cli = "root-path", .metavar = "PATH",
+     .doc = "the URL prefix the server is reached under (a proxy's), given to apps as "
+            "root_path"},
+    {.name = "app_mode", .type = HN_CFG_ENUM, HN_CFG_FIELD(app_mode), .def = "auto",
+     .flags = HN_CFG_RELOADABLE, .enum_parse = parse_app_mode, .enum_name = name_app_mode,
+     .choices = "auto, asgi, simple",
+     .doc = "how to call the app: asgi (events), simple (whole request and response) or auto "
+            "(from what it exports)"},
+    {.name = "wsgi_max_body_size", .type = HN_CFG_SIZE, HN_CFG_FIELD(wsgi_max_body_size),
+     .def = "16MiB", .min = "1", .flags = HN_CFG_RELOADABLE,
+     .doc = "largest request body a simple-mode app is given (413 beyond)"},
+    {.name = "startup_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(startup_timeout),
+     .def = "60s", .min = "1ms", .flags = HN_CFG_RELOADABLE,
+     .doc = "how long an app's lifespan startup may take before the worker gives up"},
+    {.name = "shutdown_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(shutdown_timeout),
+     .def = "60s", .min = "1ms", .flags = HN_CFG_RELOADABLE,
+     .doc = "how long an app's lifespan shutdown may take before the worker exits anyway"},
+    {.name = "mount", .type = HN_CFG_MOUNTS, HN_CFG_FIELD(mount),
+     .count_offset = offsetof(hn_config_t, n_mount), .def = NULL, .flags = HN_CFG_RELOADABLE,
+     .doc = "more applications under URL prefixes: a mapping such as /api: ./libapi.so:app"},
 };
 /* clang-format on */
 
@@ -149,6 +176,27 @@ static const char *
 name_loglevel(int level)
 {
     return hn_log_level_name((hn_log_level_t)level);
+}
+
+static const char *const app_modes[] = {
+    [HN_CFG_APP_AUTO] = "auto",
+    [HN_CFG_APP_ASGI] = "asgi",
+    [HN_CFG_APP_SIMPLE] = "simple",
+};
+
+static int
+parse_app_mode(const char *text)
+{
+    for (size_t i = 0; i < HN_ARRAY_LEN(app_modes); i++)
+        if (strcasecmp(text, app_modes[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const char *
+name_app_mode(int mode)
+{
+    return mode >= 0 && (size_t)mode < HN_ARRAY_LEN(app_modes) ? app_modes[mode] : "?";
 }
 
 /* Optimal string alignment distance: Levenshtein plus adjacent swaps, since

@@ -1,6 +1,6 @@
 /*
  * cfg_types.c - one setter per option type (bool, int, size, duration,
- * string, path, enum, address list, octal), shared by the YAML walk and
+ * string, path, enum, address list, octal, mounts), shared by the YAML walk and
  * hn_cfg_set, plus the words of every value error and the YAML dump of every
  * type. Units come from units.c, addresses from addr.c; which key has which
  * type is cfg_options.c's.
@@ -43,6 +43,18 @@ static int set_duration(hn_config_t *cfg, const hn_cfg_option_t *opt, const char
 static int parse_addr(const hn_cfg_option_t *opt, const char *text, const hn_cfg_where_t *where,
                       hn_addr_t *out, hn_err_t *err);
 static void store_addrs(hn_config_t *cfg, const hn_cfg_option_t *opt, hn_addr_t *list, size_t n);
+static char *norm_prefix(const char *text, size_t len);
+static int set_mounts_node(hn_config_t *cfg, const hn_cfg_option_t *opt,
+                           const hn_cfg_yaml_node_t *node, const char *file, hn_err_t *err);
+static int add_mount(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *text, bool append,
+                     const hn_cfg_where_t *where, hn_err_t *err);
+static int check_mount_prefix(const hn_cfg_option_t *opt, const char *text, size_t len,
+                              const hn_cfg_where_t *where, char **out, hn_err_t *err);
+static int check_mount_app(const hn_cfg_option_t *opt, const hn_cfg_yaml_node_t *node,
+                           const char *text, const hn_cfg_where_t *where, hn_err_t *err);
+static int cmp_mounts(const void *a, const void *b);
+static void store_mounts(hn_config_t *cfg, const hn_cfg_option_t *opt, hn_cfg_mount_t *list,
+                         size_t n);
 static void dump_string(const char *s, FILE *out);
 
 int
@@ -51,7 +63,7 @@ hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *
 {
     if (text == NULL) {
         /* A null list is an empty one: "bind: ~" falls back to the default. */
-        if (opt->type == HN_CFG_ADDRS) {
+        if (hn_cfg_types_is_list(opt->type)) {
             if (!append)
                 hn_cfg_types_clear(cfg, opt);
             return HN_OK;
@@ -82,6 +94,14 @@ hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *
         assert(opt->size == sizeof(char *));
         if (*text == '\0' && (opt->type == HN_CFG_PATH || (opt->flags & HN_CFG_NONEMPTY)))
             return expected(err, opt, where, text);
+        if (opt->flags & HN_CFG_PREFIX) {
+            char *v = *text ? norm_prefix(text, strlen(text)) : hn_xstrdup("");
+            if (v == NULL)
+                return expected(err, opt, where, text);
+            free(*FIELD(cfg, opt, char *));
+            *FIELD(cfg, opt, char *) = v;
+            return HN_OK;
+        }
         free(*FIELD(cfg, opt, char *));
         *FIELD(cfg, opt, char *) = hn_xstrdup(text);
         return HN_OK;
@@ -117,6 +137,8 @@ hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *
         store_addrs(cfg, opt, list, n + 1);
         return HN_OK;
     }
+    case HN_CFG_MOUNTS:
+        return add_mount(cfg, opt, text, append, where, err);
     }
     return HN_ERR;
 }
@@ -127,6 +149,9 @@ hn_cfg_types_set_node(hn_config_t *cfg, const hn_cfg_option_t *opt, const hn_cfg
 {
     hn_cfg_where_t where = {.file = file, .line = node->line, .column = node->column};
 
+    /* A mapping, unlike every other type: its keys are data, not config keys. */
+    if (opt->type == HN_CFG_MOUNTS)
+        return set_mounts_node(cfg, opt, node, file, err);
     if (node->kind == HN_CFG_YAML_SCALAR) {
         if (node->text_len != strlen(node->text)) {
             set_error(err, opt, &where, "the value contains a NUL byte");
@@ -179,6 +204,9 @@ hn_cfg_types_clear(hn_config_t *cfg, const hn_cfg_option_t *opt)
     case HN_CFG_ADDRS:
         store_addrs(cfg, opt, NULL, 0);
         break;
+    case HN_CFG_MOUNTS:
+        store_mounts(cfg, opt, NULL, 0);
+        break;
     case HN_CFG_OCTAL:
         *FIELD(cfg, opt, int) = -1; /* "keep the inherited umask" */
         break;
@@ -194,7 +222,7 @@ hn_cfg_types_dump(const hn_config_t *cfg, const hn_cfg_option_t *opt, FILE *out)
     char buf[64];
 
     /* A list goes on the lines below "key:"; everything else after "key: ". */
-    if (opt->type != HN_CFG_ADDRS)
+    if (!hn_cfg_types_is_list(opt->type))
         fputc(' ', out);
     switch (opt->type) {
     case HN_CFG_BOOL:
@@ -244,6 +272,20 @@ hn_cfg_types_dump(const hn_config_t *cfg, const hn_cfg_option_t *opt, FILE *out)
         }
         break;
     }
+    case HN_CFG_MOUNTS: {
+        /* Block style, keys quoted: "/api": "./libapi.so:app". */
+        const hn_cfg_mount_t *list = *CFIELD(cfg, opt, hn_cfg_mount_t *);
+        size_t n = *(const size_t *)(const void *)((const char *)cfg + opt->count_offset);
+        if (n == 0)
+            fputs(" {}", out);
+        for (size_t i = 0; i < n; i++) {
+            fputs("\n  ", out);
+            dump_string(list[i].prefix, out);
+            fputs(": ", out);
+            dump_string(list[i].app, out);
+        }
+        break;
+    }
     }
     fputc('\n', out);
 }
@@ -269,8 +311,11 @@ hn_cfg_types_describe(const hn_cfg_option_t *opt, char *buf, size_t size)
         example = "such as 30s or 500ms";
         break;
     case HN_CFG_STRING:
-        snprintf(buf, size, "%s",
-                 (opt->flags & HN_CFG_NONEMPTY) ? "a non-empty string" : "a string");
+        if (opt->flags & HN_CFG_PREFIX)
+            snprintf(buf, size, "\"\" or a URL path starting with \"/\" such as /app");
+        else
+            snprintf(buf, size, "%s",
+                     (opt->flags & HN_CFG_NONEMPTY) ? "a non-empty string" : "a string");
         return buf;
     case HN_CFG_PATH:
         snprintf(buf, size, "a path");
@@ -283,6 +328,9 @@ hn_cfg_types_describe(const hn_cfg_option_t *opt, char *buf, size_t size)
         return buf;
     case HN_CFG_OCTAL:
         snprintf(buf, size, "an octal mode from 0000 to 0777 such as 0022");
+        return buf;
+    case HN_CFG_MOUNTS:
+        snprintf(buf, size, "a mapping of path prefixes to applications");
         return buf;
     }
 
@@ -311,9 +359,15 @@ hn_cfg_types_name(hn_cfg_type_t type)
         [HN_CFG_SIZE] = "size",        [HN_CFG_DURATION] = "duration",
         [HN_CFG_STRING] = "string",    [HN_CFG_PATH] = "path",
         [HN_CFG_ENUM] = "enum",        [HN_CFG_ADDRS] = "address list",
-        [HN_CFG_OCTAL] = "octal mode",
+        [HN_CFG_OCTAL] = "octal mode", [HN_CFG_MOUNTS] = "mount mapping",
     };
     return (size_t)type < HN_ARRAY_LEN(names) ? names[type] : "value";
+}
+
+bool
+hn_cfg_types_is_list(hn_cfg_type_t type)
+{
+    return type == HN_CFG_ADDRS || type == HN_CFG_MOUNTS;
 }
 
 /* "FILE:LINE:COL: KEY: ...", "--flag: ..." or "KEY: ...". */
@@ -519,6 +573,225 @@ store_addrs(hn_config_t *cfg, const hn_cfg_option_t *opt, hn_addr_t *list, size_
     }
     *FIELD(cfg, opt, hn_addr_t *) = list;
     *(size_t *)(void *)((char *)cfg + opt->count_offset) = n;
+}
+
+/* A URL path prefix without its trailing slashes, malloc'ed; NULL unless it
+ * starts with "/" and holds no control byte, '?' or '#' (a query or fragment
+ * in a prefix can never match a path, so it is a mistake worth naming).
+ * "/" becomes "": the root of the site is no prefix at all. */
+static char *
+norm_prefix(const char *text, size_t len)
+{
+    if (len == 0 || text[0] != '/')
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f || c == '?' || c == '#')
+            return NULL;
+    }
+    while (len > 0 && text[len - 1] == '/')
+        len--;
+    return hn_xstrndup(text, len);
+}
+
+/* "mount:" in YAML: a mapping (or null: none). The whole new list is built and
+ * checked before it replaces the old one, as for bind. */
+static int
+set_mounts_node(hn_config_t *cfg, const hn_cfg_option_t *opt, const hn_cfg_yaml_node_t *node,
+                const char *file, hn_err_t *err)
+{
+    hn_cfg_where_t where = {.file = file, .line = node->line, .column = node->column};
+    size_t n = node->n_items / 2;
+    hn_cfg_mount_t *list;
+    unsigned *lines;
+
+    if (node->kind == HN_CFG_YAML_SCALAR && node->is_null) {
+        store_mounts(cfg, opt, NULL, 0);
+        return HN_OK;
+    }
+    if (node->kind != HN_CFG_YAML_MAPPING) {
+        set_error(err, opt, &where, "expected a mapping of path prefixes to applications, got %s",
+                  hn_cfg_yaml_kind_name(node->kind));
+        return HN_ERR;
+    }
+    list = hn_xcalloc(n + 1, sizeof(*list));
+    lines = hn_xcalloc(n + 1, sizeof(*lines));
+    for (size_t i = 0; i < n; i++) {
+        const hn_cfg_yaml_node_t *key = node->items[2 * i], *value = node->items[2 * i + 1];
+        hn_cfg_where_t kw = {.file = file, .line = key->line, .column = key->column};
+        hn_cfg_where_t vw = {.file = file, .line = value->line, .column = value->column};
+        char *prefix = NULL;
+
+        if (key->kind != HN_CFG_YAML_SCALAR || key->is_null) {
+            set_error(err, opt, &kw, "expected a path prefix such as /api, got %s",
+                      key->kind == HN_CFG_YAML_SCALAR ? "null" : hn_cfg_yaml_kind_name(key->kind));
+            goto fail;
+        }
+        if (check_mount_prefix(opt, key->text, key->text_len, &kw, &prefix, err) != HN_OK)
+            goto fail;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(list[j].prefix, prefix) == 0) {
+                set_error(err, opt, &kw, "duplicate prefix \"%s\" (first at line %u)", prefix,
+                          lines[j]);
+                free(prefix);
+                goto fail;
+            }
+        }
+        if (check_mount_app(opt, value, NULL, &vw, err) != HN_OK) {
+            free(prefix);
+            goto fail;
+        }
+        list[i].prefix = prefix;
+        list[i].app = hn_xstrdup(value->text);
+        lines[i] = key->line;
+    }
+    free(lines);
+    qsort(list, n, sizeof(*list), cmp_mounts);
+    store_mounts(cfg, opt, list, n);
+    return HN_OK;
+
+fail:
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].prefix);
+        free(list[i].app);
+    }
+    free(list);
+    free(lines);
+    return HN_ERR;
+}
+
+/* One entry as text, "PREFIX=APP" (hn_cfg_set; a flag if one is ever added).
+ * The first '=' splits: a prefix with '=' in it can only come from YAML. */
+static int
+add_mount(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *text, bool append,
+          const hn_cfg_where_t *where, hn_err_t *err)
+{
+    const char *eq = strchr(text, '=');
+    size_t n = append ? *(size_t *)(void *)((char *)cfg + opt->count_offset) : 0;
+    const hn_cfg_mount_t *old = *FIELD(cfg, opt, hn_cfg_mount_t *);
+    hn_cfg_mount_t *list;
+    char *prefix;
+    char got[96];
+
+    if (eq == NULL) {
+        set_error(err, opt, where, "expected PREFIX=APP such as /api=./libapi.so:app, got %s",
+                  show(text, got, sizeof(got)));
+        return HN_ERR;
+    }
+    if (check_mount_prefix(opt, text, (size_t)(eq - text), where, &prefix, err) != HN_OK ||
+        check_mount_app(opt, NULL, eq + 1, where, err) != HN_OK) {
+        free(prefix);
+        return HN_ERR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(old[i].prefix, prefix) == 0) {
+            set_error(err, opt, where, "duplicate prefix \"%s\"", prefix);
+            free(prefix);
+            return HN_ERR;
+        }
+    }
+    /* Copies of the kept entries: store_mounts frees the old list whole. */
+    list = hn_xcalloc(n + 1, sizeof(*list));
+    for (size_t i = 0; i < n; i++) {
+        list[i].prefix = hn_xstrdup(old[i].prefix);
+        list[i].app = hn_xstrdup(old[i].app);
+    }
+    list[n].prefix = prefix;
+    list[n].app = hn_xstrdup(eq + 1);
+    qsort(list, n + 1, sizeof(*list), cmp_mounts);
+    store_mounts(cfg, opt, list, n + 1);
+    return HN_OK;
+}
+
+/* *out: the normalised prefix (malloc'ed) or NULL on error. */
+static int
+check_mount_prefix(const hn_cfg_option_t *opt, const char *text, size_t len,
+                   const hn_cfg_where_t *where, char **out, hn_err_t *err)
+{
+    char *t = hn_xstrndup(text, len), got[96];
+
+    *out = NULL;
+    if (strlen(t) != len) {
+        set_error(err, opt, where, "the prefix contains a NUL byte");
+    } else if ((*out = norm_prefix(t, len)) == NULL) {
+        set_error(err, opt, where,
+                  "expected a path prefix starting with \"/\" such as /api, got %s",
+                  show(t, got, sizeof(got)));
+    } else if (**out == '\0') {
+        /* Mounting at "/" is what application_path does; two ways to say it
+         * would leave open which one wins. */
+        set_error(err, opt, where,
+                  "expected a path prefix other than \"/\" (the application for \"/\" is "
+                  "application_path), got %s",
+                  show(t, got, sizeof(got)));
+        free(*out);
+        *out = NULL;
+    }
+    free(t);
+    return *out ? HN_OK : HN_ERR;
+}
+
+/* The application of one mount: a YAML value node, or text from the CLI. */
+static int
+check_mount_app(const hn_cfg_option_t *opt, const hn_cfg_yaml_node_t *node, const char *text,
+                const hn_cfg_where_t *where, hn_err_t *err)
+{
+    static const char what[] = "expected an application such as ./libapi.so:app or "
+                               "builtin:static, got";
+    char got[96];
+
+    if (node) {
+        if (node->kind != HN_CFG_YAML_SCALAR || node->is_null) {
+            set_error(err, opt, where, "%s %s", what,
+                      node->kind == HN_CFG_YAML_SCALAR ? "null"
+                                                       : hn_cfg_yaml_kind_name(node->kind));
+            return HN_ERR;
+        }
+        if (node->text_len != strlen(node->text)) {
+            set_error(err, opt, where, "the value contains a NUL byte");
+            return HN_ERR;
+        }
+        text = node->text;
+    }
+    if (*text == '\0') {
+        set_error(err, opt, where, "%s %s", what, show(text, got, sizeof(got)));
+        return HN_ERR;
+    }
+    return HN_OK;
+}
+
+/* Longest prefix first, so the first match is the most specific one; equal
+ * lengths by bytes, so the order (and the dump) does not depend on input. */
+static int
+cmp_mounts(const void *a, const void *b)
+{
+    const hn_cfg_mount_t *ma = a, *mb = b;
+    size_t la = strlen(ma->prefix), lb = strlen(mb->prefix);
+
+    if (la != lb)
+        return la > lb ? -1 : 1;
+    return strcmp(ma->prefix, mb->prefix);
+}
+
+/* Takes list (malloc'ed entries and array, or NULL when n is 0), frees the old. */
+static void
+store_mounts(hn_config_t *cfg, const hn_cfg_option_t *opt, hn_cfg_mount_t *list, size_t n)
+{
+    hn_cfg_mount_t *old = *FIELD(cfg, opt, hn_cfg_mount_t *);
+    size_t *count = (size_t *)(void *)((char *)cfg + opt->count_offset);
+
+    assert(opt->size == sizeof(hn_cfg_mount_t *));
+    for (size_t i = 0; i < *count; i++) {
+        free(old[i].prefix);
+        free(old[i].app);
+    }
+    free(old);
+    if (n == 0) {
+        free(list);
+        list = NULL;
+    }
+    *FIELD(cfg, opt, hn_cfg_mount_t *) = list;
+    *count = n;
 }
 
 /* Double-quoted YAML, so any string reads back unchanged; ~ for unset. */

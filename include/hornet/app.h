@@ -34,7 +34,13 @@
  * producing), with completed=true once the response and the request body are
  * both complete (ASGI's http.disconnect after the response). After it
  * returns, the hornet_request_t pointer and all request memory are gone, so
- * an application frees its per-request state there.
+ * an application frees its per-request state there. Note that the call that
+ * completes the exchange (the final response_body, response_file or
+ * response_trailers once the request body is in) may run on_disconnect
+ * before it returns: do not touch the request or its state after it.
+ *
+ * Backpressure: on_pause may likewise run from inside response_body, when
+ * that call pushes the unsent output over the high watermark.
  */
 #ifndef HORNET_APP_H
 #define HORNET_APP_H

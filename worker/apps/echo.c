@@ -8,15 +8,19 @@
  *   (empty line)                      "headers": [[name, value], ...], "body": ...}
  *   body bytes verbatim
  *
- * The body is collected up to max_body_size (the protocol enforces it) in
- * growing heap memory owned by the request; the response goes out once the
- * body is complete, with a Content-Length, except that a chunked request
- * gets a response of unknown length (chunked on HTTP/1.1) in two pieces.
+ * Written against the public ABI (include/hornet/app.h) only, like any
+ * shared-object app. The body is collected (the server enforces
+ * max_body_size) in growing heap memory; the response goes out once the last
+ * body chunk arrived, with a Content-Length, except that a request of unknown
+ * length (chunked) gets a response of unknown length back (chunked on
+ * HTTP/1.1) in two pieces, so the server's chunked encoding can be seen and
+ * tested. Heap memory is freed in on_disconnect, which comes in every case.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "worker/app.h"
+
+#include "include/hornet/app.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,154 +29,281 @@
 #include "shared/mem.h"
 #include "shared/str.h"
 
-typedef struct echo {
-    char *buf;
+/* A growing heap buffer (hn_xrealloc: allocation doesn't fail). */
+typedef struct buf {
+    char *ptr;
     size_t len, cap;
+} buf_t;
+
+/* Per request, in request memory; the buffers it points to are heap. */
+typedef struct echo {
+    const hornet_scope_t *scope; /* request memory: valid until on_disconnect */
+    buf_t body;                  /* the request body so far */
+    buf_t out;                   /* the response body while it is being handed over */
+    size_t sent;                 /* bytes of out the server has taken */
+    size_t half;                 /* 0, or where the first of two pieces ends */
+    bool is_json;
+    bool has_content_length;
+    bool has_transfer_encoding;
 } echo_t;
 
-static void
-put(echo_t *e, const void *data, size_t len)
+static int init(const hornet_api_t *a);
+static void on_request(hornet_request_t *req, const hornet_scope_t *scope);
+static void on_body(hornet_request_t *req, const void *data, size_t len, bool more_body);
+static void on_resume(hornet_request_t *req);
+static void on_disconnect(hornet_request_t *req, bool completed);
+static void respond(hornet_request_t *req, echo_t *e);
+static void send_pending(hornet_request_t *req, echo_t *e);
+static void format_text(buf_t *out, const hornet_scope_t *s, const buf_t *body);
+static void format_json(buf_t *out, const hornet_scope_t *s, const buf_t *body);
+static const hornet_header_t *find_header(const hornet_scope_t *s, const char *name);
+static bool contains_nocase(const char *hay, size_t hay_len, const char *needle);
+static void put(buf_t *b, const void *data, size_t len);
+static void put_json_string(buf_t *b, const char *s, size_t len);
+static void buf_free(buf_t *b);
+
+const hornet_app_t hn_builtin_echo = {
+    .abi_version = HORNET_ABI_VERSION,
+    .name = "echo",
+    .init = init,
+    .on_request = on_request,
+    .on_body = on_body,
+    .on_disconnect = on_disconnect,
+    .on_resume = on_resume,
+};
+
+static const hornet_api_t *api;
+
+static int
+init(const hornet_api_t *a)
 {
-    if (e->len + len > e->cap) {
-        size_t cap = e->cap ? e->cap : 1024;
-        while (cap < e->len + len)
-            cap *= 2;
-        e->buf = hn_xrealloc(e->buf, cap);
-        e->cap = cap;
-    }
-    memcpy(e->buf + e->len, data, len);
-    e->len += len;
+    api = a;
+    return 0;
 }
 
 static void
-put_json_string(echo_t *e, const char *s, size_t len)
+on_request(hornet_request_t *req, const hornet_scope_t *scope)
 {
-    put(e, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            put(e, esc, 2);
-        } else if (c < 0x20 || c >= 0x7f) {
-            /* bytes, not characters: each non-ASCII byte as \u00XX */
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            put(e, esc, 6);
-        } else {
-            put(e, &s[i], 1);
-        }
-    }
-    put(e, "\"", 1);
-}
+    echo_t *e = api->alloc(req, sizeof(*e));
+    const hornet_header_t *accept = find_header(scope, "accept");
 
-static void
-on_request(hn_request_t *r)
-{
-    echo_t *e = hn_arena_alloc(r->arena, sizeof(*e));
     memset(e, 0, sizeof(*e));
-    r->app_data = e;
+    e->scope = scope;
+    /* Media types are case-insensitive (RFC 9110 §8.3.1). */
+    e->is_json =
+        accept != NULL && contains_nocase(accept->value, accept->value_len, "application/json");
+    e->has_content_length = find_header(scope, "content-length") != NULL;
+    e->has_transfer_encoding = find_header(scope, "transfer-encoding") != NULL;
+    api->set_data(req, e);
 }
 
 static void
-on_body(hn_request_t *r, const char *data, size_t len)
+on_body(hornet_request_t *req, const void *data, size_t len, bool more_body)
 {
-    put(r->app_data, data, len);
+    echo_t *e = api->get_data(req);
+
+    if (e == NULL)
+        return;
+    if (len > 0)
+        put(&e->body, data, len);
+    if (!more_body)
+        respond(req, e);
+}
+
+/* The server took too little output earlier (HORNET_EAGAIN): go on. */
+static void
+on_resume(hornet_request_t *req)
+{
+    echo_t *e = api->get_data(req);
+
+    if (e != NULL && e->out.ptr != NULL)
+        send_pending(req, e);
+}
+
+static void
+on_disconnect(hornet_request_t *req, bool completed)
+{
+    echo_t *e = api->get_data(req);
+
+    (void)completed;
+    /* The struct is request memory and goes with req; the buffers don't. */
+    if (e != NULL) {
+        buf_free(&e->body);
+        buf_free(&e->out);
+    }
+}
+
+static void
+respond(hornet_request_t *req, echo_t *e)
+{
+    const char *ctype = e->is_json ? "application/json" : "text/plain; charset=utf-8";
+    hornet_header_t h[2] = {{"content-type", 12, ctype, strlen(ctype)}, {0}};
+    char clen[24];
+    size_t n = 1;
+    /* A chunked HTTP/1.1 request names no length; over HTTP/2 a body without
+     * content-length is the same thing. Either gets an unknown length back. */
+    bool unknown_length = !e->has_content_length && (e->has_transfer_encoding || e->body.len > 0);
+
+    if (e->is_json)
+        format_json(&e->out, e->scope, &e->body);
+    else
+        format_text(&e->out, e->scope, &e->body);
+    buf_free(&e->body);
+
+    if (unknown_length) {
+        e->half = e->out.len / 2;
+    } else {
+        h[1].name = "content-length";
+        h[1].name_len = 14;
+        h[1].value = clen;
+        h[1].value_len = (size_t)snprintf(clen, sizeof(clen), "%zu", e->out.len);
+        n = 2;
+    }
+    if (api->response_start(req, 200, h, n, false) != HORNET_OK) {
+        buf_free(&e->out);
+        return;
+    }
+    send_pending(req, e);
+}
+
+/* Hand the server what remains of out: one piece, or two when e->half is
+ * set. Stops at HORNET_EAGAIN (on_resume brings us back) and drops out on
+ * any other error (the client is gone; on_disconnect follows). */
+static void
+send_pending(hornet_request_t *req, echo_t *e)
+{
+    while (e->out.ptr != NULL) {
+        size_t end = e->sent < e->half ? e->half : e->out.len;
+        bool more = end < e->out.len;
+        int rc = api->response_body(req, e->out.ptr + e->sent, end - e->sent, more);
+
+        if (rc == HORNET_EAGAIN)
+            return;
+        if (rc != HORNET_OK || !more) {
+            buf_free(&e->out);
+            return;
+        }
+        e->sent = end;
+    }
+}
+
+static void
+format_text(buf_t *out, const hornet_scope_t *s, const buf_t *body)
+{
+    put(out, s->method, s->method_len);
+    put(out, " ", 1);
+    put(out, s->raw_path, s->raw_path_len);
+    if (s->query_string_len > 0) {
+        put(out, "?", 1);
+        put(out, s->query_string, s->query_string_len);
+    }
+    put(out, " HTTP/", 6);
+    put(out, s->http_version, strlen(s->http_version));
+    put(out, "\n", 1);
+    for (size_t i = 0; i < s->n_headers; i++) {
+        put(out, s->headers[i].name, s->headers[i].name_len);
+        put(out, ": ", 2);
+        put(out, s->headers[i].value, s->headers[i].value_len);
+        put(out, "\n", 1);
+    }
+    put(out, "\n", 1);
+    if (body->len > 0)
+        put(out, body->ptr, body->len);
+}
+
+static void
+format_json(buf_t *out, const hornet_scope_t *s, const buf_t *body)
+{
+    put(out, "{\"method\": ", 11);
+    put_json_string(out, s->method, s->method_len);
+    put(out, ", \"path\": ", 10);
+    put_json_string(out, s->path, s->path_len);
+    put(out, ", \"raw_path\": ", 14);
+    put_json_string(out, s->raw_path, s->raw_path_len);
+    put(out, ", \"query\": ", 11);
+    put_json_string(out, s->query_string, s->query_string_len);
+    put(out, ", \"http_version\": ", 18);
+    put_json_string(out, s->http_version, strlen(s->http_version));
+    put(out, ", \"headers\": [", 14);
+    for (size_t i = 0; i < s->n_headers; i++) {
+        put(out, i ? ", [" : "[", i ? 3 : 1);
+        put_json_string(out, s->headers[i].name, s->headers[i].name_len);
+        put(out, ", ", 2);
+        put_json_string(out, s->headers[i].value, s->headers[i].value_len);
+        put(out, "]", 1);
+    }
+    put(out, "], \"body\": ", 11);
+    put_json_string(out, body->ptr != NULL ? body->ptr : "", body->len);
+    put(out, "}\n", 2);
+}
+
+/* First request header with this (lower-case) name, or NULL. */
+static const hornet_header_t *
+find_header(const hornet_scope_t *s, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; i < s->n_headers; i++)
+        if (s->headers[i].name_len == len && memcmp(s->headers[i].name, name, len) == 0)
+            return &s->headers[i];
+    return NULL;
 }
 
 static bool
-wants_json(const hn_request_t *r)
+contains_nocase(const char *hay, size_t hay_len, const char *needle)
 {
-    const hn_header_t *a = hn_request_header(r, "accept");
-    if (a == NULL)
-        return false;
-    /* media types are case-insensitive (RFC 9110 §8.3.1) */
-    char *v = hn_xstrndup(a->value, a->value_len);
-    bool yes = strcasestr(v, "application/json") != NULL;
-    free(v);
-    return yes;
+    size_t n = strlen(needle);
+
+    for (size_t i = 0; i + n <= hay_len; i++)
+        if (hn_mem_case_eq(hay + i, n, needle, n))
+            return true;
+    return false;
 }
 
 static void
-on_body_end(hn_request_t *r)
+put(buf_t *b, const void *data, size_t len)
 {
-    echo_t *body = r->app_data;
-    echo_t out = {0};
-    if (wants_json(r)) {
-        put(&out, "{\"method\": ", 11);
-        put_json_string(&out, r->method, r->method_len);
-        put(&out, ", \"path\": ", 10);
-        put_json_string(&out, r->path, r->path_len);
-        put(&out, ", \"raw_path\": ", 14);
-        put_json_string(&out, r->raw_path, r->raw_path_len);
-        put(&out, ", \"query\": ", 11);
-        put_json_string(&out, r->query, r->query_len);
-        put(&out, ", \"http_version\": ", 18);
-        put_json_string(&out, r->http_version, strlen(r->http_version));
-        put(&out, ", \"headers\": [", 14);
-        for (size_t i = 0; i < r->n_headers; i++) {
-            put(&out, i ? ", [" : "[", i ? 3 : 1);
-            put_json_string(&out, r->headers[i].name, r->headers[i].name_len);
-            put(&out, ", ", 2);
-            put_json_string(&out, r->headers[i].value, r->headers[i].value_len);
-            put(&out, "]", 1);
-        }
-        put(&out, "], \"body\": ", 11);
-        put_json_string(&out, body->buf ? body->buf : "", body->len);
-        put(&out, "}\n", 2);
-    } else {
-        put(&out, r->method, r->method_len);
-        put(&out, " ", 1);
-        put(&out, r->raw_path, r->raw_path_len);
-        if (r->query_len) {
-            put(&out, "?", 1);
-            put(&out, r->query, r->query_len);
-        }
-        put(&out, " HTTP/", 6);
-        put(&out, r->http_version, strlen(r->http_version));
-        put(&out, "\n", 1);
-        for (size_t i = 0; i < r->n_headers; i++) {
-            put(&out, r->headers[i].name, r->headers[i].name_len);
-            put(&out, ": ", 2);
-            put(&out, r->headers[i].value, r->headers[i].value_len);
-            put(&out, "\n", 1);
-        }
-        put(&out, "\n", 1);
-        if (body->len)
-            put(&out, body->buf, body->len);
+    if (len == 0)
+        return; /* data may be NULL then */
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+
+        while (cap < b->len + len)
+            cap *= 2;
+        b->ptr = hn_xrealloc(b->ptr, cap);
+        b->cap = cap;
     }
-    free(body->buf);
-    body->buf = NULL;
-    body->len = body->cap = 0;
-    const char *ctype = wants_json(r) ? "application/json" : "text/plain; charset=utf-8";
-    if (r->has_body && r->content_length < 0) {
-        /* a chunked request gets a response of unknown length back, so the
-         * server's chunked encoding of responses can be seen and tested */
-        hn_header_t h = {"content-type", 12, ctype, strlen(ctype)};
-        size_t half = out.len / 2;
-        if (hn_response_start(r, 200, &h, 1) == HN_OK &&
-            hn_response_write(r, out.buf, half, false) == HN_OK)
-            hn_response_write(r, out.buf + half, out.len - half, true);
-    } else {
-        hn_response_simple(r, 200, ctype, out.buf, out.len);
-    }
-    free(out.buf);
+    memcpy(b->ptr + b->len, data, len);
+    b->len += len;
 }
 
 static void
-on_abort(hn_request_t *r)
+put_json_string(buf_t *b, const char *s, size_t len)
 {
-    echo_t *e = r->app_data;
-    if (e) {
-        free(e->buf);
-        e->buf = NULL;
+    put(b, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            put(b, esc, 2);
+        } else if (c < 0x20 || c >= 0x7f) {
+            /* bytes, not characters: each non-ASCII byte as \u00XX */
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            put(b, esc, 6);
+        } else {
+            put(b, &s[i], 1);
+        }
     }
+    put(b, "\"", 1);
 }
 
-const hn_app_t hn_app_echo = {
-    .name = "echo",
-    .on_request = on_request,
-    .on_body = on_body,
-    .on_body_end = on_body_end,
-    .on_abort = on_abort,
-};
+static void
+buf_free(buf_t *b)
+{
+    free(b->ptr);
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+}

@@ -1,26 +1,47 @@
 /*
  * hello.c - builtin:hello, the smallest useful app and the benchmark target:
- * 200 text/plain "Hello, world!" for every request.
+ * 200 text/plain "Hello, world!" for every request, whatever its body.
+ *
+ * Written against the public ABI (include/hornet/app.h) only, like any
+ * shared-object app; the server's bridge, not this file, decides framing and
+ * drains an unread body. No state and no allocation per request.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "worker/app.h"
+
+#include "include/hornet/app.h"
+
+static int init(const hornet_api_t *a);
+static void on_request(hornet_request_t *req, const hornet_scope_t *scope);
+
+const hornet_app_t hn_builtin_hello = {
+    .abi_version = HORNET_ABI_VERSION,
+    .name = "hello",
+    .init = init,
+    .on_request = on_request,
+};
+
+static const hornet_api_t *api;
 
 static const char body[] = "Hello, world!";
-static const hn_header_t headers[] = {
+static const hornet_header_t headers[] = {
     {"content-type", 12, "text/plain", 10},
     {"content-length", 14, "13", 2},
 };
 
-static void
-on_request(hn_request_t *r)
+static int
+init(const hornet_api_t *a)
 {
-    if (hn_response_start(r, 200, headers, HN_ARRAY_LEN(headers)) == HN_OK)
-        hn_response_write(r, body, sizeof(body) - 1, true);
+    api = a;
+    return 0;
 }
 
-const hn_app_t hn_app_hello = {
-    .name = "hello",
-    .on_request = on_request,
-};
+static void
+on_request(hornet_request_t *req, const hornet_scope_t *scope)
+{
+    (void)scope;
+    if (api->response_start(req, 200, headers, sizeof(headers) / sizeof(headers[0]), false) ==
+        HORNET_OK)
+        api->response_body(req, body, sizeof(body) - 1, false);
+}

@@ -4,13 +4,18 @@
  * Last-Modified), single byte ranges. Path resolution is the kernel's
  * (openat2 RESOLVE_BENEATH), so neither "..", nor encoded dots, nor symlinks
  * can leave the root. Framing, HEAD body suppression and the file transfer
- * itself belong to the protocol behind hn_response_*.
+ * itself belong to the server behind api->response_*.
+ *
+ * Written against the public ABI (include/hornet/app.h) like any
+ * shared-object app: configuration comes from api->config, logging from
+ * api->log. Being compiled into hornet, it borrows shared/ helpers (date
+ * format and parse, reason phrases, case-insensitive compares).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include "worker/app.h"
+#include "include/hornet/app.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +29,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "shared/cfg.h"
+#include "shared/common.h"
 #include "shared/headers.h"
-#include "shared/log.h"
 #include "shared/str.h"
 
 /* Enough for content-type, content-length, last-modified, etag,
@@ -43,27 +47,40 @@ typedef enum range_result {
     RANGE_UNSATISFIABLE, /* 416 */
 } range_result_t;
 
-static int init(const hn_config_t *cfg, hn_err_t *err);
-static void on_request(hn_request_t *r);
-static void on_abort(hn_request_t *r);
+static int init(const hornet_api_t *a);
+static void on_request(hornet_request_t *req, const hornet_scope_t *s);
 static int open_beneath(const char *path, int *fd);
 static int walk_beneath(const char *path, int *fd);
 static int normalize(const char *src, char *dst);
 static int open_stat(const char *path, int *fd, struct stat *st);
-static int status_for_errno(const hn_request_t *r, const char *path, int e);
-static void serve_file(hn_request_t *r, int fd, const struct stat *st, const char *name);
-static bool not_modified(const hn_request_t *r, const struct stat *st, const char *etag);
-static bool precondition_failed(const hn_request_t *r, const struct stat *st, const char *etag);
+static int status_for_errno(const hornet_scope_t *s, const char *path, int e);
+static void serve_file(hornet_request_t *req, const hornet_scope_t *s, int fd,
+                       const struct stat *st, const char *name);
+static bool not_modified(const hornet_scope_t *s, const struct stat *st, const char *etag);
+static bool precondition_failed(const hornet_scope_t *s, const struct stat *st, const char *etag);
 static bool etag_list_match(const char *list, size_t len, const char *etag, bool weak);
-static range_result_t parse_range(const hn_request_t *r, uint64_t size, const char *etag,
+static range_result_t parse_range(const hornet_scope_t *s, uint64_t size, const char *etag,
                                   time_t mtime, range_t *out);
 static bool parse_u64(const char **p, const char *end, uint64_t *out);
 static const char *content_type(const char *name);
-static void respond_error(hn_request_t *r, int status, const hn_header_t *extra, size_t n_extra);
-static hn_header_t header(const char *name, const char *value);
-static char *arena_printf(hn_arena_t *a, const char *fmt, ...) HN_PRINTF(2, 3);
+static void respond_error(hornet_request_t *req, const hornet_scope_t *s, int status,
+                          const hornet_header_t *extra, size_t n_extra);
+static const hornet_header_t *find_header(const hornet_scope_t *s, const char *name);
+static bool is_head(const hornet_scope_t *s);
+static hornet_header_t header(const char *name, const char *value);
+static char *req_strndup(hornet_request_t *req, const char *str, size_t len);
+static char *req_printf(hornet_request_t *req, const char *fmt, ...) HN_PRINTF(2, 3);
 
-const hn_app_t hn_app_static = {"static", init, on_request, NULL, NULL, on_abort};
+/* Every response is handed over within on_request, and the server owns the
+ * fd from then on: no per-request state, so no on_body or on_disconnect. */
+const hornet_app_t hn_builtin_static = {
+    .abi_version = HORNET_ABI_VERSION,
+    .name = "static",
+    .init = init,
+    .on_request = on_request,
+};
+
+static const hornet_api_t *api;
 
 /* Per worker: opened after fork by init, kept for the worker's life. A reload
  * forks new workers, which open the (possibly new) root again. */
@@ -104,118 +121,114 @@ static const struct {
     {"webm", "video/webm"},
 };
 
+/* Both keys are read as their string form: "." or "/srv/www", unquoted. A
+ * relative static_root is relative to the worker's working directory. */
 static int
-init(const hn_config_t *cfg, hn_err_t *err)
+init(const hornet_api_t *a)
 {
+    const char *root, *idx;
     int fd;
 
-    if (cfg->static_root == NULL || cfg->static_root[0] == '\0') {
-        hn_err_set(err, 0, "builtin:static needs static_root");
-        return HN_ERR;
+    api = a;
+    root = api->config("static_root");
+    if (root == NULL || root[0] == '\0') {
+        api->log(HORNET_LOG_ERROR, "builtin:static needs static_root");
+        return -1;
     }
     if (root_fd >= 0)
         close(root_fd);
-    root_fd = open(cfg->static_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd == -1) {
-        hn_err_set(err, errno, "static_root \"%s\": %s", cfg->static_root, strerror(errno));
-        return HN_ERR;
+        api->log(HORNET_LOG_ERROR, "builtin:static: static_root \"%s\": %s", root, strerror(errno));
+        return -1;
     }
     have_openat2 = true;
     if (open_beneath(".", &fd) == HN_OK) {
         close(fd);
     } else if (errno == ENOSYS) {
         have_openat2 = false;
-        hn_log(HN_LOG_NOTICE, "static: no openat2 here, resolving paths component by component");
+        api->log(HORNET_LOG_INFO,
+                 "static: no openat2 here, resolving paths component by component");
     }
-    index_name = (cfg->static_index != NULL && cfg->static_index[0] != '\0')
-                     ? cfg->static_index
-                     : NULL;
-    return HN_OK;
+    idx = api->config("static_index");
+    index_name = (idx != NULL && idx[0] != '\0') ? idx : NULL;
+    return 0;
 }
 
 static void
-on_request(hn_request_t *r)
+on_request(hornet_request_t *req, const hornet_scope_t *s)
 {
-    static const hn_header_t allow = {"allow", 5, "GET, HEAD", 9};
+    static const hornet_header_t allow = {"allow", 5, "GET, HEAD", 9};
     struct stat st;
     const char *rel, *name, *path;
     size_t rel_len;
     int fd, status;
 
-    if (!(r->method_len == 3 && memcmp(r->method, "GET", 3) == 0)
-        && !(r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0)) {
-        respond_error(r, 405, &allow, 1);
+    if (!(s->method_len == 3 && memcmp(s->method, "GET", 3) == 0) && !is_head(s)) {
+        respond_error(req, s, 405, &allow, 1);
         return;
     }
     /* %00 decodes to a NUL, which would cut the path short at the syscall. */
-    if (r->path_len == 0 || r->path[0] != '/' || memchr(r->path, '\0', r->path_len) != NULL) {
-        respond_error(r, 400, NULL, 0);
+    if (s->path_len == 0 || s->path[0] != '/' || memchr(s->path, '\0', s->path_len) != NULL) {
+        respond_error(req, s, 400, NULL, 0);
         return;
     }
 
-    rel = r->path;
-    rel_len = r->path_len;
+    rel = s->path;
+    rel_len = s->path_len;
     while (rel_len > 0 && rel[0] == '/') {
         rel++;
         rel_len--;
     }
-    path = rel_len > 0 ? hn_arena_strndup(r->arena, rel, rel_len) : ".";
+    path = rel_len > 0 ? req_strndup(req, rel, rel_len) : ".";
 
     status = open_stat(path, &fd, &st);
     if (status != 0) {
-        respond_error(r, status_for_errno(r, path, status), NULL, 0);
+        respond_error(req, s, status_for_errno(s, path, status), NULL, 0);
         return;
     }
     name = path;
 
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        if (r->path[r->path_len - 1] != '/') {
+        if (s->path[s->path_len - 1] != '/') {
             /* Relative links in the index resolve against the directory only
              * with the slash. Build it from the raw path so the client's
              * encoding survives, with one leading slash so "//host" can't
              * turn this into an off-site redirect. */
-            const char *raw = r->raw_path;
-            size_t raw_len = r->raw_path_len;
-            hn_header_t loc;
+            const char *raw = s->raw_path;
+            size_t raw_len = s->raw_path_len;
+            hornet_header_t loc;
 
             while (raw_len > 0 && raw[0] == '/') {
                 raw++;
                 raw_len--;
             }
             loc = header("location",
-                         arena_printf(r->arena, "/%.*s/%s%.*s", (int)raw_len, raw,
-                                      r->query_len > 0 ? "?" : "", (int)r->query_len,
-                                      r->query_len > 0 ? r->query : ""));
-            respond_error(r, 301, &loc, 1);
+                         req_printf(req, "/%.*s/%s%.*s", (int)raw_len, raw,
+                                    s->query_string_len > 0 ? "?" : "", (int)s->query_string_len,
+                                    s->query_string_len > 0 ? s->query_string : ""));
+            respond_error(req, s, 301, &loc, 1);
             return;
         }
         if (index_name == NULL) {
-            respond_error(r, 404, NULL, 0); /* no directory listings */
+            respond_error(req, s, 404, NULL, 0); /* no directory listings */
             return;
         }
-        name = rel_len > 0 ? arena_printf(r->arena, "%s%s", path, index_name) : index_name;
+        name = rel_len > 0 ? req_printf(req, "%s%s", path, index_name) : index_name;
         status = open_stat(name, &fd, &st);
         if (status != 0) {
-            respond_error(r, status_for_errno(r, name, status), NULL, 0);
+            respond_error(req, s, status_for_errno(s, name, status), NULL, 0);
             return;
         }
     }
     if (!S_ISREG(st.st_mode)) {
         /* FIFOs, devices, sockets, or an index that is a directory. */
         close(fd);
-        respond_error(r, 404, NULL, 0);
+        respond_error(req, s, 404, NULL, 0);
         return;
     }
-    serve_file(r, fd, &st, name);
-}
-
-static void
-on_abort(hn_request_t *r)
-{
-    /* Every response is handed over within on_request and the protocol owns
-     * the fd from then on: there is no per-request state to release. */
-    (void)r;
+    serve_file(req, s, fd, &st, name);
 }
 
 /* Open path below root_fd. Returns HN_OK with *fd set, or HN_ERR with errno
@@ -282,8 +295,8 @@ walk_beneath(const char *path, int *fd)
                                       : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             } while (next_fd == -1 && errno == EINTR);
             e = errno;
-            if (next_fd == -1 && (e == ELOOP || e == ENOTDIR)
-                && fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            if (next_fd == -1 && (e == ELOOP || e == ENOTDIR) &&
+                fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
                 break; /* splice below */
             if (cur != root_fd)
                 close(cur);
@@ -388,7 +401,7 @@ open_stat(const char *path, int *fd, struct stat *st)
 }
 
 static int
-status_for_errno(const hn_request_t *r, const char *path, int e)
+status_for_errno(const hornet_scope_t *s, const char *path, int e)
 {
     switch (e) {
     case EACCES:
@@ -404,19 +417,20 @@ status_for_errno(const hn_request_t *r, const char *path, int e)
         return 404;
     default:
         /* The client didn't cause this (EMFILE, EIO, ...): worth an error line. */
-        hn_log(HN_LOG_ERROR, "static: open \"%s\" for %.*s: %s", path, (int)r->raw_path_len,
-               r->raw_path, strerror(e));
+        api->log(HORNET_LOG_ERROR, "static: open \"%s\" for %.*s: %s", path, (int)s->raw_path_len,
+                 s->raw_path, strerror(e));
         return 500;
     }
 }
 
 static void
-serve_file(hn_request_t *r, int fd, const struct stat *st, const char *name)
+serve_file(hornet_request_t *req, const hornet_scope_t *s, int fd, const struct stat *st,
+           const char *name)
 {
-    hn_header_t h[MAX_HEADERS];
+    hornet_header_t h[MAX_HEADERS];
     char date[HN_HTTP_DATE_LEN + 1];
     const char *etag;
-    bool is_head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+    bool head = is_head(s);
     uint64_t size = (uint64_t)st->st_size;
     range_t range = {0, size};
     range_result_t rr = RANGE_NONE;
@@ -425,67 +439,68 @@ serve_file(hn_request_t *r, int fd, const struct stat *st, const char *name)
 
     /* Like nginx: mtime and size in hex. Honest as a strong validator as long
      * as files are replaced within the same second only with a size change. */
-    etag = arena_printf(r->arena, "\"%" PRIx64 "-%" PRIx64 "\"", (uint64_t)st->st_mtime, size);
+    etag = req_printf(req, "\"%" PRIx64 "-%" PRIx64 "\"", (uint64_t)st->st_mtime, size);
     hn_headers_format_date(st->st_mtime, date);
 
-    if (precondition_failed(r, st, etag)) {
+    if (precondition_failed(s, st, etag)) {
         close(fd);
-        respond_error(r, 412, NULL, 0);
+        respond_error(req, s, 412, NULL, 0);
         return;
     }
     h[n++] = header("etag", etag);
-    h[n++] = header("last-modified", hn_arena_strndup(r->arena, date, HN_HTTP_DATE_LEN));
+    h[n++] = header("last-modified", req_strndup(req, date, HN_HTTP_DATE_LEN));
 
-    if (not_modified(r, st, etag)) {
+    if (not_modified(s, st, etag)) {
         close(fd);
-        /* No content-length: a 304 has no body, and the protocol frames it so. */
-        if (hn_response_start(r, 304, h, n) == HN_OK)
-            hn_response_write(r, NULL, 0, true);
+        /* No content-length: a 304 has no body, and the server frames it so. */
+        if (api->response_start(req, 304, h, n, false) == HORNET_OK)
+            api->response_body(req, NULL, 0, false);
         return;
     }
 
     /* RFC 9110 §14.2: range handling is defined for GET only. */
-    if (!is_head)
-        rr = parse_range(r, size, etag, st->st_mtime, &range);
+    if (!head)
+        rr = parse_range(s, size, etag, st->st_mtime, &range);
     if (rr == RANGE_UNSATISFIABLE) {
-        hn_header_t cr = header("content-range", arena_printf(r->arena, "bytes */%" PRIu64, size));
+        hornet_header_t cr = header("content-range", req_printf(req, "bytes */%" PRIu64, size));
 
         close(fd);
-        respond_error(r, 416, &cr, 1);
+        respond_error(req, s, 416, &cr, 1);
         return;
     }
     h[n++] = header("content-type", content_type(name));
     h[n++] = header("accept-ranges", "bytes");
     if (rr == RANGE_OK) {
         status = 206;
-        h[n++] = header("content-range",
-                        arena_printf(r->arena, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
-                                     range.start, range.start + range.len - 1, size));
+        h[n++] =
+            header("content-range", req_printf(req, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+                                               range.start, range.start + range.len - 1, size));
     }
-    h[n++] = header("content-length", arena_printf(r->arena, "%" PRIu64, range.len));
+    h[n++] = header("content-length", req_printf(req, "%" PRIu64, range.len));
 
-    if (hn_response_start(r, status, h, n) != HN_OK) {
+    if (api->response_start(req, status, h, n, false) != HORNET_OK) {
         close(fd);
         return;
     }
-    if (is_head || range.len == 0) {
+    if (head || range.len == 0) {
         close(fd);
-        hn_response_write(r, NULL, 0, true);
+        api->response_body(req, NULL, 0, false);
         return;
     }
-    /* The fd is the protocol's now, sent or not; HN_ERR only means the client is gone. */
-    (void)hn_response_sendfile(r, fd, (off_t)range.start, (size_t)range.len, true);
+    /* The fd is the server's now, sent or not; an error only means the
+     * client is gone, and on_disconnect has nothing of ours to free. */
+    (void)api->response_file(req, fd, (off_t)range.start, (size_t)range.len, false);
 }
 
 /* If-Match, else If-Unmodified-Since (RFC 9110 §13.2.2 steps 1-2): true means 412. */
 static bool
-precondition_failed(const hn_request_t *r, const struct stat *st, const char *etag)
+precondition_failed(const hornet_scope_t *s, const struct stat *st, const char *etag)
 {
-    const hn_header_t *h = hn_request_header(r, "if-match");
+    const hornet_header_t *h = find_header(s, "if-match");
 
     if (h != NULL)
         return !etag_list_match(h->value, h->value_len, etag, false);
-    h = hn_request_header(r, "if-unmodified-since");
+    h = find_header(s, "if-unmodified-since");
     if (h != NULL) {
         time_t t = hn_headers_parse_date(h->value, h->value_len);
 
@@ -496,15 +511,15 @@ precondition_failed(const hn_request_t *r, const struct stat *st, const char *et
 
 /* If-None-Match, else If-Modified-Since (RFC 9110 §13.2.2 steps 3-4). */
 static bool
-not_modified(const hn_request_t *r, const struct stat *st, const char *etag)
+not_modified(const hornet_scope_t *s, const struct stat *st, const char *etag)
 {
-    const hn_header_t *h = hn_request_header(r, "if-none-match");
+    const hornet_header_t *h = find_header(s, "if-none-match");
 
     /* When both are present, If-None-Match decides alone (§13.1.3): it is the
      * more precise validator. */
     if (h != NULL)
         return etag_list_match(h->value, h->value_len, etag, true);
-    h = hn_request_header(r, "if-modified-since");
+    h = find_header(s, "if-modified-since");
     if (h != NULL) {
         time_t t = hn_headers_parse_date(h->value, h->value_len);
 
@@ -553,10 +568,10 @@ etag_list_match(const char *list, size_t len, const char *etag, bool weak)
  * A malformed or multi-range header is ignored (RFC 9110 §14.2 allows it);
  * multipart/byteranges isn't worth its cost here. */
 static range_result_t
-parse_range(const hn_request_t *r, uint64_t size, const char *etag, time_t mtime, range_t *out)
+parse_range(const hornet_scope_t *s, uint64_t size, const char *etag, time_t mtime, range_t *out)
 {
-    const hn_header_t *h = hn_request_header(r, "range");
-    const hn_header_t *ifr;
+    const hornet_header_t *h = find_header(s, "range");
+    const hornet_header_t *ifr;
     const char *p, *end;
     uint64_t a = 0, b = 0;
     bool has_a, has_b;
@@ -571,7 +586,7 @@ parse_range(const hn_request_t *r, uint64_t size, const char *etag, time_t mtime
     if (memchr(p, ',', (size_t)(end - p)) != NULL)
         return RANGE_NONE;
 
-    ifr = hn_request_header(r, "if-range");
+    ifr = find_header(s, "if-range");
     if (ifr != NULL) {
         /* An entity tag must match strongly; a date must be exactly our
          * Last-Modified (§13.1.5). Otherwise send the whole, current file. */
@@ -654,53 +669,84 @@ content_type(const char *name)
 
 /* A short text/plain answer: "404 Not Found\n". */
 static void
-respond_error(hn_request_t *r, int status, const hn_header_t *extra, size_t n_extra)
+respond_error(hornet_request_t *req, const hornet_scope_t *s, int status,
+              const hornet_header_t *extra, size_t n_extra)
 {
-    hn_header_t h[MAX_HEADERS];
-    const char *body = arena_printf(r->arena, "%d %s\n", status, hn_headers_reason(status));
+    hornet_header_t h[MAX_HEADERS];
+    const char *body = req_printf(req, "%d %s\n", status, hn_headers_reason(status));
     size_t len = strlen(body), n = 0, i;
 
     for (i = 0; i < n_extra && n < MAX_HEADERS - 2; i++)
         h[n++] = extra[i];
     h[n++] = header("content-type", "text/plain; charset=utf-8");
-    h[n++] = header("content-length", arena_printf(r->arena, "%zu", len));
-    if (hn_response_start(r, status, h, n) != HN_OK)
+    h[n++] = header("content-length", req_printf(req, "%zu", len));
+    if (api->response_start(req, status, h, n, false) != HORNET_OK)
         return;
-    /* The protocol drops the body of a HEAD response; don't hand it one. */
-    if (r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0)
-        hn_response_write(r, NULL, 0, true);
+    /* The server drops the body of a HEAD response; don't hand it one. */
+    if (is_head(s))
+        api->response_body(req, NULL, 0, false);
     else
-        hn_response_write(r, body, len, true);
+        api->response_body(req, body, len, false);
 }
 
-static hn_header_t
+/* First request header with this (lower-case) name, or NULL. */
+static const hornet_header_t *
+find_header(const hornet_scope_t *s, const char *name)
+{
+    size_t len = strlen(name), i;
+
+    for (i = 0; i < s->n_headers; i++)
+        if (s->headers[i].name_len == len && memcmp(s->headers[i].name, name, len) == 0)
+            return &s->headers[i];
+    return NULL;
+}
+
+static bool
+is_head(const hornet_scope_t *s)
+{
+    return s->method_len == 4 && memcmp(s->method, "HEAD", 4) == 0;
+}
+
+static hornet_header_t
 header(const char *name, const char *value)
 {
-    hn_header_t h = {name, strlen(name), value, strlen(value)};
+    hornet_header_t h = {name, strlen(name), value, strlen(value)};
 
     return h;
 }
 
+/* NUL-terminated copy in request memory. */
 static char *
-arena_printf(hn_arena_t *a, const char *fmt, ...)
+req_strndup(hornet_request_t *req, const char *str, size_t len)
+{
+    char *p = api->alloc(req, len + 1);
+
+    memcpy(p, str, len);
+    p[len] = '\0';
+    return p;
+}
+
+/* printf into request memory. */
+static char *
+req_printf(hornet_request_t *req, const char *fmt, ...)
 {
     va_list ap;
     char small[256];
     int n;
-    char *s;
+    char *out;
 
     va_start(ap, fmt);
     n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
     if (n < 0)
         n = 0;
-    s = hn_arena_alloc(a, (size_t)n + 1);
+    out = api->alloc(req, (size_t)n + 1);
     if ((size_t)n < sizeof(small)) {
-        memcpy(s, small, (size_t)n + 1);
+        memcpy(out, small, (size_t)n + 1);
     } else {
         va_start(ap, fmt);
-        vsnprintf(s, (size_t)n + 1, fmt, ap);
+        vsnprintf(out, (size_t)n + 1, fmt, ap);
         va_end(ap);
     }
-    return s;
+    return out;
 }

@@ -1,7 +1,8 @@
 /*
  * test_cfg.c - shared/cfg*.c: defaults, every type good and bad through both
  * the file and hn_cfg_set, the exact words of errors (file:line:col, key,
- * expected, got), CLI override order, bind replace/append, and that
+ * expected, got), CLI override order, bind replace/append, the application
+ * keys (root_path's normalisation, mount's mapping and its errors), and that
  * --dump-config output loads back to the same config.
  */
 #ifdef HAVE_CONFIG_H
@@ -135,6 +136,11 @@ test_defaults(void)
            "access_log_format is Hypercorn's");
     is_str(cfg->static_root, ".", "static_root");
     is_str(cfg->static_index, "index.html", "static_index");
+    is_str(cfg->root_path, "", "root_path empty");
+    is_int(cfg->app_mode, HN_CFG_APP_AUTO, "app_mode auto");
+    ok(cfg->wsgi_max_body_size == 16u << 20, "wsgi_max_body_size 16MiB");
+    ok(cfg->startup_timeout == 60.0 && cfg->shutdown_timeout == 60.0, "lifespan timeouts 60s");
+    ok(cfg->mount == NULL && cfg->n_mount == 0, "no mounts");
 
     is_int(hn_cfg_finish(cfg, &err), HN_OK, "finish");
     is_int(cfg->n_bind, 1, "finish: one bind");
@@ -161,17 +167,20 @@ test_table(void)
            name);
         snprintf(needle, sizeof(needle), "\n  %s: ", name);
         ok(strstr(help, needle) != NULL, "--help lists %s", name);
-        ok(opt->def != NULL || (opt->flags & HN_CFG_OPTIONAL) || opt->type == HN_CFG_ADDRS,
-           "%s: only optional keys default to null", name);
+        ok(opt->def != NULL || (opt->flags & HN_CFG_OPTIONAL) || hn_cfg_types_is_list(opt->type),
+           "%s: only optional keys and lists default to null", name);
         ok(!!(opt->flags & HN_CFG_RELOADABLE) != !!(opt->flags & HN_CFG_RESTART),
            "%s: exactly one of RELOADABLE, RESTART", name);
         ok(opt->doc && *opt->doc, "%s has help text", name);
     }
-    is_int(n, 23, "23 options, one per hn_config_t field but file");
+    is_int(n, 29, "29 options, one per hn_config_t field but file (and counts)");
     is_int(n, hn_cfg_options_count, "option_name iterates the whole table");
     ok(hn_cfg_option_name(n) == NULL, "NULL past the end");
     ok(strstr(help, "(-w, --workers)") != NULL, "--help shows the flag of a key");
     ok(strstr(help, "an integer from 1 to 512 or \"auto\"") != NULL, "--help shows the range");
+    ok(strstr(help, "\n  mount: {}\n") != NULL, "--help shows mount's default as {}");
+    ok(strstr(help, "\n  root_path: ''    (--root-path)\n") != NULL,
+       "--help: root_path, --root-path");
     free(help);
 
     hn_cfg_flag_t flag;
@@ -553,6 +562,176 @@ test_file_errors(void)
 }
 
 static void
+test_app_keys(void)
+{
+    hn_config_t *cfg = hn_cfg_new();
+    hn_err_t err;
+
+    /* root_path: Hypercorn's; trailing slashes go, "/" is the same as "" */
+    is_int(hn_cfg_set(cfg, "root_path", "/app/", "--root-path", &err), HN_OK, "root_path /app/");
+    is_str(cfg->root_path, "/app", "trailing slash stripped");
+    is_int(hn_cfg_set(cfg, "root_path", "/a/b//", NULL, &err), HN_OK, "root_path /a/b//");
+    is_str(cfg->root_path, "/a/b", "all trailing slashes stripped");
+    is_int(hn_cfg_set(cfg, "root_path", "/", NULL, &err), HN_OK, "root_path /");
+    is_str(cfg->root_path, "", "/ is no prefix");
+    is_int(hn_cfg_set(cfg, "root_path", "", NULL, &err), HN_OK, "root_path empty");
+    is_str(cfg->root_path, "", "empty");
+    is_str(set_err("root_path", "app", "--root-path"),
+           "--root-path: expected \"\" or a URL path starting with \"/\" such as /app, got "
+           "\"app\"",
+           "root_path: must start with /");
+    is_str(set_err("root_path", "/a?b=1", NULL),
+           "root_path: expected \"\" or a URL path starting with \"/\" such as /app, got "
+           "\"/a?b=1\"",
+           "root_path: no query");
+    is_str(set_err("root_path", NULL, NULL),
+           "root_path: expected \"\" or a URL path starting with \"/\" such as /app, got null",
+           "root_path: not optional");
+    is_str(load_err("root_path: /x/\n"), "OK", "root_path from a file");
+
+    /* app_mode */
+    is_int(hn_cfg_set(cfg, "app_mode", "simple", NULL, &err), HN_OK, "app_mode simple");
+    is_int(cfg->app_mode, HN_CFG_APP_SIMPLE, "simple");
+    is_int(hn_cfg_set(cfg, "app_mode", "ASGI", NULL, &err), HN_OK, "app_mode ASGI");
+    is_int(cfg->app_mode, HN_CFG_APP_ASGI, "case-insensitive");
+    is_int(hn_cfg_set(cfg, "app_mode", "auto", NULL, &err), HN_OK, "app_mode auto");
+    is_int(cfg->app_mode, HN_CFG_APP_AUTO, "auto");
+    is_str(load_err("app_mode: wsgi\n"),
+           at("@:1:11: app_mode: expected one of auto, asgi, simple, got \"wsgi\""),
+           "app_mode: bad");
+
+    /* wsgi_max_body_size */
+    is_int(hn_cfg_set(cfg, "wsgi_max_body_size", "1MiB", NULL, &err), HN_OK, "wsgi 1MiB");
+    ok(cfg->wsgi_max_body_size == 1u << 20, "wsgi_max_body_size 1MiB");
+    is_str(set_err("wsgi_max_body_size", "0", NULL),
+           "wsgi_max_body_size: expected a size of at least 1, got \"0\"",
+           "wsgi_max_body_size: 0 refused (a buffered body needs a bound)");
+
+    /* lifespan timeouts */
+    is_int(hn_cfg_set(cfg, "startup_timeout", "2.5", NULL, &err), HN_OK, "startup 2.5");
+    ok(cfg->startup_timeout == 2.5, "startup_timeout 2.5");
+    is_int(hn_cfg_set(cfg, "shutdown_timeout", "500ms", NULL, &err), HN_OK, "shutdown 500ms");
+    ok(cfg->shutdown_timeout == 0.5, "shutdown_timeout 0.5");
+    is_str(set_err("startup_timeout", "0", NULL),
+           "startup_timeout: expected a duration of at least 1ms, got \"0\"",
+           "startup_timeout: 0 refused");
+    is_str(load_err("shutdown_timeout: never\n"),
+           at("@:1:19: shutdown_timeout: expected a duration of at least 1ms, got \"never\""),
+           "shutdown_timeout: junk");
+    hn_cfg_free(cfg);
+}
+
+static void
+test_mount(void)
+{
+    hn_config_t *cfg = hn_cfg_new();
+    hn_err_t err;
+
+    is_str(load_into(cfg, "mount:\n"
+                          "  /api: ./libapi.so:app\n"
+                          "  /files/: builtin:static\n"
+                          "  /api/v2//: ./libv2.so\n"
+                          "  /b: builtin:echo\n"
+                          "  /a: builtin:hello\n"),
+           "OK", "a mount mapping");
+    is_int(cfg->n_mount, 5, "five mounts");
+    is_str(cfg->mount[0].prefix, "/api/v2", "longest first, slashes stripped");
+    is_str(cfg->mount[0].app, "./libv2.so", "its app");
+    is_str(cfg->mount[1].prefix, "/files", "then /files");
+    is_str(cfg->mount[1].app, "builtin:static", "its app");
+    is_str(cfg->mount[2].prefix, "/api", "then /api");
+    is_str(cfg->mount[2].app, "./libapi.so:app", "its app");
+    is_str(cfg->mount[3].prefix, "/a", "equal lengths in byte order: /a");
+    is_str(cfg->mount[4].prefix, "/b", "then /b");
+
+    /* a later file replaces the mapping; null and {} empty it */
+    is_str(load_into(cfg, "mount: {/x: builtin:echo}\n"), "OK", "flow mapping");
+    ok(cfg->n_mount == 1 && strcmp(cfg->mount[0].prefix, "/x") == 0, "replaced");
+    is_str(load_into(cfg, "mount: {}\n"), "OK", "empty mapping");
+    ok(cfg->n_mount == 0 && cfg->mount == NULL, "{} is no mounts");
+    load_into(cfg, "mount: {/x: builtin:echo}\n");
+    is_str(load_into(cfg, "mount: ~\n"), "OK", "null");
+    is_int(cfg->n_mount, 0, "null is no mounts");
+
+    /* errors point at the key or value at fault; a bad entry keeps the old list */
+    load_into(cfg, "mount: {/x: builtin:echo}\n");
+    ok(strcmp(load_into(cfg, "mount:\n  /y: builtin:echo\n  z: builtin:echo\n"), "OK") != 0,
+       "bad entry");
+    ok(cfg->n_mount == 1 && strcmp(cfg->mount[0].prefix, "/x") == 0,
+       "a mapping with a bad entry leaves the old one");
+    hn_cfg_free(cfg);
+
+    is_str(load_err("mount:\n  api: ./libapi.so\n"),
+           at("@:2:3: mount: expected a path prefix starting with \"/\" such as /api, got "
+              "\"api\""),
+           "prefix without /");
+    is_str(load_err("mount:\n  /: ./libapi.so\n"),
+           at("@:2:3: mount: expected a path prefix other than \"/\" (the application for \"/\" "
+              "is application_path), got \"/\""),
+           "/ alone");
+    is_str(load_err("mount:\n  //: ./libapi.so\n"),
+           at("@:2:3: mount: expected a path prefix other than \"/\" (the application for \"/\" "
+              "is application_path), got \"//\""),
+           "// is / too");
+    is_str(load_err("mount:\n  /api: ./a.so\n  /b: ./b.so\n  /api/: ./c.so\n"),
+           at("@:4:3: mount: duplicate prefix \"/api\" (first at line 2)"),
+           "duplicate after stripping the slash");
+    is_str(load_err("mount:\n  /api: ./a.so\n  /api: ./c.so\n"),
+           at("@:3:3: mount: duplicate prefix \"/api\" (first at line 2)"), "plain duplicate");
+    is_str(load_err("mount:\n  /api:\n"),
+           at("@:2:8: mount: expected an application such as ./libapi.so:app or builtin:static, "
+              "got null"),
+           "null app");
+    is_str(load_err("mount:\n  /api: ''\n"),
+           at("@:2:9: mount: expected an application such as ./libapi.so:app or builtin:static, "
+              "got \"\""),
+           "empty app");
+    is_str(load_err("mount:\n  /api: [a, b]\n"),
+           at("@:2:9: mount: expected an application such as ./libapi.so:app or builtin:static, "
+              "got a sequence"),
+           "list app");
+    is_str(load_err("mount:\n  [a]: x\n"),
+           at("@:2:3: mount: expected a path prefix such as /api, got a sequence"), "list key");
+    is_str(load_err("mount:\n  ~: x\n"),
+           at("@:2:3: mount: expected a path prefix such as /api, got null"), "null key");
+    is_str(load_err("mount:\n  /a#b: x\n"),
+           at("@:2:3: mount: expected a path prefix starting with \"/\" such as /api, got "
+              "\"/a#b\""),
+           "fragment in a prefix");
+    is_str(load_err("mount: /api\n"),
+           at("@:1:8: mount: expected a mapping of path prefixes to applications, got a scalar"),
+           "scalar");
+    is_str(load_err("mount:\n  - /api: x\n"),
+           at("@:2:3: mount: expected a mapping of path prefixes to applications, got a sequence"),
+           "sequence");
+
+    /* text form, PREFIX=APP: the first set replaces the file's, later ones add */
+    cfg = hn_cfg_new();
+    load_into(cfg, "mount: {/x: builtin:echo}\n");
+    is_int(hn_cfg_set(cfg, "mount", "/api/=./libapi.so:app", NULL, &err), HN_OK, "set mount");
+    ok(cfg->n_mount == 1 && strcmp(cfg->mount[0].prefix, "/api") == 0 &&
+           strcmp(cfg->mount[0].app, "./libapi.so:app") == 0,
+       "the first set replaces the file's mapping");
+    is_int(hn_cfg_set(cfg, "mount", "/api/v1=a=b", NULL, &err), HN_OK, "set another");
+    ok(cfg->n_mount == 2 && strcmp(cfg->mount[0].prefix, "/api/v1") == 0 &&
+           strcmp(cfg->mount[0].app, "a=b") == 0,
+       "the next appends, sorted; the first '=' splits");
+    is_int(hn_cfg_set(cfg, "mount", "/api=x", NULL, &err), HN_ERR, "duplicate by text");
+    is_str(err.msg, "mount: duplicate prefix \"/api\"", "duplicate by text: message");
+    is_int(cfg->n_mount, 2, "unchanged");
+    hn_cfg_free(cfg);
+    is_str(set_err("mount", "/api", "--mount"),
+           "--mount: expected PREFIX=APP such as /api=./libapi.so:app, got \"/api\"", "no =");
+    is_str(set_err("mount", "api=x", NULL),
+           "mount: expected a path prefix starting with \"/\" such as /api, got \"api\"",
+           "text: bad prefix");
+    is_str(set_err("mount", "/api=", NULL),
+           "mount: expected an application such as ./libapi.so:app or builtin:static, got \"\"",
+           "text: empty app");
+    is_str(set_err("mount", NULL, NULL), "OK", "text: null empties");
+}
+
+static void
 test_override_order(void)
 {
     hn_config_t *cfg = hn_cfg_new();
@@ -608,6 +787,14 @@ test_dump_roundtrip(void)
         {"access_log_format", "%(h)s\t\"%(r)s\" 'x' # not a comment\n"},
         {"static_root", "~"},
         {"static_index", "- not a list"},
+        {"root_path", "/behind/a proxy/"},
+        {"app_mode", "simple"},
+        {"wsgi_max_body_size", "3MiB"},
+        {"startup_timeout", "1.25"},
+        {"shutdown_timeout", "2m"},
+        {"mount", "/static/=builtin:static"},
+        {"mount", "/api=./lib api.so:my_app"},
+        {"mount", "/q\"uote\\d=\"odd\": app # x"},
     };
     for (size_t i = 0; i < HN_ARRAY_LEN(sets); i++)
         if (hn_cfg_set(a, sets[i][0], sets[i][1], NULL, &err) != HN_OK)
@@ -629,12 +816,32 @@ test_dump_roundtrip(void)
            "tabs, newlines, quotes and # survive");
     is_str(b->static_root, "~", "a path named ~ stays a string");
     is_int(b->loglevel, HN_LOG_CRIT, "loglevel");
+    is_str(b->root_path, "/behind/a proxy", "root_path");
+    is_int(b->app_mode, HN_CFG_APP_SIMPLE, "app_mode");
+    ok(b->wsgi_max_body_size == 3u << 20, "wsgi_max_body_size");
+    ok(b->startup_timeout == 1.25 && b->shutdown_timeout == 120.0, "lifespan timeouts");
+    is_int(b->n_mount, 3, "three mounts");
+    if (b->n_mount == 3) {
+        is_str(b->mount[0].prefix, "/q\"uote\\d", "quotes in a prefix survive");
+        is_str(b->mount[0].app, "\"odd\": app # x", "a value that looks like YAML survives");
+        is_str(b->mount[1].prefix, "/static", "then /static");
+        is_str(b->mount[2].app, "./lib api.so:my_app", "blanks survive");
+    }
 
     for (size_t i = 0; hn_cfg_option_name(i); i++)
         ok(!hn_cfg_option_differs(a, b, i), "%s: same after the round trip", hn_cfg_option_name(i));
-    size_t workers = 0, backlog = 0;
+    size_t workers = 0, backlog = 0, mount = 0;
     while (strcmp(hn_cfg_option_name(workers), "workers") != 0)
         workers++;
+    while (strcmp(hn_cfg_option_name(mount), "mount") != 0)
+        mount++;
+    ok(hn_cfg_option_differs(a, d, mount), "differs: mounts vs none");
+    hn_cfg_set(d, "mount", "/static=builtin:static", NULL, &err);
+    hn_cfg_set(d, "mount", "/api=./lib api.so:my_app", NULL, &err);
+    hn_cfg_set(d, "mount", "/q\"uote\\d=\"odd\": app # x", NULL, &err);
+    ok(!hn_cfg_option_differs(a, d, mount), "differs: the same mounts set in another order");
+    hn_cfg_set(d, "mount", "/other=x", NULL, &err);
+    ok(hn_cfg_option_differs(a, d, mount), "differs: one mount more");
     while (strcmp(hn_cfg_option_name(backlog), "backlog") != 0)
         backlog++;
     ok(hn_cfg_option_differs(a, d, workers), "differs: workers auto vs 1");
@@ -664,6 +871,8 @@ main(void)
     test_bind();
     test_file();
     test_file_errors();
+    test_app_keys();
+    test_mount();
     test_override_order();
     test_dump_roundtrip();
 
