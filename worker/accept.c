@@ -7,6 +7,8 @@
 #include "worker/accept.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -60,12 +62,34 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+/* "127.0.0.1:80", "[::1]:80" -> host and port; "unix:/p" -> "/p"; fd://N
+ * -> itself, without a port. Done once per listener, not per request. */
+static void
+split_text(hn_listener_t *l)
+{
+    const char *t = l->text;
+    const char *colon = strrchr(t, ':');
+    l->port = -1;
+    if (strncmp(t, "unix:", 5) == 0) {
+        snprintf(l->host, sizeof(l->host), "%s", t + 5);
+    } else if (t[0] == '[' && colon && colon > t && colon[-1] == ']') {
+        snprintf(l->host, sizeof(l->host), "%.*s", (int)(colon - t - 2), t + 1);
+        l->port = atoi(colon + 1);
+    } else if (colon && strncmp(t, "fd://", 5) != 0) {
+        snprintf(l->host, sizeof(l->host), "%.*s", (int)(colon - t), t);
+        l->port = atoi(colon + 1);
+    } else {
+        snprintf(l->host, sizeof(l->host), "%s", t);
+    }
+}
+
 void
 hn_accept_start(struct ev_loop *loop, hn_listener_t *ls, size_t n)
 {
     listeners = ls;
     n_listeners = n;
     for (size_t i = 0; i < n; i++) {
+        split_text(&ls[i]);
         ev_io_init(&ls[i].io, on_accept, ls[i].fd, EV_READ);
         ev_init(&ls[i].backoff, on_backoff);
         ev_io_start(loop, &ls[i].io);

@@ -120,24 +120,6 @@ route_for(const char *path, size_t len)
 
 /* --- the scope ----------------------------------------------------------- */
 
-/* "127.0.0.1:80", "[::1]:80" -> host and port; anything else (unix:...,
- * fd://N) is a host without a port. */
-static void
-split_host_port(hn_arena_t *a, const char *text, const char **host, int *port)
-{
-    const char *colon = strrchr(text, ':');
-    if (text[0] == '[' && colon && colon > text && colon[-1] == ']') {
-        *host = hn_arena_strndup(a, text + 1, (size_t)(colon - text - 2));
-        *port = atoi(colon + 1);
-    } else if (colon && strncmp(text, "unix:", 5) != 0 && strncmp(text, "fd://", 5) != 0) {
-        *host = hn_arena_strndup(a, text, (size_t)(colon - text));
-        *port = atoi(colon + 1);
-    } else {
-        *host = strncmp(text, "unix:", 5) == 0 ? text + 5 : text;
-        *port = -1;
-    }
-}
-
 static void
 build_scope(hn_request_t *r, breq_t *b)
 {
@@ -185,10 +167,10 @@ build_scope(hn_request_t *r, breq_t *b)
     }
     s->path = path;
     s->path_len = plen;
-    split_host_port(r->arena, r->client ? r->client : "", &s->client_host, &s->client_port);
-    if (s->client_port < 0)
-        s->client_host = NULL;
-    split_host_port(r->arena, r->server ? r->server : "", &s->server_host, &s->server_port);
+    s->client_host = r->client_host;
+    s->client_port = r->client_host ? r->client_port : 0;
+    s->server_host = r->server_host;
+    s->server_port = r->server_port;
 }
 
 /* --- worker-side callbacks (worker/app.h) --------------------------------- */

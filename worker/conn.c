@@ -8,6 +8,7 @@
 #endif
 #include "worker/conn.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,42 @@ hn_conn_peer(const hn_conn_t *c, char *buf, size_t size)
     /* unix peers are unnamed: log the listener, as nginx does */
     snprintf(buf, size, "%s", hn_conn_local(c));
     return buf;
+}
+
+static char *
+put_uint(char *p, unsigned v)
+{
+    char tmp[12];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+const char *
+hn_conn_peer_host(const hn_conn_t *c, char *buf, size_t size, int *port)
+{
+    if (c->peer.sa.sa_family == AF_INET && size >= 16) {
+        const unsigned char *a = (const unsigned char *)&c->peer.in.sin_addr;
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            p = put_uint(p, a[i]);
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        *port = ntohs(c->peer.in.sin_port);
+        return buf;
+    }
+    if (c->peer.sa.sa_family == AF_INET6 &&
+        inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, buf, (socklen_t)size)) {
+        *port = ntohs(c->peer.in6.sin6_port);
+        return buf;
+    }
+    *port = -1;
+    return NULL;
 }
 
 const char *

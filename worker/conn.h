@@ -46,6 +46,9 @@ void hn_conn_set_timer(hn_conn_t *c, double seconds);
 void hn_conn_linger(hn_conn_t *c);
 /* Client "ip:port" and server address text, formatted into buf. */
 const char *hn_conn_peer(const hn_conn_t *c, char *buf, size_t size);
+/* The client's host into buf (NULL for a unix peer) and its port (-1). Per
+ * request, so IPv4 is formatted by hand rather than through printf. */
+const char *hn_conn_peer_host(const hn_conn_t *c, char *buf, size_t size, int *port);
 const char *hn_conn_local(const hn_conn_t *c);
 
 /* Worker-wide: run the flush pass (from ev_prepare). */

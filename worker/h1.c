@@ -16,6 +16,7 @@
 
 #include <ev.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "shared/headers.h"
 #include "shared/log.h"
 #include "shared/str.h"
+#include "worker/accept.h"
 #include "worker/access_log.h"
 #include "worker/app.h"
 #include "worker/conn.h"
@@ -325,6 +327,45 @@ parse_target(h1_t *h)
     return 0;
 }
 
+/* The scope's client and server: host and port apart (what the ABI wants),
+ * and "host:port" together (what logs want), without printf. */
+static void
+set_addresses(h1_t *h, hn_conn_t *c, hn_request_t *r)
+{
+    char *host = hn_arena_alloc(&h->rq->arena, 2 * INET6_ADDRSTRLEN + 16);
+    if (hn_conn_peer_host(c, host, INET6_ADDRSTRLEN, &r->client_port)) {
+        size_t n = strlen(host);
+        char *text = host + INET6_ADDRSTRLEN;
+        bool v6 = memchr(host, ':', n) != NULL;
+        char *p = text;
+        if (v6)
+            *p++ = '[';
+        memcpy(p, host, n);
+        p += n;
+        if (v6)
+            *p++ = ']';
+        *p++ = ':';
+        char digits[8];
+        int k = 0;
+        unsigned port = (unsigned)r->client_port;
+        do {
+            digits[k++] = (char)('0' + port % 10);
+            port /= 10;
+        } while (port);
+        while (k)
+            *p++ = digits[--k];
+        *p = '\0';
+        r->client_host = host;
+        r->client = text;
+    } else {
+        r->client_host = NULL;
+        r->client = hn_conn_local(c);
+    }
+    r->server = hn_conn_local(c);
+    r->server_host = c->listener ? c->listener->host : "";
+    r->server_port = c->listener ? c->listener->port : -1;
+}
+
 static int
 on_headers_complete(llhttp_t *p)
 {
@@ -369,10 +410,7 @@ on_headers_complete(llhttp_t *p)
     r->body_done = !r->has_body;
     r->start_time = ev_time();
     hn_conn_t *c = hn_conn_of(h->super.transport);
-    char peer[HN_ADDR_TEXT_MAX];
-    hn_conn_peer(c, peer, sizeof(peer));
-    r->client = hn_arena_strndup(&h->rq->arena, peer, strlen(peer));
-    r->server = hn_conn_local(c);
+    set_addresses(h, c, r);
     r->app = NULL;
 
     uint64_t limit = cfg->max_body_size;
@@ -714,12 +752,16 @@ cached_date(void)
     return buf;
 }
 
+/* Length first: most names differ in length from the few we look for. */
+#define NAME_IS(hd, lit)                                                                           \
+    ((hd)->name_len == sizeof(lit) - 1 && hn_mem_case_eq((hd)->name, (hd)->name_len, lit,         \
+                                                         sizeof(lit) - 1))
+
 static bool
 is_hop_by_hop(const hn_header_t *hd)
 {
-    hn_str_t n = {hd->name, hd->name_len};
-    return hn_str_case_eq(n, "connection") || hn_str_case_eq(n, "transfer-encoding") ||
-           hn_str_case_eq(n, "keep-alive");
+    return NAME_IS(hd, "connection") || NAME_IS(hd, "transfer-encoding") ||
+           NAME_IS(hd, "keep-alive");
 }
 
 static int
@@ -764,17 +806,26 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     if (!reserved)
         buf = hn_arena_alloc(r->arena, need);
     char *p = buf;
-    p += sprintf(p, "HTTP/1.1 %d %s\r\n", status, hn_headers_reason(status));
+    const char *reason = hn_headers_reason(status);
+    size_t rlen = strlen(reason);
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + status / 100);
+    p[10] = (char)('0' + status / 10 % 10);
+    p[11] = (char)('0' + status % 10);
+    p[12] = ' ';
+    memcpy(p + 13, reason, rlen);
+    p += 13 + rlen;
+    *p++ = '\r';
+    *p++ = '\n';
     for (size_t i = 0; i < n; i++) {
         const hn_header_t *hd = &headers[i];
         if (is_hop_by_hop(hd))
             continue;
-        hn_str_t name = {hd->name, hd->name_len};
-        if (hn_str_case_eq(name, "date"))
+        if (NAME_IS(hd, "date"))
             has_date = true;
-        else if (hn_str_case_eq(name, "server"))
+        else if (NAME_IS(hd, "server"))
             has_server = true;
-        else if (no_body_status && hn_str_case_eq(name, "content-length") && status != 304)
+        else if (no_body_status && status != 304 && NAME_IS(hd, "content-length"))
             continue;
         memcpy(p, hd->name, hd->name_len);
         p += hd->name_len;
@@ -825,7 +876,7 @@ response_done(h1_t *h, hn_request_t *r)
     if (h->rq->resp_length_known && h->rq->resp_left > 0) {
         /* the app promised more than it sent: the framing is broken */
         hn_log(HN_LOG_ERROR, "response to %s ended %" PRIu64 " bytes short of its Content-Length",
-               r->client, h->rq->resp_left);
+               r->client ? r->client : "?", h->rq->resp_left);
         h->close_after = true;
         begin_close(h, true);
     }

@@ -19,6 +19,7 @@
 #include "shared/headers.h"
 #include "shared/log.h"
 #include "shared/str.h"
+#include "worker/access_log.h"
 #include "worker/app.h"
 
 const hn_header_t *
@@ -39,6 +40,21 @@ refuse(hn_request_t *r, const char *what)
     return HN_ERR;
 }
 
+/* A Content-Length value: digits only, no sign, no overflow; -1 if bad. */
+static int64_t
+parse_length(const char *v, size_t len)
+{
+    if (len == 0 || len > 18)
+        return -1;
+    int64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        n = n * 10 + (v[i] - '0');
+    }
+    return n;
+}
+
 static bool
 is_suppressed(const hn_request_t *r)
 {
@@ -55,45 +71,50 @@ hn_response_start(hn_request_t *r, int status, const hn_header_t *headers, size_
         return HN_ERR;
     }
     int64_t length = -1;
-    hn_header_t *copy = hn_arena_alloc(r->arena, (n ? n : 1) * sizeof(*copy));
+    /* Headers are borrowed from the app for this call only. The protocol
+     * copies them into its output; only the access log needs them later,
+     * so they are copied into request memory only when it is on. */
+    bool keep = hn_access_log_enabled();
+    hn_header_t *copy = NULL;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         const hn_header_t *h = &headers[i];
         /* an app cannot split the response with CR/LF or emit a bad name */
-        if (!hn_headers_valid_name(h->name, h->name_len) ||
-            !hn_headers_valid_value(h->value, h->value_len)) {
+        bool valid = hn_headers_valid_name(h->name, h->name_len) &&
+                     hn_headers_valid_value(h->value, h->value_len);
+        if (valid && h->name_len == 14 && hn_mem_case_eq(h->name, 14, "content-length", 14)) {
+            length = parse_length(h->value, h->value_len);
+            valid = length >= 0;
+        }
+        if (!valid) {
             hn_log(HN_LOG_ERROR, "app %s: dropping invalid response header %.*s",
                    r->app ? r->app->name : "?", (int)HN_MIN(h->name_len, (size_t)64), h->name);
+        }
+        if ((!valid || keep) && copy == NULL) {
+            /* from here on, a filtered (or kept) copy of the array */
+            copy = hn_arena_alloc(r->arena, (n ? n : 1) * sizeof(*copy));
+            memcpy(copy, headers, i * sizeof(*copy));
+            kept = i;
+        }
+        if (!valid)
             continue;
-        }
-        /* copied: the access log reads them after the app's buffers are gone */
-        copy[kept].name = hn_arena_strndup(r->arena, h->name, h->name_len);
-        copy[kept].name_len = h->name_len;
-        copy[kept].value = hn_arena_strndup(r->arena, h->value, h->value_len);
-        copy[kept].value_len = h->value_len;
-        if (hn_mem_case_eq(h->name, h->name_len, "content-length", 14)) {
-            char num[24];
-            size_t k = HN_MIN(h->value_len, sizeof(num) - 1);
-            memcpy(num, h->value, k);
-            num[k] = '\0';
-            char *end;
-            errno = 0;
-            long long v = strtoll(num, &end, 10);
-            if (errno || *end || v < 0 || k == 0) {
-                hn_log(HN_LOG_ERROR, "app %s: invalid content-length %s",
-                       r->app ? r->app->name : "?", num);
-                continue;
-            }
-            length = v;
-        }
+        if (copy)
+            copy[kept] = *h;
         kept++;
     }
+    if (copy && keep) {
+        for (size_t i = 0; i < kept; i++) {
+            copy[i].name = hn_arena_strndup(r->arena, copy[i].name, copy[i].name_len);
+            copy[i].value = hn_arena_strndup(r->arena, copy[i].value, copy[i].value_len);
+        }
+    }
+    const hn_header_t *out = copy ? copy : headers;
     r->status = status;
-    r->resp_headers = copy;
-    r->resp_n_headers = kept;
+    r->resp_headers = keep ? out : NULL;
+    r->resp_n_headers = keep ? kept : 0;
     r->resp_content_length = length;
     r->resp_state = HN_RESP_STARTED;
-    if (r->ops->send_head(r, status, copy, kept, length) != HN_OK) {
+    if (r->ops->send_head(r, status, out, kept, length) != HN_OK) {
         r->resp_state = HN_RESP_DONE;
         return HN_ERR;
     }

@@ -64,8 +64,12 @@ struct hn_request {
     const char *scheme;       /* "http" or "https" */
     hn_header_t *headers;
     size_t n_headers;
-    const char *client;       /* "127.0.0.1:51234" */
-    const char *server;       /* "127.0.0.1:8000" */
+    const char *client;       /* "127.0.0.1:51234", "[::1]:51234", or the listener for unix */
+    const char *client_host;  /* "127.0.0.1"; NULL for a unix socket peer */
+    int client_port;
+    const char *server;       /* the listener as configured: "127.0.0.1:8000", "unix:/p" */
+    const char *server_host;  /* "127.0.0.1", or the unix socket path */
+    int server_port;          /* -1 for a unix socket or fd:// */
     int64_t content_length;   /* -1: none or chunked */
     bool has_body;            /* a body follows the head (length > 0 or chunked) */
 
