@@ -21,7 +21,7 @@ CONNECTIONS=${BENCH_CONNECTIONS:-50}
 IDLE=${BENCH_IDLE_CONNECTIONS:-5000}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
-SERVERS=${BENCH_SERVERS:-hornet nginx}
+SERVERS=${BENCH_SERVERS:-hornet nginx hornet_so}
 export BENCH_PIPELINE=${BENCH_PIPELINE:-16}
 
 WORK=$(mktemp -d /tmp/hornet-bench.XXXXXX)
@@ -117,7 +117,7 @@ wait_ready() {
 }
 
 start_hornet() {
-    local dir="$WORK/hornet" port
+    local app=${1:-builtin:hello} dir="$WORK/${2:-hornet}" port
     [[ -x $HORNET_BIN ]] || die "hornet binary not found at $HORNET_BIN (set HORNET_BIN)"
     mkdir -p "$dir"
     port=$(free_port)
@@ -129,12 +129,20 @@ backlog: 4096
 keep_alive_timeout: 60s
 keep_alive_max_requests: 1000000000
 EOF
-    taskset -c "$SERVER_CPU" "$HORNET_BIN" -c "$dir/hornet.yaml" builtin:hello \
+    taskset -c "$SERVER_CPU" "$HORNET_BIN" -c "$dir/hornet.yaml" "$app" \
         >"$dir/stdout" 2>&1 &
     SERVER_PID=$!
     URL="http://127.0.0.1:$port/"
     PORT=$port
-    wait_ready hornet "$URL"
+    wait_ready "${2:-hornet}" "$URL"
+}
+
+# The same hello as a shared object through the application ABI
+# (examples/hello.c): loading an app must cost nothing per request.
+start_hornet_so() {
+    make -s -C "$ROOT/examples" libhello.so >/dev/null ||
+        die "cannot build examples/libhello.so"
+    start_hornet "$ROOT/examples/libhello.so:app" hornet_so
 }
 
 start_nginx() {
@@ -281,6 +289,17 @@ print_table() {
                 "$(get "$name.$key.non2xx")" "$(get "$name.$key.sockerr")"
         done
     done
+    if [[ -n ${RESULT[hornet_so.pipelined.rps]:-} ]]; then
+        printf '\n%-28s | %14s | %14s | %17s\n' metric "hello .so" builtin "ratio .so/builtin"
+        for row in "keepalive.rps|req/s keep-alive (-c$CONNECTIONS)" \
+            "pipelined.rps|req/s pipelined (x$BENCH_PIPELINE)" \
+            "pipelined.cpu|CPU us/request (pipelined)" \
+            "keepalive.cpu|CPU us/request (keep-alive)"; do
+            key=${row%%|*}
+            printf '%-28s | %14s | %14s | %17s\n' "${row#*|}" "$(get "hornet_so.$key")" \
+                "$(get "hornet.$key")" "$(ratio "$(get "hornet_so.$key")" "$(get "hornet.$key")")"
+        done
+    fi
     printf '\nreq/s: higher is better; CPU and bytes: lower is better.\n'
 }
 
@@ -294,7 +313,7 @@ main() {
         "server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU, $(nproc) CPUs"
     for name in $SERVERS; do
         case $name in
-        hornet | nginx) bench_server "$name" ;;
+        hornet | nginx | hornet_so) bench_server "$name" ;;
         *) die "unknown server '$name' in BENCH_SERVERS" ;;
         esac
     done
