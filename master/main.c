@@ -44,7 +44,7 @@ main(int argc, char **argv)
     }
     /* the app must exist before anything is bound or forked */
     if (hn_spawn_check_app(cfg, &err) != HN_OK) {
-        fprintf(stderr, "hornet: application_path: %s\n", err.msg);
+        fprintf(stderr, "hornet: %s\n", err.msg);
         goto out;
     }
     if (cli.action == HN_CLI_TEST) {

@@ -109,25 +109,23 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     /* applications (Hypercorn's names where it has the key) */
     {.name = "root_path", .type = HN_CFG_STRING, HN_CFG_FIELD(root_path), .def = "",
      .flags = HN_CFG_RELOADABLE | HN_CFG_PREFIX, .cli = "root-path", .metavar = "PATH",
-     .doc = "the URL prefix the server is reached under (a proxy's), given to apps as "
-            "root_path"},
+     .doc = "URL prefix the server is reached under behind a proxy (apps' root_path)"},
     {.name = "app_mode", .type = HN_CFG_ENUM, HN_CFG_FIELD(app_mode), .def = "auto",
      .flags = HN_CFG_RELOADABLE, .enum_parse = parse_app_mode, .enum_name = name_app_mode,
      .choices = "auto, asgi, simple",
-     .doc = "how to call the app: asgi (events), simple (whole request and response) or auto "
-            "(from what it exports)"},
+     .doc = "how apps are called: asgi (events), simple (whole request) or auto"},
     {.name = "wsgi_max_body_size", .type = HN_CFG_SIZE, HN_CFG_FIELD(wsgi_max_body_size),
      .def = "16MiB", .min = "1", .flags = HN_CFG_RELOADABLE,
      .doc = "largest request body a simple-mode app is given (413 beyond)"},
     {.name = "startup_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(startup_timeout),
      .def = "60s", .min = "1ms", .flags = HN_CFG_RELOADABLE,
-     .doc = "how long an app's lifespan startup may take before the worker gives up"},
+     .doc = "how long an app's lifespan startup may take (the worker fails beyond)"},
     {.name = "shutdown_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(shutdown_timeout),
      .def = "60s", .min = "1ms", .flags = HN_CFG_RELOADABLE,
-     .doc = "how long an app's lifespan shutdown may take before the worker exits anyway"},
+     .doc = "how long an app's lifespan shutdown may take (the worker exits beyond)"},
     {.name = "mount", .type = HN_CFG_MOUNTS, HN_CFG_FIELD(mount),
      .count_offset = offsetof(hn_config_t, n_mount), .def = NULL, .flags = HN_CFG_RELOADABLE,
-     .doc = "more applications under URL prefixes: a mapping such as /api: ./libapi.so:app"},
+     .doc = "more apps under URL prefixes, a mapping such as /api: ./libapi.so:app"},
 };
 /* clang-format on */
 

@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "include/hornet/app.h"
 #include "shared/cfg.h"
+#include "shared/headers.h"
 #include "shared/log.h"
 #include "shared/mem.h"
 #include "worker/app.h"
@@ -41,6 +43,8 @@ _Static_assert(offsetof(hornet_header_t, value_len) == offsetof(hn_header_t, val
 
 typedef struct breq {
     hn_bridge_route_t *route;
+    hn_request_t *next_ended; /* in the list of ends the app has yet to hear */
+    bool completed;
     void *data; /* the app's, via set_data */
     hornet_scope_t scope;
     bool is_paused;
@@ -51,6 +55,7 @@ typedef struct breq {
 } breq_t;
 
 static struct ev_loop *b_loop;
+static hn_request_t *ended_head, **ended_tail = &ended_head;
 static const hn_config_t *b_cfg;
 static hn_bridge_route_t *b_routes;
 static size_t b_n_routes;
@@ -271,6 +276,11 @@ on_body_end(hn_request_t *r)
         b->route->app->on_body(HREQ(r), NULL, 0, false);
 }
 
+/* The request is over. The app hears it (on_disconnect) from the flush
+ * pass, never from inside one of its own calls: a final response_body made
+ * from a timer or on_resume must not find its state freed when it returns
+ * (ASGI delivers http.disconnect on the next receive, not during send). The
+ * request's memory is held until then. */
 static void
 end(hn_request_t *r, bool completed)
 {
@@ -280,8 +290,31 @@ end(hn_request_t *r, bool completed)
     b->is_ended = true;
     free(b->body);
     b->body = NULL;
-    if (!b->route->is_simple && b->route->app->on_disconnect)
-        b->route->app->on_disconnect(HREQ(r), completed);
+    if (b->route->is_simple || b->route->app->on_disconnect == NULL)
+        return;
+    b->completed = completed;
+    r->is_held = true;
+    b->next_ended = NULL;
+    *ended_tail = r;
+    ended_tail = &b->next_ended;
+}
+
+size_t
+hn_bridge_flush(void)
+{
+    size_t n = 0;
+    while (ended_head) {
+        hn_request_t *r = ended_head;
+        breq_t *b = BREQ(r);
+        ended_head = b->next_ended;
+        if (ended_head == NULL)
+            ended_tail = &ended_head;
+        b->route->app->on_disconnect(HREQ(r), b->completed);
+        /* the protocol let go of it when it ended: free it now */
+        r->ops->release(r);
+        n++;
+    }
+    return n;
 }
 
 static void
@@ -353,14 +386,23 @@ api_response_start(hornet_request_t *hr, int status, const hornet_header_t *head
         return HORNET_EGONE;
     if (r->resp_state != HN_RESP_NONE)
         return unexpected(r, "response start after the response started");
+    /* a bad argument sends nothing: the app may correct it and call again */
     if (status < 100 || status > 599) {
         hn_log(HN_LOG_ERROR, "application %s: invalid status %d", BREQ(r)->route->app->name,
                status);
-        internal_error(r);
         return HORNET_EINVAL;
     }
+    for (size_t i = 0; i < n; i++) {
+        if (!hn_headers_valid_name(headers[i].name, headers[i].name_len) ||
+            !hn_headers_valid_value(headers[i].value, headers[i].value_len)) {
+            hn_log(HN_LOG_ERROR, "application %s: invalid response header %.*s (CR, LF or NUL "
+                   "in a value, or a name that is not a token)", BREQ(r)->route->app->name,
+                   (int)HN_MIN(headers[i].name_len, (size_t)64), headers[i].name);
+            return HORNET_EINVAL;
+        }
+    }
     if (hn_response_start(r, status, (const hn_header_t *)headers, n) != HN_OK)
-        return HORNET_EGONE;
+        return HORNET_EINVAL; /* e.g. a Content-Length that is not a number */
     if (trailers)
         hn_response_expect_trailers(r);
     return HORNET_OK;
@@ -417,8 +459,12 @@ api_response_trailers(hornet_request_t *hr, const hornet_header_t *trailers, siz
         hn_log(HN_LOG_WARN, "application %s: split trailers are sent as one section",
                BREQ(r)->route->app->name);
     }
+    for (size_t i = 0; i < n; i++)
+        if (!hn_headers_valid_name(trailers[i].name, trailers[i].name_len) ||
+            !hn_headers_valid_value(trailers[i].value, trailers[i].value_len))
+            return HORNET_EINVAL;
     return hn_response_trailers(r, (const hn_header_t *)trailers, n) == HN_OK ? HORNET_OK
-                                                                             : HORNET_EINVAL;
+                                                                             : HORNET_EGONE;
 }
 
 /* --- the API table: per-request helpers ----------------------------------- */
@@ -476,6 +522,7 @@ api_log(hornet_log_level_t level, const char *fmt, ...)
 {
     hn_log_level_t l = level <= HORNET_LOG_ERROR     ? HN_LOG_ERROR
                        : level == HORNET_LOG_WARNING ? HN_LOG_WARN
+                       : level == HORNET_LOG_NOTICE  ? HN_LOG_NOTICE
                        : level >= HORNET_LOG_DEBUG   ? HN_LOG_DEBUG
                                                      : HN_LOG_INFO;
     if (l > hn_log_level)
@@ -569,6 +616,7 @@ static const hornet_api_t b_api = {
     .lifespan_complete = hn_lifespan_complete,
     .lifespan_failed = hn_lifespan_failed,
     .lifespan_set_state = hn_lifespan_set_state,
+    .lifespan_get_state = hn_lifespan_get_state,
     .timer_new = hn_timer_new,
     .timer_start = hn_timer_start,
     .timer_stop = hn_timer_stop,

@@ -34,6 +34,11 @@ int hn_bridge_open(struct ev_loop *loop, const struct hn_config *cfg, hn_err_t *
 /* The routes, for lifespan (default application first). */
 hn_bridge_route_t *hn_bridge_routes(size_t *n);
 
+/* Tell applications about requests that ended since the last call
+ * (on_disconnect) and free them. Called from the flush pass; returns how
+ * many there were (they may have produced output to flush). */
+size_t hn_bridge_flush(void);
+
 /* The worker-side application every request is handed to. */
 extern const struct hn_app hn_bridge_app;
 

@@ -111,14 +111,35 @@ hn_h1_new(hn_transport_t *t, const hn_config_t *config, bool is_draining)
 /* --- the request's memory ---------------------------------------------- */
 
 static void
+release_chunk(h1_req_t *rq)
+{
+    hn_arena_reset(&rq->arena);
+    hn_buf_put((char *)rq);
+}
+
+/* The connection is done with the request. Its memory goes back now, or,
+ * when the application still has to hear that it ended (is_held), when the
+ * bridge calls the release op after telling it. */
+static void
 request_free(h1_t *h)
 {
-    if (h->req == NULL)
+    hn_request_t *r = h->req;
+    h1_req_t *rq = h->rq;
+    if (r == NULL)
         return;
     h->req = NULL;
-    hn_arena_reset(&h->rq->arena);
-    hn_buf_put((char *)h->rq);
     h->rq = NULL;
+    if (r->is_held) {
+        r->proto = NULL; /* the connection may be gone by then */
+        return;
+    }
+    release_chunk(rq);
+}
+
+static void
+h1_release(hn_request_t *r)
+{
+    release_chunk(HN_CONTAINER_OF(r, h1_req_t, req));
 }
 
 static void
@@ -452,8 +473,8 @@ on_body(llhttp_t *p, const char *at, size_t len)
     }
     if (cfg->read_timeout > 0)
         hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->read_timeout);
-    if (r->resp_state != HN_RESP_DONE)
-        r->app->on_body(r, at, len);
+    /* also after an early response: an ASGI app may still receive() */
+    r->app->on_body(r, at, len);
     return (h->is_closing) ? -1 : 0;
 }
 
@@ -482,8 +503,7 @@ on_message_complete(llhttp_t *p)
     if (r == NULL)
         return 0; /* answered and finished before the end of the request */
     r->body_done = true;
-    if (r->resp_state != HN_RESP_DONE)
-        r->app->on_body_end(r);
+    r->app->on_body_end(r);
     if (h->req != r)
         return h->is_closing ? HPE_PAUSED : 0; /* finished inside on_body_end */
     if (r->resp_state == HN_RESP_DONE) {
@@ -567,19 +587,15 @@ static void
 h1_eof_received(hn_protocol_t *proto)
 {
     h1_t *h = (h1_t *)proto;
-    hn_request_t *r = h->req;
-    /* A client may half-close after sending a whole request (HTTP/1.0 tools
-     * do): answer it, then close. Mid-request, the request is lost. */
-    if (r && r->body_done && r->resp_state != HN_RESP_DONE) {
-        h->close_after = true;
-        return;
-    }
-    if (r && llhttp_finish(&h->parser) == HPE_OK && r->body_done) {
-        h->close_after = true;
-        return;
-    }
-    request_abort(h);
-    begin_close(h, false);
+    /* The client closed its side. Between requests that is the end of the
+     * connection. With a request in flight it means the client is gone, as
+     * nginx (499) and Hypercorn (http.disconnect) take it: the app is told
+     * and stops; half-closing clients that still want the answer are rare
+     * and cannot be told apart. */
+    bool in_flight = h->req != NULL;
+    if (in_flight)
+        request_abort(h);
+    begin_close(h, in_flight);
 }
 
 static void
@@ -994,7 +1010,7 @@ static size_t
 h1_pending(const hn_request_t *r)
 {
     const h1_t *h = r->proto;
-    if (h->is_lost)
+    if (h == NULL || h->is_lost)
         return 0;
     return h->super.transport->ops->pending(h->super.transport);
 }
@@ -1005,4 +1021,5 @@ static const hn_stream_ops_t h1_stream_ops = {
     .send_file = h1_send_file,
     .send_trailers = h1_send_trailers,
     .pending = h1_pending,
+    .release = h1_release,
 };

@@ -132,3 +132,9 @@ hn_lifespan_set_state(hornet_lifespan_t *ls, void *state)
     if (ls)
         ls->route->state = state;
 }
+
+void *
+hn_lifespan_get_state(hornet_lifespan_t *ls)
+{
+    return ls ? ls->route->state : NULL;
+}

@@ -22,5 +22,6 @@ int hn_lifespan_run(struct ev_loop *loop, hornet_lifespan_event_t ev, double tim
 int hn_lifespan_complete(hornet_lifespan_t *ls, hornet_lifespan_event_t ev);
 int hn_lifespan_failed(hornet_lifespan_t *ls, hornet_lifespan_event_t ev, const char *message);
 void hn_lifespan_set_state(hornet_lifespan_t *ls, void *state);
+void *hn_lifespan_get_state(hornet_lifespan_t *ls);
 
 #endif

@@ -41,6 +41,8 @@ typedef struct hn_stream_ops {
     int (*send_trailers)(hn_request_t *r, const hn_header_t *trailers, size_t n);
     /* bytes queued for the client and not yet written */
     size_t (*pending)(const hn_request_t *r);
+    /* free a request the protocol let go of while it was held (is_held) */
+    void (*release)(hn_request_t *r);
 } hn_stream_ops_t;
 
 typedef enum hn_resp_state {
@@ -81,6 +83,9 @@ struct hn_request {
     size_t resp_n_headers;
     hn_resp_state_t resp_state;
     bool has_trailers;       /* announced by the app at response start */
+    bool is_held;            /* the app hears of its end later: the protocol
+                              * detaches it instead of freeing it, and the
+                              * bridge calls ops->release afterwards */
     bool body_done;          /* the whole request body was received */
     bool aborted;            /* the client went away */
     double start_time;       /* ev_time() when the head was complete */

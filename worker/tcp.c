@@ -25,6 +25,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents);
 static void do_read(hn_tcp_t *t, struct ev_loop *loop);
 static void deliver(hn_tcp_t *t, const char *data, size_t len);
 static void update_watcher(hn_tcp_t *t, struct ev_loop *loop);
+static void read_paused(hn_tcp_t *t, struct ev_loop *loop);
 static void die(hn_tcp_t *t, struct ev_loop *loop, int err);
 static void queue_release(hn_tcp_t *t);
 
@@ -228,9 +229,48 @@ on_io(struct ev_loop *loop, ev_io *w, int revents)
         do_read(t, loop);
 }
 
+/* While the protocol does not take input (a request is being answered,
+ * or the client reads too slowly), the socket is still watched: bytes are
+ * kept, up to one chunk, and EOF or an error is reported at once, so an app
+ * hears that its client left instead of producing for nobody. */
+static void
+read_paused(hn_tcp_t *t, struct ev_loop *loop)
+{
+    if (t->in == NULL)
+        t->in = hn_buf_get();
+    size_t room = HN_BUF_CHUNK_SIZE - t->in_len;
+    if (room == 0) {
+        update_watcher(t, loop);
+        return;
+    }
+    ssize_t n = recv(t->fd, t->in + t->in_len, room, 0);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            die(t, loop, errno);
+    } else if (n == 0) {
+        t->has_eof = true;
+        ev_io_stop(loop, &t->io);
+        if (t->super.proto)
+            t->super.proto->ops->eof_received(t->super.proto);
+        hn_conn_mark_pending(hn_conn_of(&t->super));
+    } else {
+        t->in_len += (uint32_t)n;
+        if (t->in_len == HN_BUF_CHUNK_SIZE)
+            update_watcher(t, loop);
+    }
+    if (t->in_len == 0 && t->in) {
+        hn_buf_put(t->in);
+        t->in = NULL;
+    }
+}
+
 static void
 do_read(hn_tcp_t *t, struct ev_loop *loop)
 {
+    if (t->is_read_paused && t->state == HN_TCP_OPEN) {
+        read_paused(t, loop);
+        return;
+    }
     char *dst = read_buf;
     size_t room = sizeof(read_buf);
     if (t->in_len && t->state == HN_TCP_OPEN) {
@@ -312,7 +352,9 @@ static void
 update_watcher(hn_tcp_t *t, struct ev_loop *loop)
 {
     int want = 0;
-    if (t->state == HN_TCP_LINGER || (t->state == HN_TCP_OPEN && !t->is_read_paused && !t->has_eof))
+    if (t->state == HN_TCP_LINGER ||
+        (t->state == HN_TCP_OPEN && !t->has_eof &&
+         (!t->is_read_paused || t->in_len < HN_BUF_CHUNK_SIZE)))
         want |= EV_READ;
     if (t->q_len)
         want |= EV_WRITE;
@@ -426,6 +468,15 @@ hn_tcp_flush(hn_tcp_t *t, struct ev_loop *loop)
     if (t->is_write_paused && t->q_bytes < HN_WRITE_LOW_WATER && t->super.proto) {
         t->is_write_paused = false;
         t->super.proto->ops->resume_writing(t->super.proto);
+        /* the app may have written (and even ended the response) from
+         * resume_writing: what it queued must go out before any close */
+        if (t->state == HN_TCP_DEAD)
+            return;
+        r = write_queue(t);
+        if (r < 0) {
+            die(t, loop, errno);
+            return;
+        }
     }
     if (r == 0 && t->state == HN_TCP_CLOSING) {
         if (t->has_eof) {

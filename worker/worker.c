@@ -63,11 +63,22 @@ hn_worker_is_draining(void)
     return w_draining;
 }
 
+static bool w_in_lifespan; /* the loop runs for lifespan alone: no break */
+
 static void
 check_done(void)
 {
-    if (w_draining && hn_conn_count() == 0)
+    if (w_draining && !w_in_lifespan && hn_conn_count() == 0)
         ev_break(w_loop, EVBREAK_ALL);
+}
+
+static int
+run_lifespan(hornet_lifespan_event_t ev, double timeout, hn_err_t *err)
+{
+    w_in_lifespan = true;
+    int rc = hn_lifespan_run(w_loop, ev, timeout, err);
+    w_in_lifespan = false;
+    return rc;
 }
 
 void
@@ -90,7 +101,11 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)w;
     (void)revents;
-    hn_conn_flush_all(loop);
+    /* ended requests are told to their apps here, which may write more
+     * (to other requests): flush until both are quiet */
+    do
+        hn_conn_flush_all(loop);
+    while (hn_bridge_flush() > 0);
     hn_access_log_flush();
     check_done();
 }
@@ -187,8 +202,13 @@ hn_worker_check_app(const hn_config_t *cfg, hn_err_t *err)
         close(fds[0]);
         hn_err_t e = {0};
         int rc = check_one(cfg->application_path, cfg->app_mode, &e);
-        for (size_t i = 0; rc == HN_OK && i < cfg->n_mount; i++)
+        for (size_t i = 0; rc == HN_OK && i < cfg->n_mount; i++) {
             rc = check_one(cfg->mount[i].app, cfg->app_mode, &e);
+            if (rc != HN_OK) {
+                hn_err_t m = e;
+                hn_err_set(&e, 0, "mount %s: %s", cfg->mount[i].prefix, m.msg);
+            }
+        }
         if (rc != HN_OK && write(fds[1], e.msg, strlen(e.msg)) < 0)
             _exit(2);
         _exit(rc == HN_OK ? 0 : 1);
@@ -260,8 +280,7 @@ hn_worker_main(const hn_worker_args_t *a)
         hn_log(HN_LOG_CRIT, "%s", err.msg);
         _exit(HN_EXIT_STARTUP);
     }
-    if (hn_lifespan_run(w_loop, HORNET_LIFESPAN_STARTUP, w_cfg->startup_timeout, &err) !=
-        HN_OK) {
+    if (run_lifespan(HORNET_LIFESPAN_STARTUP, w_cfg->startup_timeout, &err) != HN_OK) {
         hn_log(HN_LOG_CRIT, "%s", err.msg);
         _exit(HN_EXIT_STARTUP);
     }
@@ -292,10 +311,10 @@ hn_worker_main(const hn_worker_args_t *a)
         start_drain();
 
     ev_run(w_loop, 0);
+    hn_bridge_flush();
 
     int status = HN_EXIT_OK;
-    if (hn_lifespan_run(w_loop, HORNET_LIFESPAN_SHUTDOWN, w_cfg->shutdown_timeout, &err) !=
-        HN_OK) {
+    if (run_lifespan(HORNET_LIFESPAN_SHUTDOWN, w_cfg->shutdown_timeout, &err) != HN_OK) {
         hn_log(HN_LOG_ERROR, "%s", err.msg);
         status = HN_EXIT_FAILURE;
     }

@@ -34,13 +34,17 @@
  * producing), with completed=true once the response and the request body are
  * both complete (ASGI's http.disconnect after the response). After it
  * returns, the hornet_request_t pointer and all request memory are gone, so
- * an application frees its per-request state there. Note that the call that
- * completes the exchange (the final response_body, response_file or
- * response_trailers once the request body is in) may run on_disconnect
- * before it returns: do not touch the request or its state after it.
+ * an application frees its per-request state there. on_disconnect never
+ * runs from inside a call the application is making (it comes from the
+ * server's own loop, as ASGI delivers http.disconnect on the next receive),
+ * so the state is still there when the final response_body returns; calls
+ * made on the request after it ended return HORNET_EGONE.
  *
- * Backpressure: on_pause may likewise run from inside response_body, when
- * that call pushes the unsent output over the high watermark.
+ * Backpressure: on_pause may run from inside response_body, when that call
+ * pushes the unsent output over the high watermark; on_resume comes later
+ * from the loop. HORNET_EAGAIN is returned only when the unsent output is
+ * already over the hard limit (a single chunk of any size is accepted
+ * below it), and an on_resume always follows one.
  */
 #ifndef HORNET_APP_H
 #define HORNET_APP_H
@@ -91,7 +95,9 @@ typedef struct hornet_scope {
     const char *method;       /* "GET"; NULL for websocket */
     size_t method_len;
     const char *scheme;       /* "http", "https", "ws", "wss" (NUL-terminated) */
-    const char *path;         /* percent-decoded, root_path removed */
+    const char *path;         /* percent-decoded, root_path removed ("/" when
+                               * nothing is left: raw_path tells /mount from
+                               * /mount/) */
     size_t path_len;
     const char *raw_path;     /* as received, without the query */
     size_t raw_path_len;
@@ -118,6 +124,7 @@ typedef enum hornet_lifespan_event {
 typedef enum hornet_log_level {
     HORNET_LOG_ERROR = 1,
     HORNET_LOG_WARNING = 2,
+    HORNET_LOG_NOTICE = 3,
     HORNET_LOG_INFO = 4,
     HORNET_LOG_DEBUG = 5,
 } hornet_log_level_t;
@@ -151,7 +158,8 @@ typedef struct hornet_api {
     /* The app's own pointer for this request (NULL until set). */
     void (*set_data)(hornet_request_t *req, void *data);
     void *(*get_data)(const hornet_request_t *req);
-    /* Request memory: freed when the request ends. Never NULL. */
+    /* Request memory: freed when the request ends (after on_disconnect).
+     * Never NULL; aligned to 8 bytes. */
     void *(*alloc)(hornet_request_t *req, size_t size);
     /* Is the client reading slower than the app writes (between on_pause and
      * on_resume)? */
@@ -172,7 +180,8 @@ typedef struct hornet_api {
     void (*lifespan_set_state)(hornet_lifespan_t *ls, void *state);
 
     /* --- timers on the worker's loop --- */
-    /* cb runs after `after` seconds, then every `repeat` seconds if > 0. */
+    /* cb runs after `after` seconds, then every `repeat` seconds if > 0.
+     * timer_new never returns NULL; a timer may be freed from its callback. */
     hornet_timer_t *(*timer_new)(void (*cb)(hornet_timer_t *t, void *ud), void *ud);
     void (*timer_start)(hornet_timer_t *t, double after, double repeat);
     void (*timer_stop)(hornet_timer_t *t);
@@ -181,12 +190,16 @@ typedef struct hornet_api {
     /* --- the server --- */
     void (*log)(hornet_log_level_t level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
-    /* The effective value of a config key as YAML text ("8", "5s",
-     * "builtin:hello"), or NULL for an unknown or unset key. Borrowed for the
+    /* The effective value of a config key as text ("8", "5s",
+     * "builtin:hello"; strings unquoted), or NULL for an unknown or unset
+     * key; lists and mappings (bind, mount) are not offered. Borrowed for the
      * life of the worker. */
     const char *(*config)(const char *key);
     /* Seconds on the loop's clock (monotonic, cached per iteration). */
     double (*now)(void);
+
+    /* What lifespan_set_state stored (for freeing it at SHUTDOWN). */
+    void *(*lifespan_get_state)(hornet_lifespan_t *ls);
 } hornet_api_t;
 
 /* Simple mode (the WSGI counterpart): the whole request in, the whole
@@ -214,13 +227,14 @@ typedef struct hornet_app {
 
     /* Lifespan: STARTUP before the worker accepts connections, SHUTDOWN after
      * it drained. Answer (now or later) with api->lifespan_complete or
-     * api->lifespan_failed. NULL: the app does not use lifespan. */
+     * api->lifespan_failed; ls stays valid until answered. NULL: the app does
+     * not use lifespan. */
     void (*on_lifespan)(hornet_lifespan_t *ls, hornet_lifespan_event_t ev);
 
     /* A request (HTTP) or a WebSocket handshake; scope: request memory. */
     void (*on_request)(hornet_request_t *req, const hornet_scope_t *scope);
     /* A chunk of the request body (HTTP), in order; the last has more_body
-     * false (and may be empty). data: borrowed. */
+     * false and may be empty (data NULL, len 0). data: borrowed. */
     void (*on_body)(hornet_request_t *req, const void *data, size_t len, bool more_body);
     /* The request is over: the client went away, or (always, last) the
      * exchange completed. `completed` tells which. req is gone afterwards. */

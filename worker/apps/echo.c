@@ -159,31 +159,44 @@ respond(hornet_request_t *req, echo_t *e)
         h[1].value_len = (size_t)snprintf(clen, sizeof(clen), "%zu", e->out.len);
         n = 2;
     }
-    if (api->response_start(req, 200, h, n, false) != HORNET_OK) {
-        buf_free(&e->out);
+    /* On failure the request may already be over (see send_pending): leave
+     * out to on_disconnect. */
+    if (api->response_start(req, 200, h, n, false) != HORNET_OK)
         return;
-    }
     send_pending(req, e);
 }
 
 /* Hand the server what remains of out: one piece, or two when e->half is
- * set. Stops at HORNET_EAGAIN (on_resume brings us back) and drops out on
- * any other error (the client is gone; on_disconnect follows). */
+ * set. Stops at HORNET_EAGAIN (nothing was taken; on_resume brings us back).
+ *
+ * The last call may end the request inside it (on_disconnect runs and
+ * request memory, e included, is gone when it returns), and so may a failing
+ * one: after those, touch nothing. The buffer is detached first so that it
+ * is freed exactly once, here or in on_disconnect. */
 static void
 send_pending(hornet_request_t *req, echo_t *e)
 {
     while (e->out.ptr != NULL) {
         size_t end = e->sent < e->half ? e->half : e->out.len;
         bool more = end < e->out.len;
-        int rc = api->response_body(req, e->out.ptr + e->sent, end - e->sent, more);
+        buf_t out = e->out;
+        int rc;
 
-        if (rc == HORNET_EAGAIN)
-            return;
-        if (rc != HORNET_OK || !more) {
-            buf_free(&e->out);
+        if (more) {
+            rc = api->response_body(req, out.ptr + e->sent, end - e->sent, true);
+            if (rc != HORNET_OK)
+                return; /* EAGAIN: wait; else on_disconnect frees out */
+            e->sent = end;
+            continue;
+        }
+        e->out = (buf_t){0};
+        rc = api->response_body(req, out.ptr + e->sent, end - e->sent, false);
+        if (rc == HORNET_EAGAIN) {
+            e->out = out; /* nothing happened: e is still ours */
             return;
         }
-        e->sent = end;
+        free(out.ptr);
+        return;
     }
 }
 

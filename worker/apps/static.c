@@ -67,6 +67,7 @@ static void respond_error(hornet_request_t *req, const hornet_scope_t *s, int st
                           const hornet_header_t *extra, size_t n_extra);
 static const hornet_header_t *find_header(const hornet_scope_t *s, const char *name);
 static bool is_head(const hornet_scope_t *s);
+static bool is_bare_mount_point(const hornet_scope_t *s);
 static hornet_header_t header(const char *name, const char *value);
 static char *req_strndup(hornet_request_t *req, const char *str, size_t len);
 static char *req_printf(hornet_request_t *req, const char *fmt, ...) HN_PRINTF(2, 3);
@@ -191,7 +192,7 @@ on_request(hornet_request_t *req, const hornet_scope_t *s)
 
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        if (s->path[s->path_len - 1] != '/') {
+        if (s->path[s->path_len - 1] != '/' || is_bare_mount_point(s)) {
             /* Relative links in the index resolve against the directory only
              * with the slash. Build it from the raw path so the client's
              * encoding survives, with one leading slash so "//host" can't
@@ -705,6 +706,17 @@ static bool
 is_head(const hornet_scope_t *s)
 {
     return s->method_len == 4 && memcmp(s->method, "HEAD", 4) == 0;
+}
+
+/* A request for the mount point itself ("/static" under root_path
+ * "/static") reaches the app with path "/", like "/static/". Only the raw
+ * path tells them apart, and the first needs the same redirect as any
+ * directory named without its slash. */
+static bool
+is_bare_mount_point(const hornet_scope_t *s)
+{
+    return s->root_path_len > 0 && s->path_len == 1 && s->raw_path_len > 0 &&
+           s->raw_path[s->raw_path_len - 1] != '/';
 }
 
 static hornet_header_t
