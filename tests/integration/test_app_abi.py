@@ -3,7 +3,8 @@
 Event order (on_request, on_body..., on_disconnect exactly once), refusals of out-of-order calls
 (HORNET_EUNEXPECTED, logged, 500 when nothing was sent), disconnects reaching the app
 (completed=false, later calls HORNET_EGONE), answers from timers, request memory, the scope's
-fields, root_path and mount, simple mode, and the api table.
+fields, root_path and mount, responses in pieces (chunked, trailers, files), simple mode, and
+the api table.
 
 The apps are tests/apps/*.c (see apps_fixture.py). probe.c keeps a record of every request that
 has an id in its query (events, return codes, "disconnect C" at the end) and serves it at
@@ -18,7 +19,7 @@ import subprocess
 
 import pytest
 
-from apps_fixture import apps, requires_gcc  # noqa: F401  (fixture)
+from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
 from hornet_fixture import (Conn, build_request, chunked, free_port, ipv6_available,
                             wait_until)
 
@@ -238,6 +239,28 @@ def test_response_before_body_completes(probe):
         "the body sent after an early response never reached the app: %r" % rec
     assert sum(int(ln.split()[1]) for ln in bodies) == 10, rec
     assert rec[-1] == "disconnect 1", rec
+
+
+def test_head_request(probe):
+    """HEAD: the app answers as for GET; the server sends the head only."""
+    with probe.connect() as c:
+        r = c.request("HEAD", "/order?id=head1")
+        assert r.status == 200 and r.body == b"", r
+        assert int(r.header("content-length")) > 0, r
+        assert r.header("x-probe-id") == "head1"
+        # no body bytes were sent: the next response parses
+        assert c.request("GET", "/").body == b"probe\n"
+    assert record(probe, "head1")[0] == "request HEAD /order"
+
+
+def test_body_over_max_body_size_never_reaches_the_app(hornet_server, apps):
+    srv = hornet_server(app=apps["probe"], config={"max_body_size": "1KiB"})
+    before = counters(srv)
+    r = srv.request("POST", "/order?id=big1", body=b"x" * 2048)
+    assert r.status == 413, r
+    after = counters(srv)
+    # only the first /counters request itself reached the app in between
+    assert after["requests"] == before["requests"] + 1, (before, after)
 
 
 def test_curl_post(probe):

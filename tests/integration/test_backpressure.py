@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from apps_fixture import apps, requires_gcc  # noqa: F401  (fixture)
+from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
 from hornet_fixture import build_request, pid_alive, wait_until
 
 pytestmark = requires_gcc

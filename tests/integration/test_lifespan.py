@@ -11,7 +11,7 @@ import os
 import signal
 import time
 
-from apps_fixture import apps, requires_gcc  # noqa: F401  (fixture)
+from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
 from hornet_fixture import (Conn, build_request, listening_inodes, pid_alive, wait_until)
 
 pytestmark = requires_gcc
