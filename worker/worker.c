@@ -311,6 +311,9 @@ hn_worker_main(const hn_worker_args_t *a)
         start_drain();
 
     ev_run(w_loop, 0);
+    /* drained: the graceful deadline has done its job and must not fire
+     * (and warn) during the lifespan shutdown that follows */
+    ev_timer_stop(w_loop, &w_graceful);
     hn_bridge_flush();
 
     int status = HN_EXIT_OK;

@@ -15,8 +15,7 @@
  * another event. Callbacks may call back into the server.
  *
  * Memory words: *borrows* = valid only during the call; *request memory* =
- * valid until the request ends (on_disconnect returned or the response and
- * body are complete).
+ * valid until on_disconnect returns.
  *
  * Event order for an HTTP request (ASGI http.* messages):
  *   server -> app:  on_request (scope)                       -- the connection "opens"
@@ -27,7 +26,10 @@
  *                   response_trailers (if announced)          http.response.trailers
  * An out-of-order call returns HORNET_EUNEXPECTED (Hypercorn's
  * UnexpectedMessageError) and is logged; if nothing reached the client yet it
- * gets a 500.
+ * gets a 500. Once the request has ended (response and body complete, or the
+ * client gone) every call on it returns HORNET_EGONE instead, until
+ * on_disconnect. HORNET_EINVAL means nothing was taken and the request is
+ * unchanged: the app may correct the arguments and call again.
  *
  * on_disconnect is called exactly once per request, whichever way it ends:
  * with completed=false when the client went away first (cancellation: stop
