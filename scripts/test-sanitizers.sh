@@ -47,7 +47,8 @@ EOF
     set -e
     summary=$(tail -n 1 "$work/pytest.log")
     passed=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
-    failed=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+    failed=$( (grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" || true) |
+        awk '{s += $1} END {print s + 0}')
     skipped=$(grep -oE '[0-9]+ skipped' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
     # valgrind has no handler for openat2 (builtin:static falls back): not an error
     bad=0
