@@ -43,6 +43,7 @@ typedef enum master_state { RUNNING, STOPPING } master_state_t;
 
 typedef struct slot {
     pid_t pid;       /* 0: no process */
+    pid_t old_pid;   /* the worker being replaced: serving until pid is ready */
     bool is_ready;
     bool was_ever_ready;
     unsigned failures;
@@ -77,16 +78,19 @@ live_workers(void)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < M.n_slots; i++)
-        n += M.slots[i].pid > 0;
+        n += (M.slots[i].pid > 0) + (M.slots[i].old_pid > 0);
     return n;
 }
 
 static void
 signal_workers(int sig)
 {
-    for (unsigned i = 0; i < M.n_slots; i++)
+    for (unsigned i = 0; i < M.n_slots; i++) {
         if (M.slots[i].pid > 0)
             kill(M.slots[i].pid, sig);
+        if (M.slots[i].old_pid > 0)
+            kill(M.slots[i].old_pid, sig);
+    }
 }
 
 static void
@@ -165,6 +169,22 @@ announce(void)
     hn_log(HN_LOG_NOTICE, "%u worker(s) ready", M.n_slots);
 }
 
+/* A worker asked to be replaced (max_requests): start its successor on the
+ * same slot and sockets; the old one keeps serving until the new one is
+ * ready (see on_ready), so no connection waits for a missing worker. */
+static void
+replace_slot(unsigned i)
+{
+    slot_t *s = &M.slots[i];
+    if (M.state != RUNNING || s->pid <= 0 || s->old_pid > 0)
+        return;
+    hn_log(HN_LOG_INFO, "replacing worker %u (pid %d): max_requests reached", i, (int)s->pid);
+    s->old_pid = s->pid;
+    s->pid = 0;
+    s->failures = 0;
+    spawn_slot(i);
+}
+
 static void
 on_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -173,10 +193,22 @@ on_ready(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     uint32_t word;
     while (read(M.ready_pipe[0], &word, sizeof(word)) == (ssize_t)sizeof(word)) {
-        if (word >= M.n_slots)
+        unsigned i = word & ~HN_SHM_WORD_RECYCLE;
+        if (i >= M.n_slots)
             continue;
-        M.slots[word].is_ready = true;
-        M.slots[word].was_ever_ready = true;
+        slot_t *s = &M.slots[i];
+        if (word & HN_SHM_WORD_RECYCLE) {
+            replace_slot(i);
+            continue;
+        }
+        s->is_ready = true;
+        s->was_ever_ready = true;
+        if (s->old_pid > 0) {
+            /* the successor accepts: now the old worker may drain */
+            hn_log(HN_LOG_INFO, "worker %u (pid %d) ready; draining pid %d", i, (int)s->pid,
+                   (int)s->old_pid);
+            kill(s->old_pid, SIGTERM);
+        }
     }
     if (M.announced)
         return;
@@ -207,11 +239,19 @@ reap(void)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         unsigned i;
         for (i = 0; i < M.n_slots; i++)
-            if (M.slots[i].pid == pid)
+            if (M.slots[i].pid == pid || M.slots[i].old_pid == pid)
                 break;
         if (i == M.n_slots)
             continue;
         slot_t *s = &M.slots[i];
+        if (s->old_pid == pid) {
+            /* a replaced worker finished its drain */
+            char done[128];
+            describe_exit(status, done, sizeof(done));
+            s->old_pid = 0;
+            hn_log(HN_LOG_INFO, "replaced worker %u (pid %d) %s", i, (int)pid, done);
+            continue;
+        }
         s->pid = 0;
         s->is_ready = false;
         atomic_store(&M.shm->slots[i].state, HN_SLOT_EXITED);

@@ -42,6 +42,8 @@ typedef struct hn_config {
     size_t n_bind;
     int backlog;
     int workers;          /* >= 1 after hn_cfg_finish; before it 0 means "auto" */
+    int max_requests;     /* a worker that served this many is replaced; 0: never */
+    int max_requests_jitter; /* plus a random 0..jitter, so workers do not recycle together */
     char *application_path; /* "builtin:NAME" (later: PATH.so:SYMBOL) */
     char *pid_path;       /* NULL: no PID file */
     char *user, *group;   /* NULL: keep; a name or a number */

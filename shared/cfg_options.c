@@ -39,6 +39,13 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "workers", .type = HN_CFG_INT, HN_CFG_FIELD(workers), .def = "1", .min = "1",
      .max = "512", .flags = HN_CFG_RELOADABLE | HN_CFG_AUTO, .cli = "workers", .cli_short = 'w',
      .metavar = "N|auto", .doc = "worker processes; \"auto\": one per online CPU"},
+    {.name = "max_requests", .type = HN_CFG_INT, HN_CFG_FIELD(max_requests), .def = "0",
+     .min = "0", .flags = HN_CFG_RELOADABLE, .cli = "max-requests", .metavar = "N",
+     .doc = "replace a worker after it served N requests, the new one ready before the old "
+            "drains (0: never)"},
+    {.name = "max_requests_jitter", .type = HN_CFG_INT, HN_CFG_FIELD(max_requests_jitter),
+     .def = "0", .min = "0", .flags = HN_CFG_RELOADABLE, .cli = "max-requests-jitter",
+     .metavar = "N", .doc = "add a random 0..N to max_requests per worker"},
     {.name = "application_path", .type = HN_CFG_STRING, HN_CFG_FIELD(application_path),
      .def = "builtin:hello", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
      .doc = "the application: builtin:NAME or PATH.so[:SYMBOL] (the APP argument overrides "

@@ -17,6 +17,11 @@
 
 #define HN_SHM_MAX_SLOTS 512
 
+/* Words a worker writes to the master's pipe: its slot number when it
+ * accepts connections, or the slot number with this flag to ask to be
+ * replaced (max_requests). */
+#define HN_SHM_WORD_RECYCLE 0x80000000u
+
 typedef enum hn_slot_state {
     HN_SLOT_EMPTY = 0,
     HN_SLOT_STARTING, /* forked, loading the app */

@@ -87,6 +87,10 @@ static const hn_config_t *cfg; /* the worker's; the same for every connection */
  * an app answered without reading them. */
 #define DISCARD_MAX (64 * 1024)
 
+/* How long an idle keep-alive connection stays open once its worker drains:
+ * long enough for a request the client sent just before to arrive. */
+#define DRAIN_IDLE_GRACE 1.0
+
 static void finish_request(h1_t *h);
 static const char *cached_date(void);
 static void respond_error(h1_t *h, int status, const char *why);
@@ -634,9 +638,14 @@ h1_drain(hn_protocol_t *proto)
 {
     h1_t *h = (h1_t *)proto;
     h->is_draining = true;
-    /* idle between requests: nothing is lost by closing now */
+    /* Idle between requests. Closing at once would race a request already
+     * on the wire (the client would see its request lost with no answer),
+     * so the connection gets a short last chance: a request that arrives is
+     * answered with Connection: close, and a connection still idle when the
+     * timer fires is closed. */
     if (h->req == NULL && !h->is_paused)
-        begin_close(h, true);
+        hn_conn_set_timer(hn_conn_of(proto->transport),
+                          HN_MIN(cfg->keep_alive_timeout, DRAIN_IDLE_GRACE));
 }
 
 static void

@@ -40,6 +40,9 @@ static const hn_config_t *w_cfg;
 static hn_slot_rec_t *w_rec;
 static struct ev_loop *w_loop;
 static bool w_draining;
+static unsigned w_slot;
+static int w_ready_fd = -1;
+static uint64_t w_served, w_recycle_at; /* 0: max_requests off */
 static ev_io w_sig_io;
 static ev_prepare w_prepare;
 static ev_timer w_heartbeat, w_graceful;
@@ -94,6 +97,16 @@ hn_worker_request_done(void)
 {
     if (w_rec)
         atomic_fetch_add_explicit(&w_rec->requests, 1, memory_order_relaxed);
+    if (w_recycle_at && ++w_served == w_recycle_at && !w_draining) {
+        /* Ask to be replaced and keep serving: the master starts the new
+         * worker and sends us TERM only once it is ready, so nothing waits
+         * in the backlog for a worker that is not there. */
+        uint32_t word = w_slot | HN_SHM_WORD_RECYCLE;
+        hn_log(HN_LOG_INFO, "served %llu requests (max_requests): asking to be replaced",
+               (unsigned long long)w_served);
+        if (write(w_ready_fd, &word, sizeof(word)) != (ssize_t)sizeof(word))
+            hn_log(HN_LOG_WARN, "cannot ask the master for a replacement");
+    }
 }
 
 static void
@@ -246,6 +259,16 @@ hn_worker_main(const hn_worker_args_t *a)
     snprintf(role, sizeof(role), "worker %u", a->slot);
     hn_log_set_role(role);
     w_cfg = a->cfg;
+    w_slot = a->slot;
+    w_ready_fd = a->ready_fd;
+    if (w_cfg->max_requests > 0) {
+        /* jitter keeps workers started together from recycling together */
+        srandom((unsigned)getpid() ^ (unsigned)hn_shm_now_ms());
+        w_recycle_at = (uint64_t)w_cfg->max_requests +
+                       (w_cfg->max_requests_jitter > 0
+                            ? (uint64_t)(random() % ((long)w_cfg->max_requests_jitter + 1))
+                            : 0);
+    }
     w_rec = &a->shm->slots[a->slot];
 
     /* A worker must not outlive its master: if the master is killed, the
@@ -301,11 +324,10 @@ hn_worker_main(const hn_worker_args_t *a)
     atomic_store(&w_rec->state, HN_SLOT_READY);
     hn_log(HN_LOG_DEBUG, "ready, pid %d", (int)getpid());
     /* tell the master in words, not by its polling: readiness is what a
-     * reload will wait for before stopping the old worker */
+     * replacement waits for before the old worker is stopped */
     uint32_t word = a->slot;
     if (write(a->ready_fd, &word, sizeof(word)) != (ssize_t)sizeof(word))
         hn_log(HN_LOG_WARN, "cannot report readiness to the master");
-    close(a->ready_fd);
     /* a stop may have been requested while we were starting */
     if (atomic_load(&a->shm->shutdown) != 0)
         start_drain();

@@ -1,0 +1,79 @@
+"""max_requests / max_requests_jitter: a worker that served its share is replaced, the
+successor ready before the old one drains, so clients see no error and no gap."""
+import re
+import threading
+
+from hornet_fixture import Conn, build_request, children, http_request, wait_until
+
+HELLO = b"Hello, world!"
+
+
+def test_worker_replaced_after_max_requests(hornet_server):
+    srv = hornet_server(config={"max_requests": 5, "graceful_timeout": "10s"})
+    first = set(children(srv.pid))
+    assert len(first) == 1
+    for i in range(5):
+        r = http_request(srv.port, path="/n%d" % i)
+        assert (r.status, r.body) == (200, HELLO)
+    # the fifth request asks for a replacement; the old worker leaves once the new is ready
+    wait_until(lambda: set(children(srv.pid)) and not (set(children(srv.pid)) & first), 15,
+               what="the worker to be replaced")
+    assert len(children(srv.pid)) == 1
+    r = http_request(srv.port, path="/after")
+    assert (r.status, r.body) == (200, HELLO)
+    log = srv.stderr_text()
+    assert "max_requests" in log
+    assert re.search(r"replaced worker 0 \(pid %d\) exited with status 0" % first.pop(), log), log
+    assert srv.stop() == 0
+
+
+def test_no_request_fails_across_replacements(hornet_server):
+    """Clients in a loop over several replacements (max_requests 20, two workers): every
+    request gets a whole 200; a keep-alive connection may be closed between responses
+    (Connection: close from the draining worker), never in the middle of one."""
+    srv = hornet_server(config={"workers": 2, "max_requests": 20, "max_requests_jitter": 5,
+                                "graceful_timeout": "10s"})
+    errors, served = [], [0]
+    lock = threading.Lock()
+
+    def client():
+        n = 0
+        while n < 150:
+            try:
+                with Conn(srv.port, timeout=10) as c:
+                    while n < 150:
+                        c.send(build_request("GET", "/x"))
+                        r = c.read_response()
+                        if (r.status, r.body) != (200, HELLO):
+                            errors.append(r)
+                            return
+                        n += 1
+                        with lock:
+                            served[0] += 1
+                        if r.has_token("connection", "close"):
+                            c.assert_closed()
+                            break
+            except Exception as e:  # a reset or a cut response is a lost request
+                errors.append(repr(e))
+                return
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors[:5]
+    assert served[0] == 600
+    log = srv.stderr_text()
+    assert log.count("asking to be replaced") >= 4, log
+    assert "could not start" not in log
+    assert srv.stop() == 0
+
+
+def test_max_requests_zero_never_replaces(hornet_server):
+    srv = hornet_server(config={"max_requests": 0})
+    first = set(children(srv.pid))
+    for i in range(30):
+        assert http_request(srv.port).status == 200
+    assert set(children(srv.pid)) == first
+    assert "asking to be replaced" not in srv.stderr_text()
