@@ -122,6 +122,8 @@ test_defaults(void)
     is_int(cfg->umask, -1, "umask unset");
     ok(cfg->keep_alive_timeout == 5.0, "keep_alive_timeout 5s");
     is_int(cfg->keep_alive_max_requests, 1000, "keep_alive_max_requests");
+    is_int(cfg->max_requests, 0, "max_requests: off by default");
+    is_int(cfg->max_requests_jitter, 0, "max_requests_jitter");
     ok(cfg->graceful_timeout == 3.0, "graceful_timeout 3s");
     ok(cfg->read_timeout == 0.0, "read_timeout off");
     is_int(cfg->h11_max_incomplete_size, 16384, "h11_max_incomplete_size");
@@ -173,7 +175,7 @@ test_table(void)
            "%s: exactly one of RELOADABLE, RESTART", name);
         ok(opt->doc && *opt->doc, "%s has help text", name);
     }
-    is_int(n, 29, "29 options, one per hn_config_t field but file (and counts)");
+    is_int(n, 31, "31 options, one per hn_config_t field but file (and counts)");
     is_int(n, hn_cfg_options_count, "option_name iterates the whole table");
     ok(hn_cfg_option_name(n) == NULL, "NULL past the end");
     ok(strstr(help, "(-w, --workers)") != NULL, "--help shows the flag of a key");
@@ -241,6 +243,8 @@ test_set_types(void)
            "workers: expected an integer from 1 to 512 or \"auto\", got null", "int: null");
     is_str(set_err("backlog", "auto", NULL),
            "backlog: expected an integer from 1 to 65535, got \"auto\"", "auto only where allowed");
+    is_str(set_err("max_requests", "-1", NULL),
+           "max_requests: expected an integer of at least 0, got \"-1\"", "max_requests below 0");
     is_str(set_err("keep_alive_max_requests", "0", NULL),
            "keep_alive_max_requests: expected an integer of at least 1, got \"0\"",
            "int: min only");
