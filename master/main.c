@@ -16,6 +16,12 @@
 #include "shared/log.h"
 #include "master/spawn.h"
 
+static hn_config_t *
+reload_config(void *ud, hn_err_t *err)
+{
+    return hn_cli_load_config(ud, err);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -72,7 +78,8 @@ main(int argc, char **argv)
                 "(hornet --help for options)\n",
                 cfg->application_path, cfg->bind[0].text, cfg->workers);
     }
-    status = hn_master_run(cfg);
+    status = hn_master_run(cfg, reload_config, &cli);
+    cfg = NULL; /* the master's now */
 out:
     hn_cfg_free(cfg);
     hn_cli_free(&cli);

@@ -53,7 +53,11 @@ typedef struct slot {
 
 typedef struct master {
     struct ev_loop *loop;
-    const hn_config_t *cfg;
+    hn_config_t *cfg;
+    hn_config_t *old_cfg;      /* during a reload: what the old generation runs */
+    bool is_reloading;
+    hn_master_reload_fn reload;
+    void *reload_ud;
     hn_listeners_t listeners;
     hn_privs_t privs;
     hn_shm_t *shm;
@@ -169,6 +173,130 @@ announce(void)
     hn_log(HN_LOG_NOTICE, "%u worker(s) ready", M.n_slots);
 }
 
+/* --- reload --------------------------------------------------------------
+ *
+ * SIGHUP: build the configuration again and check it (and the app, in a
+ * short-lived child). If anything is wrong, say why and change nothing.
+ * Otherwise start a whole new generation of workers beside the old one, on
+ * the same sockets; only when every new worker reports ready is the old
+ * generation told to drain. A new worker that dies before it is ready
+ * aborts the reload: the new generation is killed (it never served) and the
+ * old one keeps serving, unchanged. nginx instead sleeps 100 ms and hopes. */
+
+static bool
+reload_refused(const char *why)
+{
+    hn_log(HN_LOG_ERROR, "reload refused: %s; still serving with the previous configuration",
+           why);
+    return false;
+}
+
+/* Keys this version cannot change without a restart: listeners and the
+ * slot count (bind, workers) and what the table marks RESTART. */
+static bool
+reload_allowed(const hn_config_t *next, char *why, size_t size)
+{
+    char names[256] = "";
+    hn_cfg_flag_t flag;
+    for (size_t i = 0; hn_cfg_option_flag(i, &flag); i++) {
+        if (!hn_cfg_option_differs(M.cfg, next, i))
+            continue;
+        if (hn_cfg_option_needs_restart(i) || strcmp(flag.key, "bind") == 0 ||
+            strcmp(flag.key, "workers") == 0) {
+            size_t n = strlen(names);
+            snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", flag.key);
+        }
+    }
+    if (names[0] == '\0')
+        return true;
+    snprintf(why, size, "changing %s needs a restart", names);
+    return false;
+}
+
+static void
+start_reload(void)
+{
+    if (M.state != RUNNING)
+        return;
+    if (M.is_reloading) {
+        hn_log(HN_LOG_WARN, "SIGHUP: a reload is already in progress");
+        return;
+    }
+    for (unsigned i = 0; i < M.n_slots; i++)
+        if (M.slots[i].old_pid > 0 || M.slots[i].pid <= 0) {
+            hn_log(HN_LOG_WARN, "SIGHUP: worker %u is being replaced or restarted; "
+                   "send SIGHUP again in a moment", i);
+            return;
+        }
+    hn_err_t err = {0};
+    hn_config_t *next = M.reload(M.reload_ud, &err);
+    if (next == NULL) {
+        reload_refused(err.msg);
+        return;
+    }
+    char why[512] = "";
+    if (!reload_allowed(next, why, sizeof(why)) || hn_spawn_check_app(next, &err) != HN_OK) {
+        reload_refused(why[0] && !err.msg[0] ? why : err.msg);
+        hn_cfg_free(next);
+        return;
+    }
+    hn_log_level = (hn_log_level_t)next->loglevel;
+    M.old_cfg = M.cfg;
+    M.cfg = next;
+    M.spawn.cfg = next;
+    M.is_reloading = true;
+    uint32_t gen = atomic_fetch_add(&M.shm->generation, 1) + 1;
+    hn_log(HN_LOG_NOTICE, "reloading: starting generation %u (%u worker(s))", gen, M.n_slots);
+    for (unsigned i = 0; i < M.n_slots; i++) {
+        slot_t *s = &M.slots[i];
+        s->old_pid = s->pid;
+        s->pid = 0;
+        s->is_ready = false;
+        s->failures = 0;
+        spawn_slot(i);
+    }
+}
+
+/* Every new worker is ready: the old generation drains. */
+static void
+reload_check_ready(void)
+{
+    for (unsigned i = 0; i < M.n_slots; i++)
+        if (!M.slots[i].is_ready)
+            return;
+    for (unsigned i = 0; i < M.n_slots; i++)
+        if (M.slots[i].old_pid > 0)
+            kill(M.slots[i].old_pid, SIGTERM);
+    M.is_reloading = false;
+    hn_cfg_free(M.old_cfg);
+    M.old_cfg = NULL;
+    hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving",
+           atomic_load(&M.shm->generation));
+}
+
+/* A new worker died before it was ready: back to the old generation. */
+static void
+reload_abort(unsigned failed, pid_t pid, const char *what)
+{
+    hn_log(HN_LOG_ERROR, "reload aborted: new worker %u (pid %d) %s before it was ready; "
+           "the previous generation keeps serving", failed, (int)pid, what);
+    for (unsigned i = 0; i < M.n_slots; i++) {
+        slot_t *s = &M.slots[i];
+        if (s->pid > 0)
+            kill(s->pid, SIGKILL); /* never served a request */
+        s->pid = s->old_pid;
+        s->old_pid = 0;
+        s->is_ready = true;
+        s->failures = 0;
+    }
+    hn_cfg_free(M.cfg);
+    M.cfg = M.old_cfg;
+    M.old_cfg = NULL;
+    M.spawn.cfg = M.cfg;
+    hn_log_level = (hn_log_level_t)M.cfg->loglevel;
+    M.is_reloading = false;
+}
+
 /* A worker asked to be replaced (max_requests): start its successor on the
  * same slot and sockets; the old one keeps serving until the new one is
  * ready (see on_ready), so no connection waits for a missing worker. */
@@ -176,7 +304,7 @@ static void
 replace_slot(unsigned i)
 {
     slot_t *s = &M.slots[i];
-    if (M.state != RUNNING || s->pid <= 0 || s->old_pid > 0)
+    if (M.state != RUNNING || M.is_reloading || s->pid <= 0 || s->old_pid > 0)
         return;
     hn_log(HN_LOG_INFO, "replacing worker %u (pid %d): max_requests reached", i, (int)s->pid);
     s->old_pid = s->pid;
@@ -184,6 +312,8 @@ replace_slot(unsigned i)
     s->failures = 0;
     spawn_slot(i);
 }
+
+static void reload_check_ready(void);
 
 static void
 on_ready(struct ev_loop *loop, ev_io *w, int revents)
@@ -203,6 +333,10 @@ on_ready(struct ev_loop *loop, ev_io *w, int revents)
         }
         s->is_ready = true;
         s->was_ever_ready = true;
+        if (M.is_reloading) {
+            reload_check_ready();
+            continue;
+        }
         if (s->old_pid > 0) {
             /* the successor accepts: now the old worker may drain */
             hn_log(HN_LOG_INFO, "worker %u (pid %d) ready; draining pid %d", i, (int)s->pid,
@@ -268,6 +402,10 @@ reap(void)
                 M.exit_status = HN_EXIT_FAILURE;
             continue;
         }
+        if (M.is_reloading) {
+            reload_abort(i, pid, what);
+            continue;
+        }
         hn_log(HN_LOG_ERROR, "worker %u (pid %d) %s", i, (int)pid, what);
         if (WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_STARTUP) {
             /* it would fail the same way again: stop instead of looping */
@@ -330,8 +468,8 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
             signal_workers(SIGUSR1);
             break;
         case SIGHUP:
-            hn_log(HN_LOG_WARN, "SIGHUP received: configuration reload is not supported yet; "
-                   "restart hornet to apply changes");
+            hn_log(HN_LOG_NOTICE, "SIGHUP received: reloading");
+            start_reload();
             break;
         default:
             break;
@@ -340,7 +478,7 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static int
-setup(const hn_config_t *cfg, hn_err_t *err)
+setup(hn_config_t *cfg, hn_err_t *err)
 {
     M.cfg = cfg;
     M.n_slots = (unsigned)cfg->workers;
@@ -407,11 +545,15 @@ teardown(void)
         hn_pidfile_remove(M.cfg->pid_path);
     hn_shm_destroy(M.shm);
     free(M.slots);
+    hn_cfg_free(M.old_cfg);
+    hn_cfg_free(M.cfg);
 }
 
 int
-hn_master_run(const hn_config_t *cfg)
+hn_master_run(hn_config_t *cfg, hn_master_reload_fn reload, void *ud)
 {
+    M.reload = reload;
+    M.reload_ud = ud;
     hn_log_set_role("master");
     hn_err_t err = {0};
     if (setup(cfg, &err) != HN_OK) {

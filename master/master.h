@@ -8,8 +8,15 @@
 
 struct hn_config;
 
-/* Returns the exit status: 0 after a requested stop, 1 when the server could
- * not start or stopped because of a failure. */
-int hn_master_run(const struct hn_config *cfg);
+#include "shared/common.h"
+
+/* Builds the configuration again for a reload (the same file and command
+ * line): returns owned, or NULL with err saying why. */
+typedef struct hn_config *(*hn_master_reload_fn)(void *ud, hn_err_t *err);
+
+/* Takes cfg (freed when replaced and at exit). Returns the exit status: 0
+ * after a requested stop, 1 when the server could not start or stopped
+ * because of a failure. */
+int hn_master_run(struct hn_config *cfg, hn_master_reload_fn reload, void *ud);
 
 #endif
