@@ -50,6 +50,7 @@ static const struct option base_options[] = {
     {"dump-config", no_argument, NULL, OPT_DUMP},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
+    {"signal", required_argument, NULL, 's'},
 };
 
 int
@@ -83,6 +84,9 @@ hn_cli_parse(int argc, char **argv, hn_cli_t *cli, hn_err_t *err)
             break;
         case 'h':
             help = true;
+            break;
+        case 's':
+            cli->signal_name = optarg;
             break;
         case ':':
         case '?':
@@ -120,6 +124,8 @@ hn_cli_parse(int argc, char **argv, hn_cli_t *cli, hn_err_t *err)
         cli->action = HN_CLI_DUMP_CONFIG;
     else if (test)
         cli->action = HN_CLI_TEST;
+    else if (cli->signal_name)
+        cli->action = HN_CLI_SIGNAL;
     return rc;
 }
 
@@ -169,6 +175,8 @@ hn_cli_usage(FILE *out)
     print_flag(out, "-c, --config FILE", "read the configuration from the YAML FILE\n");
     print_flag(out, "-t, --test", "check the configuration and exit (0: valid)\n");
     print_flag(out, "    --dump-config", "print the effective configuration as YAML and exit\n");
+    print_flag(out, "-s, --signal NAME", "signal the running master through pid_path: stop, "
+               "quit, reopen, or reload (waits for the outcome)\n");
     print_flag(out, "-v, --version", "print the version and exit\n");
     print_flag(out, "-h, --help", "print this help and exit\n");
     for (size_t i = 0; hn_cfg_option_flag(i, &flag); i++) {
@@ -217,7 +225,7 @@ build_flags(flag_set_t *fs)
     n = HN_ARRAY_LEN(base_options);
 
     /* ':' first: a missing argument returns ':' rather than '?'. */
-    s += (size_t)snprintf(fs->shortopts, sizeof(fs->shortopts), ":c:tvh");
+    s += (size_t)snprintf(fs->shortopts, sizeof(fs->shortopts), ":c:tvhs:");
     for (size_t i = 0; hn_cfg_option_flag(i, &flag); i++) {
         if (flag.long_name == NULL)
             continue;

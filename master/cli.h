@@ -20,6 +20,7 @@ typedef enum hn_cli_action {
     HN_CLI_HELP,        /* -h */
     HN_CLI_VERSION,     /* -v */
     HN_CLI_DUMP_CONFIG, /* --dump-config: print the effective config as YAML */
+    HN_CLI_SIGNAL,      /* -s stop|quit|reopen|reload: signal the running master */
 } hn_cli_action_t;
 
 struct hn_cli_override;
@@ -28,6 +29,7 @@ typedef struct hn_cli {
     hn_cli_action_t action;
     const char *config_file; /* -c FILE, or NULL; borrows argv */
     const char *app;         /* APP, or NULL; borrows argv */
+    const char *signal_name; /* -s NAME, or NULL; borrows argv */
     bool no_args;            /* argc == 1 */
 
     /* config flags in command-line order; values borrow argv */

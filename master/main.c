@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "master/cli.h"
+#include "master/control.h"
 #include "master/master.h"
 #include "shared/cfg.h"
 #include "shared/log.h"
@@ -46,6 +47,10 @@ main(int argc, char **argv)
     hn_config_t *cfg = hn_cli_load_config(&cli, &err);
     if (cfg == NULL) {
         fprintf(stderr, "hornet: %s\n", err.msg);
+        goto out;
+    }
+    if (cli.action == HN_CLI_SIGNAL) {
+        status = hn_control_signal(cfg, cli.signal_name);
         goto out;
     }
     /* the app must exist before anything is bound or forked */

@@ -16,12 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "master/control.h"
 #include "master/listeners.h"
 #include "master/pidfile.h"
 #include "master/privs.h"
+#include "master/sdnotify.h"
 #include "master/spawn.h"
 #include "shared/cfg.h"
 #include "shared/log.h"
@@ -73,14 +76,42 @@ typedef struct master {
     int ready_pipe[2];
     ev_io sig_io, ready_io;
     ev_timer kill_timer;
+    struct draining {
+        pid_t pid;
+        unsigned slot;
+    } *draining;      /* replaced workers told to drain, until reaped */
+    size_t n_draining;
 } master_t;
 
 static master_t M;
 
+/* A replaced worker was told to drain: it is no longer its slot's. */
+static void
+drain_old(slot_t *s)
+{
+    kill(s->old_pid, SIGTERM);
+    M.draining = hn_xrealloc(M.draining, (M.n_draining + 1) * sizeof(*M.draining));
+    M.draining[M.n_draining++] = (struct draining){s->old_pid, (unsigned)(s - M.slots)};
+    s->old_pid = 0;
+}
+
+/* The slot a reaped pid was draining for, or -1 if it was not draining. */
+static int
+forget_draining(pid_t pid)
+{
+    for (size_t i = 0; i < M.n_draining; i++)
+        if (M.draining[i].pid == pid) {
+            int slot = (int)M.draining[i].slot;
+            M.draining[i] = M.draining[--M.n_draining];
+            return slot;
+        }
+    return -1;
+}
+
 static unsigned
 live_workers(void)
 {
-    unsigned n = 0;
+    unsigned n = (unsigned)M.n_draining;
     for (unsigned i = 0; i < M.n_slots; i++)
         n += (M.slots[i].pid > 0) + (M.slots[i].old_pid > 0);
     return n;
@@ -95,6 +126,8 @@ signal_workers(int sig)
         if (M.slots[i].old_pid > 0)
             kill(M.slots[i].old_pid, sig);
     }
+    for (size_t i = 0; i < M.n_draining; i++)
+        kill(M.draining[i].pid, sig);
 }
 
 static void
@@ -134,6 +167,7 @@ stop(bool immediate, int status)
         return;
     M.state = STOPPING;
     M.immediate = immediate;
+    hn_sdnotify("STOPPING=1\nSTATUS=stopping");
     atomic_store(&M.shm->shutdown, immediate ? 2 : 1);
     for (unsigned i = 0; i < M.n_slots; i++)
         ev_timer_stop(M.loop, &M.slots[i].respawn);
@@ -171,6 +205,10 @@ announce(void)
         hn_log(HN_LOG_INFO, "Running on %s (CTRL + C to quit)", url);
     }
     hn_log(HN_LOG_NOTICE, "%u worker(s) ready", M.n_slots);
+    hn_sdnotify("READY=1\nMAINPID=%d\nSTATUS=serving with %u worker(s)", (int)getpid(),
+                M.n_slots);
+    hn_control_status(M.cfg->pid_path, "ok generation %u",
+                      (unsigned)atomic_load(&M.shm->generation));
 }
 
 /* --- reload --------------------------------------------------------------
@@ -188,7 +226,20 @@ reload_refused(const char *why)
 {
     hn_log(HN_LOG_ERROR, "reload refused: %s; still serving with the previous configuration",
            why);
+    hn_sdnotify("READY=1\nSTATUS=reload refused: %s\nERRNO=%d", why, EINVAL);
+    hn_control_status(M.cfg->pid_path, "refused: %s", why);
     return false;
+}
+
+/* systemd's Type=notify-reload wants RELOADING=1 with the time it began */
+static void
+notify_reloading(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    hn_sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+                (unsigned long long)ts.tv_sec * 1000000ULL +
+                    (unsigned long long)ts.tv_nsec / 1000);
 }
 
 /* Keys this version cannot change without a restart: listeners and the
@@ -218,14 +269,17 @@ start_reload(void)
 {
     if (M.state != RUNNING)
         return;
+    notify_reloading();
     if (M.is_reloading) {
-        hn_log(HN_LOG_WARN, "SIGHUP: a reload is already in progress");
+        reload_refused("a reload is already in progress");
         return;
     }
     for (unsigned i = 0; i < M.n_slots; i++)
         if (M.slots[i].old_pid > 0 || M.slots[i].pid <= 0) {
-            hn_log(HN_LOG_WARN, "SIGHUP: worker %u is being replaced or restarted; "
-                   "send SIGHUP again in a moment", i);
+            char why[128];
+            snprintf(why, sizeof(why), "worker %u is being replaced or restarted; try again "
+                     "in a moment", i);
+            reload_refused(why);
             return;
         }
     hn_err_t err = {0};
@@ -266,12 +320,14 @@ reload_check_ready(void)
             return;
     for (unsigned i = 0; i < M.n_slots; i++)
         if (M.slots[i].old_pid > 0)
-            kill(M.slots[i].old_pid, SIGTERM);
+            drain_old(&M.slots[i]);
     M.is_reloading = false;
     hn_cfg_free(M.old_cfg);
     M.old_cfg = NULL;
-    hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving",
-           atomic_load(&M.shm->generation));
+    unsigned gen = (unsigned)atomic_load(&M.shm->generation);
+    hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving", gen);
+    hn_sdnotify("READY=1\nSTATUS=serving generation %u with %u worker(s)", gen, M.n_slots);
+    hn_control_status(M.cfg->pid_path, "ok generation %u", gen);
 }
 
 /* A new worker died before it was ready: back to the old generation. */
@@ -280,6 +336,9 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
 {
     hn_log(HN_LOG_ERROR, "reload aborted: new worker %u (pid %d) %s before it was ready; "
            "the previous generation keeps serving", failed, (int)pid, what);
+    hn_sdnotify("READY=1\nSTATUS=reload aborted: worker %u %s\nERRNO=%d", failed, what, ECHILD);
+    hn_control_status(M.old_cfg->pid_path, "aborted: new worker %u %s before it was ready "
+                      "(see the error log)", failed, what);
     for (unsigned i = 0; i < M.n_slots; i++) {
         slot_t *s = &M.slots[i];
         if (s->pid > 0)
@@ -341,7 +400,7 @@ on_ready(struct ev_loop *loop, ev_io *w, int revents)
             /* the successor accepts: now the old worker may drain */
             hn_log(HN_LOG_INFO, "worker %u (pid %d) ready; draining pid %d", i, (int)s->pid,
                    (int)s->old_pid);
-            kill(s->old_pid, SIGTERM);
+            drain_old(s);
         }
     }
     if (M.announced)
@@ -371,6 +430,13 @@ reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        int old_slot = forget_draining(pid);
+        if (old_slot >= 0) {
+            char done[128];
+            describe_exit(status, done, sizeof(done));
+            hn_log(HN_LOG_INFO, "replaced worker %d (pid %d) %s", old_slot, (int)pid, done);
+            continue;
+        }
         unsigned i;
         for (i = 0; i < M.n_slots; i++)
             if (M.slots[i].pid == pid || M.slots[i].old_pid == pid)
@@ -463,8 +529,8 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
             stop(true, HN_EXIT_OK);
             break;
         case SIGUSR1:
-            hn_log(HN_LOG_NOTICE, "SIGUSR1 received: reopening log files");
             hn_log_reopen();
+            hn_log(HN_LOG_NOTICE, "SIGUSR1 received: log files reopened");
             signal_workers(SIGUSR1);
             break;
         case SIGHUP:
@@ -541,12 +607,15 @@ teardown(void)
         if (M.ready_pipe[i] >= 0)
             close(M.ready_pipe[i]);
     hn_listeners_close(&M.listeners);
-    if (M.cfg->pid_path)
+    if (M.cfg->pid_path) {
+        hn_control_status_remove(M.cfg->pid_path);
         hn_pidfile_remove(M.cfg->pid_path);
+    }
     hn_shm_destroy(M.shm);
     free(M.slots);
     hn_cfg_free(M.old_cfg);
     hn_cfg_free(M.cfg);
+    free(M.draining);
 }
 
 int
@@ -554,6 +623,7 @@ hn_master_run(hn_config_t *cfg, hn_master_reload_fn reload, void *ud)
 {
     M.reload = reload;
     M.reload_ud = ud;
+    hn_sdnotify_init();
     hn_log_set_role("master");
     hn_err_t err = {0};
     if (setup(cfg, &err) != HN_OK) {

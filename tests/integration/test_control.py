@@ -1,0 +1,135 @@
+"""Managing a running hornet: `hornet -s stop|quit|reopen|reload` through the PID file
+(reload waits for the outcome and fails when the reload was refused), and systemd's notify
+protocol (READY, RELOADING with MONOTONIC_USEC, STATUS, ERRNO, STOPPING)."""
+import os
+import signal
+import socket
+import time
+
+from hornet_fixture import children, run_hornet, to_yaml, wait_until
+
+HELLO = b"Hello, world!"
+
+
+def control(srv, name):
+    return run_hornet(["-c", srv.config_path, "-s", name], timeout=60)
+
+
+def start(hornet_server, tmp_path, **extra):
+    cfg = {"application_path": "builtin:hello", "pid_path": str(tmp_path / "hornet.pid")}
+    cfg.update(extra)
+    return hornet_server(app=None, config=cfg)
+
+
+def rewrite(srv, **changes):
+    cfg = dict(srv.config)
+    cfg.update(changes)
+    with open(srv.config_path, "w") as f:
+        f.write(to_yaml(cfg))
+
+
+def test_s_reload_reports_success(hornet_server, tmp_path):
+    srv = start(hornet_server, tmp_path)
+    before = set(children(srv.pid))
+    rewrite(srv, include_server_header=False)
+    p = control(srv, "reload")
+    assert p.returncode == 0, p.stderr
+    assert "reload ok generation 1" in p.stdout
+    assert srv.request().header("server") is None
+    wait_until(lambda: not set(children(srv.pid)) & before, 20, what="the old workers to go")
+
+
+def test_s_reload_reports_a_refusal(hornet_server, tmp_path):
+    srv = start(hornet_server, tmp_path)
+    rewrite(srv, application_path=str(tmp_path / "missing.so"))
+    p = control(srv, "reload")
+    assert p.returncode == 1
+    assert "reload refused" in p.stderr and "NoAppError" in p.stderr, p.stderr
+    r = srv.request()
+    assert (r.status, r.body) == (200, HELLO)
+
+
+def test_s_reload_with_a_broken_file_fails_before_signalling(hornet_server, tmp_path):
+    srv = start(hornet_server, tmp_path)
+    rewrite(srv, workers="lots")
+    p = control(srv, "reload")
+    assert p.returncode == 1
+    assert "workers: expected" in p.stderr
+    assert "SIGHUP" not in srv.stderr_text()
+    assert srv.request().status == 200
+
+
+def test_s_quit_stops_gracefully_and_waits(hornet_server, tmp_path):
+    srv = start(hornet_server, tmp_path)
+    pid_path = srv.config["pid_path"]
+    p = control(srv, "quit")
+    assert p.returncode == 0, p.stderr
+    assert srv.wait_exit(10) == 0  # already gone: -s quit waited for the exit
+    assert not os.path.exists(pid_path)
+    assert "SIGTERM received" in srv.stderr_text()
+
+
+def test_s_stop_is_the_fast_stop(hornet_server, tmp_path):
+    srv = start(hornet_server, tmp_path)
+    p = control(srv, "stop")
+    assert p.returncode == 0, p.stderr
+    assert srv.wait_exit(10) == 0
+    assert "SIGQUIT received" in srv.stderr_text()
+
+
+def test_s_reopen_reopens_the_logs(hornet_server, tmp_path):
+    log = tmp_path / "error.log"
+    srv = start(hornet_server, tmp_path, errorlog=str(log))
+    wait_until(lambda: log.exists() and "ready" in log.read_text(), 10, what="the error log")
+    os.rename(log, tmp_path / "error.log.1")
+    p = control(srv, "reopen")
+    assert p.returncode == 0, p.stderr
+    wait_until(lambda: log.exists() and "log files reopened" in log.read_text(), 10,
+               what="a new error log")
+
+
+def test_s_without_a_pid_file(hornet_bin, tmp_path):
+    cfg = tmp_path / "hornet.yaml"
+    cfg.write_text("workers: 1\n")
+    p = run_hornet(["-c", str(cfg), "-s", "reload"])
+    assert p.returncode == 1 and "pid_path" in p.stderr
+    p = run_hornet(["-c", str(cfg), "-s", "bogus"])
+    assert p.returncode == 2 and "expected stop, quit, reopen or reload" in p.stderr
+
+
+def test_systemd_notify_protocol(hornet_server, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    try:
+        srv = hornet_server(app=None, config={"application_path": "builtin:hello", "workers": 2},
+                            env={"NOTIFY_SOCKET": path})
+
+        def next_msg():
+            return dict(line.split("=", 1) for line in
+                        sock.recv(4096).decode().splitlines() if "=" in line)
+
+        ready = next_msg()
+        assert ready.get("READY") == "1" and ready.get("MAINPID") == str(srv.pid), ready
+        assert "serving with 2 worker(s)" in ready.get("STATUS", "")
+        srv.send_signal(signal.SIGHUP)
+        reloading = next_msg()
+        assert reloading.get("RELOADING") == "1", reloading
+        assert int(reloading["MONOTONIC_USEC"]) <= time.clock_gettime_ns(
+            time.CLOCK_MONOTONIC) // 1000
+        done = next_msg()
+        assert done.get("READY") == "1" and "generation 1" in done.get("STATUS", ""), done
+
+        rewrite(srv, application_path=str(tmp_path / "missing.so"))
+        srv.send_signal(signal.SIGHUP)
+        assert next_msg().get("RELOADING") == "1"
+        refused = next_msg()
+        assert refused.get("READY") == "1" and "ERRNO" in refused, refused
+        assert refused["STATUS"].startswith("reload refused: NoAppError"), refused
+
+        srv.send_signal(signal.SIGTERM)
+        assert next_msg().get("STOPPING") == "1"
+        assert srv.wait_exit(20) == 0
+    finally:
+        sock.close()
