@@ -47,6 +47,8 @@ typedef enum master_state { RUNNING, STOPPING } master_state_t;
 typedef struct slot {
     pid_t pid;       /* 0: no process */
     pid_t old_pid;   /* the worker being replaced: serving until pid is ready */
+    int stuck_stage; /* watchdog: 0 fine, 1 TERM sent, 2 ABRT sent, 3 KILL sent */
+    double stuck_since;
     bool is_ready;
     bool was_ever_ready;
     unsigned failures;
@@ -76,6 +78,7 @@ typedef struct master {
     int ready_pipe[2];
     ev_io sig_io, ready_io;
     ev_timer kill_timer;
+    ev_timer watchdog;
     struct draining {
         pid_t pid;
         unsigned slot;
@@ -144,6 +147,7 @@ spawn_slot(unsigned i)
     }
     s->pid = pid;
     s->is_ready = false;
+    s->stuck_stage = 0;
     s->started = ev_now(M.loop);
     hn_log(HN_LOG_DEBUG, "worker %u started, pid %d", i, (int)pid);
 }
@@ -209,6 +213,46 @@ announce(void)
                 M.n_slots);
     hn_control_status(M.cfg->pid_path, "ok generation %u",
                       (unsigned)atomic_load(&M.shm->generation));
+}
+
+/* --- watchdog ------------------------------------------------------------
+ *
+ * Each worker refreshes its heartbeat once a second from its loop. A loop
+ * stuck past worker_timeout cannot read the TERM it is sent (signals go
+ * through its signalfd), so the escalation goes on to ABRT, which leaves a
+ * core for the post-mortem, and KILL. The slot is respawned when reaped. */
+
+#define WATCHDOG_STEP 2.0
+
+static void
+on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    double timeout = M.cfg->worker_timeout;
+    if (timeout <= 0 || M.state != RUNNING)
+        return;
+    int64_t now_ms = hn_shm_now_ms();
+    double now = ev_now(loop);
+    for (unsigned i = 0; i < M.n_slots; i++) {
+        slot_t *s = &M.slots[i];
+        if (s->pid <= 0 || !s->is_ready)
+            continue;
+        double age = (double)(now_ms - atomic_load(&M.shm->slots[i].heartbeat_ms)) / 1000.0;
+        if (age < timeout) {
+            s->stuck_stage = 0;
+            continue;
+        }
+        static const int sigs[] = {SIGTERM, SIGABRT, SIGKILL};
+        if (s->stuck_stage >= 3 || (s->stuck_stage > 0 && now - s->stuck_since < WATCHDOG_STEP))
+            continue;
+        int sig = sigs[s->stuck_stage];
+        hn_log(HN_LOG_ERROR, "worker %u (pid %d): no heartbeat for %.1fs (worker_timeout %gs); "
+               "sending SIG%s", i, (int)s->pid, age, timeout, sigabbrev_np(sig));
+        kill(s->pid, sig);
+        s->stuck_stage++;
+        s->stuck_since = now;
+    }
 }
 
 /* --- reload --------------------------------------------------------------
@@ -581,6 +625,8 @@ setup(hn_config_t *cfg, hn_err_t *err)
     ev_io_init(&M.ready_io, on_ready, M.ready_pipe[0], EV_READ);
     ev_io_start(M.loop, &M.ready_io);
     ev_init(&M.kill_timer, on_kill_timer);
+    ev_timer_init(&M.watchdog, on_watchdog, 1.0, 1.0);
+    ev_timer_start(M.loop, &M.watchdog);
     M.slots = hn_xcalloc(M.n_slots, sizeof(*M.slots));
     for (unsigned i = 0; i < M.n_slots; i++)
         ev_init(&M.slots[i].respawn, on_respawn);

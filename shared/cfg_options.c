@@ -46,6 +46,10 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "max_requests_jitter", .type = HN_CFG_INT, HN_CFG_FIELD(max_requests_jitter),
      .def = "0", .min = "0", .flags = HN_CFG_RELOADABLE, .cli = "max-requests-jitter",
      .metavar = "N", .doc = "add a random 0..N to max_requests per worker"},
+    {.name = "worker_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(worker_timeout),
+     .def = "60s", .flags = HN_CFG_RELOADABLE, .cli = "worker-timeout", .metavar = "SECONDS",
+     .doc = "a worker whose event loop is stuck this long gets TERM, ABRT (a core), then KILL, "
+            "and is replaced (0: off)"},
     {.name = "application_path", .type = HN_CFG_STRING, HN_CFG_FIELD(application_path),
      .def = "builtin:hello", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
      .doc = "the application: builtin:NAME or PATH.so[:SYMBOL] (the APP argument overrides "

@@ -34,7 +34,7 @@
 #include "worker/conn.h"
 
 /* How often the slot's heartbeat is refreshed in the control block. */
-#define HEARTBEAT_INTERVAL 1.0
+#define HEARTBEAT_INTERVAL 0.5
 
 static const hn_config_t *w_cfg;
 static hn_slot_rec_t *w_rec;

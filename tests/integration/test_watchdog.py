@@ -1,0 +1,38 @@
+"""worker_timeout: a worker whose event loop is stuck gets TERM (which a stuck loop cannot
+read), then ABRT, then KILL; it is logged with its slot and pid and replaced."""
+import re
+
+from apps_fixture import apps, requires_gcc  # noqa: F401  (registers the fixture)
+from hornet_fixture import Conn, build_request, children, wait_until
+
+
+def test_stuck_worker_is_killed_and_replaced(hornet_server, apps, tmp_path):
+    srv = hornet_server(app=apps.spec("stuck"), config={"worker_timeout": "3s"},
+                        args=[], env=None)
+    first = children(srv.pid)
+    assert len(first) == 1
+    with Conn(srv.port, timeout=30) as c:
+        c.send(build_request("GET", "/stuck"))
+        wait_until(lambda: "sending SIGABRT" in srv.stderr_text(), 20,
+                   what="the watchdog to escalate to SIGABRT")
+        c.read_to_eof(timeout=20)  # the stuck worker is gone: its connection closes
+    log = srv.stderr_text()
+    pid = first[0]
+    assert re.search(r"worker 0 \(pid %d\): no heartbeat for [0-9.]+s \(worker_timeout 3s\); "
+                     r"sending SIGTERM" % pid, log), log
+    assert re.search(r"worker 0 \(pid %d\) killed by signal (6|9)" % pid, log), log
+    wait_until(lambda: children(srv.pid) and children(srv.pid) != first, 20,
+               what="a replacement worker")
+    r = srv.request()
+    assert (r.status, r.body) == (200, b"ok\n")
+    assert srv.stop() == 0
+
+
+def test_busy_but_healthy_workers_are_left_alone(hornet_server, apps):
+    srv = hornet_server(app=apps.spec("stuck"), config={"worker_timeout": "3s"})
+    first = children(srv.pid)
+    for _ in range(50):
+        assert srv.request().status == 200
+    wait_until(lambda: "ready" in srv.stderr_text(), 5, what="startup")
+    assert children(srv.pid) == first
+    assert "no heartbeat" not in srv.stderr_text()
