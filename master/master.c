@@ -26,6 +26,7 @@
 #include "master/privs.h"
 #include "master/sdnotify.h"
 #include "master/spawn.h"
+#include "master/watcher.h"
 #include "shared/cfg.h"
 #include "shared/log.h"
 #include "shared/mem.h"
@@ -370,6 +371,9 @@ reload_check_ready(void)
     M.old_cfg = NULL;
     unsigned gen = (unsigned)atomic_load(&M.shm->generation);
     hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving", gen);
+    hn_err_t werr = {0};
+    if (hn_watcher_start(M.loop, M.cfg, start_reload, &werr) != HN_OK)
+        hn_log(HN_LOG_WARN, "%s", werr.msg);
     hn_sdnotify("READY=1\nSTATUS=serving generation %u with %u worker(s)", gen, M.n_slots);
     hn_control_status(M.cfg->pid_path, "ok generation %u", gen);
 }
@@ -417,6 +421,7 @@ replace_slot(unsigned i)
 }
 
 static void reload_check_ready(void);
+static void start_reload(void);
 
 static void
 on_ready(struct ev_loop *loop, ev_io *w, int revents)
@@ -627,6 +632,8 @@ setup(hn_config_t *cfg, hn_err_t *err)
     ev_init(&M.kill_timer, on_kill_timer);
     ev_timer_init(&M.watchdog, on_watchdog, 1.0, 1.0);
     ev_timer_start(M.loop, &M.watchdog);
+    if (hn_watcher_start(M.loop, cfg, start_reload, err) != HN_OK)
+        return HN_ERR;
     M.slots = hn_xcalloc(M.n_slots, sizeof(*M.slots));
     for (unsigned i = 0; i < M.n_slots; i++)
         ev_init(&M.slots[i].respawn, on_respawn);
@@ -645,8 +652,10 @@ setup(hn_config_t *cfg, hn_err_t *err)
 static void
 teardown(void)
 {
-    if (M.loop)
+    if (M.loop) {
+        hn_watcher_stop(M.loop);
         ev_loop_destroy(M.loop);
+    }
     if (M.sigfd >= 0)
         close(M.sigfd);
     for (int i = 0; i < 2; i++)

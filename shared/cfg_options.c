@@ -50,6 +50,9 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .def = "60s", .flags = HN_CFG_RELOADABLE, .cli = "worker-timeout", .metavar = "SECONDS",
      .doc = "a worker whose event loop is stuck this long gets TERM, ABRT (a core), then KILL, "
             "and is replaced (0: off)"},
+    {.name = "use_reloader", .type = HN_CFG_BOOL, HN_CFG_FIELD(use_reloader), .def = "false",
+     .flags = HN_CFG_RELOADABLE, .cli = "reload", .metavar = "true|false",
+     .doc = "reload when the config file or an application's shared object changes"},
     {.name = "application_path", .type = HN_CFG_STRING, HN_CFG_FIELD(application_path),
      .def = "builtin:hello", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
      .doc = "the application: builtin:NAME or PATH.so[:SYMBOL] (the APP argument overrides "

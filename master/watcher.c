@@ -1,0 +1,145 @@
+/*
+ * watcher.c - see watcher.h. Directories are watched, not files: a file
+ * replaced by rename (editors, `cp` over a .so by make install, `mv`) is a
+ * new inode that a watch on the old one would never report.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "master/watcher.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "shared/cfg.h"
+#include "shared/log.h"
+#include "shared/mem.h"
+
+/* Changes closer together than this make one reload. */
+#define DEBOUNCE 0.3
+
+typedef struct watch {
+    int wd;
+    char *name; /* file name inside the watched directory */
+} watch_t;
+
+static int w_fd = -1;
+static ev_io w_io;
+static ev_timer w_debounce;
+static watch_t *w_list;
+static size_t w_n;
+static void (*w_on_change)(void);
+
+static void
+on_debounce(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)t;
+    (void)revents;
+    hn_log(HN_LOG_NOTICE, "watched files changed: reloading");
+    w_on_change();
+}
+
+static void
+on_inotify(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void)io;
+    (void)revents;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    bool hit = false;
+    while ((n = read(w_fd, buf, sizeof(buf))) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+            for (size_t i = 0; i < w_n; i++)
+                if (w_list[i].wd == ev->wd && ev->len && strcmp(ev->name, w_list[i].name) == 0)
+                    hit = true;
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+    if (hit) {
+        ev_timer_stop(loop, &w_debounce);
+        ev_timer_set(&w_debounce, DEBOUNCE, 0);
+        ev_timer_start(loop, &w_debounce);
+    }
+}
+
+static void
+add_file(const char *path)
+{
+    char copy[PATH_MAX], copy2[PATH_MAX];
+    snprintf(copy, sizeof(copy), "%s", path);
+    snprintf(copy2, sizeof(copy2), "%s", path);
+    const char *dir = dirname(copy);
+    const char *name = basename(copy2);
+    int wd = inotify_add_watch(w_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+                                             IN_ATTRIB);
+    if (wd < 0) {
+        hn_log(HN_LOG_WARN, "use_reloader: cannot watch %s: %s", dir, strerror(errno));
+        return;
+    }
+    w_list = hn_xrealloc(w_list, (w_n + 1) * sizeof(*w_list));
+    w_list[w_n].wd = wd;
+    w_list[w_n].name = hn_xstrdup(name);
+    w_n++;
+}
+
+/* "./lib/x.so:app" -> "./lib/x.so"; builtin apps have no file. */
+static void
+add_app(const char *spec)
+{
+    if (strncmp(spec, "builtin:", 8) == 0)
+        return;
+    char path[PATH_MAX];
+    const char *slash = strrchr(spec, '/');
+    const char *colon = strrchr(slash ? slash : spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+    snprintf(path, sizeof(path), "%.*s", (int)len, spec);
+    add_file(path);
+}
+
+void
+hn_watcher_stop(struct ev_loop *loop)
+{
+    if (w_fd >= 0) {
+        ev_io_stop(loop, &w_io);
+        ev_timer_stop(loop, &w_debounce);
+        close(w_fd);
+        w_fd = -1;
+    }
+    for (size_t i = 0; i < w_n; i++)
+        free(w_list[i].name);
+    free(w_list);
+    w_list = NULL;
+    w_n = 0;
+}
+
+int
+hn_watcher_start(struct ev_loop *loop, const hn_config_t *cfg, void (*on_change)(void),
+                 hn_err_t *err)
+{
+    hn_watcher_stop(loop);
+    if (!cfg->use_reloader)
+        return HN_OK;
+    w_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (w_fd < 0) {
+        hn_err_set(err, errno, "use_reloader: inotify: %s", strerror(errno));
+        return HN_ERR;
+    }
+    w_on_change = on_change;
+    if (cfg->file)
+        add_file(cfg->file);
+    add_app(cfg->application_path);
+    for (size_t i = 0; i < cfg->n_mount; i++)
+        add_app(cfg->mount[i].app);
+    ev_io_init(&w_io, on_inotify, w_fd, EV_READ);
+    ev_io_start(loop, &w_io);
+    ev_init(&w_debounce, on_debounce);
+    return HN_OK;
+}

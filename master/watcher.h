@@ -1,0 +1,20 @@
+/*
+ * watcher.h - reload when watched files change (use_reloader): inotify on
+ * the directories of the config file and the applications' shared objects,
+ * so editors that save by rename and `make` rewriting a .so are seen, with a
+ * debounce so a burst of changes makes one reload.
+ */
+#ifndef HN_MASTER_WATCHER_H
+#define HN_MASTER_WATCHER_H
+
+#include "shared/common.h"
+
+struct ev_loop;
+struct hn_config;
+
+/* (Re)start watching what cfg names; on_change runs once per burst. */
+int hn_watcher_start(struct ev_loop *loop, const struct hn_config *cfg, void (*on_change)(void),
+                     hn_err_t *err);
+void hn_watcher_stop(struct ev_loop *loop);
+
+#endif
