@@ -225,11 +225,33 @@ announce(void)
 
 #define WATCHDOG_STEP 2.0
 
+/* What systemctl status shows, and systemd's own watchdog: the master's
+ * loop runs, so it says so (only while every slot has a worker). */
+static void
+notify_status(double now)
+{
+    static double last_status, last_ping;
+    double ping = hn_sdnotify_watchdog_interval();
+    if (ping > 0 && now - last_ping >= ping) {
+        last_ping = now;
+        hn_sdnotify("WATCHDOG=1");
+    }
+    if (M.state != RUNNING || !M.announced || now - last_status < 5.0)
+        return;
+    last_status = now;
+    uint64_t requests = 0;
+    for (unsigned i = 0; i < M.n_slots; i++)
+        requests += atomic_load(&M.shm->slots[i].requests);
+    hn_sdnotify("STATUS=serving: %u worker(s), %llu requests served by the current ones",
+                M.n_slots, (unsigned long long)requests);
+}
+
 static void
 on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)w;
     (void)revents;
+    notify_status(ev_now(loop));
     double timeout = M.cfg->worker_timeout;
     if (timeout <= 0 || M.state != RUNNING)
         return;

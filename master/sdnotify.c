@@ -20,10 +20,24 @@
 
 static struct sockaddr_un sd_addr;
 static socklen_t sd_len;
+static double sd_watchdog;
+
+double
+hn_sdnotify_watchdog_interval(void)
+{
+    return sd_watchdog;
+}
 
 void
 hn_sdnotify_init(void)
 {
+    /* WatchdogSec=: systemd sets WATCHDOG_USEC (and WATCHDOG_PID, ours) */
+    const char *usec = getenv("WATCHDOG_USEC");
+    const char *wpid = getenv("WATCHDOG_PID");
+    if (usec && (wpid == NULL || atol(wpid) == (long)getpid()))
+        sd_watchdog = (double)strtoull(usec, NULL, 10) / 2e6;
+    unsetenv("WATCHDOG_USEC");
+    unsetenv("WATCHDOG_PID");
     const char *path = getenv("NOTIFY_SOCKET");
     if (path == NULL || (path[0] != '/' && path[0] != '@') ||
         strlen(path) >= sizeof(sd_addr.sun_path)) {

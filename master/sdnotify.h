@@ -12,5 +12,8 @@
  * apps do not inherit it). */
 void hn_sdnotify_init(void);
 void hn_sdnotify(const char *fmt, ...) HN_PRINTF(1, 2);
+/* Seconds between WATCHDOG=1 pings (half of WatchdogSec), 0 when systemd
+ * does not watch us. */
+double hn_sdnotify_watchdog_interval(void);
 
 #endif

@@ -133,3 +133,31 @@ def test_systemd_notify_protocol(hornet_server, tmp_path):
         assert srv.wait_exit(20) == 0
     finally:
         sock.close()
+
+
+def test_systemd_watchdog_and_status_lines(hornet_server, tmp_path):
+    """WatchdogSec=2s (WATCHDOG_USEC): WATCHDOG=1 pings; and a STATUS= line with the workers
+    and the requests they served."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    try:
+        srv = hornet_server(app=None, config={"application_path": "builtin:hello"},
+                            env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+        for _ in range(7):
+            assert srv.request().status == 200
+        seen, status = set(), None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (status and "WATCHDOG" in seen):
+            for line in sock.recv(4096).decode().splitlines():
+                key, _, value = line.partition("=")
+                seen.add(key)
+                # the 7 above plus the fixture's readiness probes, once counted
+                if key == "STATUS" and "requests served" in value and \
+                        int(value.split(",")[1].split()[0]) >= 7:
+                    status = value
+        assert "WATCHDOG" in seen, seen
+        assert status and "1 worker(s)" in status, status
+    finally:
+        sock.close()
