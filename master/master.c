@@ -435,7 +435,7 @@ replace_slot(unsigned i)
     slot_t *s = &M.slots[i];
     if (M.state != RUNNING || M.is_reloading || s->pid <= 0 || s->old_pid > 0)
         return;
-    hn_log(HN_LOG_INFO, "replacing worker %u (pid %d): max_requests reached", i, (int)s->pid);
+    hn_log(HN_LOG_INFO, "replacing worker %u (pid %d) at its request", i, (int)s->pid);
     s->old_pid = s->pid;
     s->pid = 0;
     s->failures = 0;

@@ -45,7 +45,7 @@ static int w_ready_fd = -1;
 static uint64_t w_served, w_recycle_at; /* 0: max_requests off */
 static ev_io w_sig_io;
 static ev_prepare w_prepare;
-static ev_timer w_heartbeat, w_graceful;
+static ev_timer w_heartbeat, w_graceful, w_lifetime;
 static int w_sigfd = -1;
 
 const hn_config_t *
@@ -92,21 +92,38 @@ hn_worker_conn_closed(void)
     check_done();
 }
 
+/* Ask the master for a successor (max_requests, max_worker_lifetime) and
+ * keep serving: it sends TERM once the successor is ready, so nothing waits
+ * in the backlog for a worker that is not there. Asked once. */
+static void
+ask_replacement(const char *why)
+{
+    static bool asked;
+    if (asked || w_draining)
+        return;
+    asked = true;
+    uint32_t word = w_slot | HN_SHM_WORD_RECYCLE;
+    hn_log(HN_LOG_INFO, "%s: asking to be replaced", why);
+    if (write(w_ready_fd, &word, sizeof(word)) != (ssize_t)sizeof(word))
+        hn_log(HN_LOG_WARN, "cannot ask the master for a replacement");
+}
+
+static void
+on_lifetime(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    ask_replacement("max_worker_lifetime reached");
+}
+
 void
 hn_worker_request_done(void)
 {
     if (w_rec)
         atomic_fetch_add_explicit(&w_rec->requests, 1, memory_order_relaxed);
-    if (w_recycle_at && ++w_served == w_recycle_at && !w_draining) {
-        /* Ask to be replaced and keep serving: the master starts the new
-         * worker and sends us TERM only once it is ready, so nothing waits
-         * in the backlog for a worker that is not there. */
-        uint32_t word = w_slot | HN_SHM_WORD_RECYCLE;
-        hn_log(HN_LOG_INFO, "served %llu requests (max_requests): asking to be replaced",
-               (unsigned long long)w_served);
-        if (write(w_ready_fd, &word, sizeof(word)) != (ssize_t)sizeof(word))
-            hn_log(HN_LOG_WARN, "cannot ask the master for a replacement");
-    }
+    if (w_recycle_at && ++w_served == w_recycle_at)
+        ask_replacement("max_requests reached");
 }
 
 static void
@@ -261,9 +278,9 @@ hn_worker_main(const hn_worker_args_t *a)
     w_cfg = a->cfg;
     w_slot = a->slot;
     w_ready_fd = a->ready_fd;
+    /* jitter keeps workers started together from recycling together */
+    srandom((unsigned)getpid() ^ (unsigned)hn_shm_now_ms());
     if (w_cfg->max_requests > 0) {
-        /* jitter keeps workers started together from recycling together */
-        srandom((unsigned)getpid() ^ (unsigned)hn_shm_now_ms());
         w_recycle_at = (uint64_t)w_cfg->max_requests +
                        (w_cfg->max_requests_jitter > 0
                             ? (uint64_t)(random() % ((long)w_cfg->max_requests_jitter + 1))
@@ -313,6 +330,13 @@ hn_worker_main(const hn_worker_args_t *a)
     ev_timer_init(&w_heartbeat, on_heartbeat, 0, HEARTBEAT_INTERVAL);
     ev_timer_again(w_loop, &w_heartbeat);
     ev_init(&w_graceful, on_graceful_timeout);
+    if (w_cfg->max_worker_lifetime > 0) {
+        double jitter = w_cfg->max_worker_lifetime_jitter;
+        double after = w_cfg->max_worker_lifetime +
+                       (jitter > 0 ? jitter * (double)(random() % 10001) / 10000.0 : 0);
+        ev_timer_init(&w_lifetime, on_lifetime, after, 0);
+        ev_timer_start(w_loop, &w_lifetime);
+    }
     hn_listener_t *ls = hn_xcalloc(a->n_sockets ? a->n_sockets : 1, sizeof(*ls));
     for (size_t i = 0; i < a->n_sockets; i++) {
         ls[i].fd = a->sockets[i].fd;

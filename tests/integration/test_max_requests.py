@@ -77,3 +77,23 @@ def test_max_requests_zero_never_replaces(hornet_server):
         assert http_request(srv.port).status == 200
     assert set(children(srv.pid)) == first
     assert "asking to be replaced" not in srv.stderr_text()
+
+
+def test_worker_replaced_after_max_worker_lifetime(hornet_server):
+    """The age twin of max_requests: after max_worker_lifetime the worker asks for a
+    successor, which is ready before it drains; serving never stops."""
+    srv = hornet_server(config={"max_worker_lifetime": "1s", "graceful_timeout": "10s"})
+    first = set(children(srv.pid))
+    wait_until(lambda: "max_worker_lifetime reached" in srv.stderr_text(), 20,
+               what="the lifetime to pass")
+    wait_until(lambda: children(srv.pid) and not set(children(srv.pid)) & first, 20,
+               what="the worker to be replaced")
+    log = srv.stderr_text()
+    assert re.search(r"replaced worker 0 \(pid %d\) exited with status 0" % first.pop(), log), log
+    r = http_request(srv.port)
+    assert (r.status, r.body) == (200, HELLO)
+    # the successor is replaced in its turn: it is a lifetime, not a one-off
+    second = set(children(srv.pid))
+    wait_until(lambda: children(srv.pid) and not set(children(srv.pid)) & second, 20,
+               what="the successor to be replaced too")
+    assert srv.stop() == 0
