@@ -117,9 +117,30 @@ hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char *ori
     return HN_OK;
 }
 
+/* systemd socket activation: with no bind configured, the sockets systemd
+ * passed (LISTEN_FDS, for this very process: LISTEN_PID) are the listeners,
+ * fd://3 onwards. Returns how many, or -1 on error. */
+static int
+systemd_sockets(hn_config_t *cfg, hn_err_t *err)
+{
+    const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+    if (fds == NULL || pid == NULL || atol(pid) != (long)getpid())
+        return 0;
+    long n = atol(fds);
+    for (long i = 0; i < n && i < 64; i++) {
+        char spec[32];
+        snprintf(spec, sizeof(spec), "fd://%ld", 3 + i);
+        if (hn_cfg_set(cfg, "bind", spec, "LISTEN_FDS", err) != HN_OK)
+            return -1;
+    }
+    return (int)n;
+}
+
 int
 hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
 {
+    if (cfg->n_bind == 0 && systemd_sockets(cfg, err) < 0)
+        return HN_ERR;
     if (cfg->n_bind == 0) {
         /* Hypercorn's default; local only, so an unconfigured server is not public. */
         hn_cfg_where_t where = {.origin = "bind"};
