@@ -90,6 +90,16 @@ open_tcp(hn_listen_item_t *it, int backlog, unsigned n_slots, hn_err_t *err)
     return HN_OK;
 }
 
+/* A unix socket or fd://N: one socket every worker accepts on. */
+static void
+set_shared(hn_listen_item_t *it, int fd)
+{
+    it->per_slot = false;
+    it->n_fds = 1;
+    it->fds = hn_xmalloc(sizeof(int));
+    it->fds[0] = fd;
+}
+
 static int
 open_unix(hn_listen_item_t *it, const hn_config_t *cfg, hn_err_t *err)
 {
@@ -131,10 +141,7 @@ open_unix(hn_listen_item_t *it, const hn_config_t *cfg, hn_err_t *err)
         close(fd);
         return HN_ERR;
     }
-    it->per_slot = false;
-    it->n_fds = 1;
-    it->fds = hn_xmalloc(sizeof(int));
-    it->fds[0] = fd;
+    set_shared(it, fd);
     return HN_OK;
 }
 
@@ -156,10 +163,7 @@ open_fd(hn_listen_item_t *it, const hn_config_t *cfg, hn_err_t *err)
         hn_err_set(err, errno, "%s: listen: %s", it->addr.text, strerror(errno));
         return HN_ERR;
     }
-    it->per_slot = false;
-    it->n_fds = 1;
-    it->fds = hn_xmalloc(sizeof(int));
-    it->fds[0] = fd;
+    set_shared(it, fd);
     return HN_OK;
 }
 

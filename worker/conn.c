@@ -129,25 +129,36 @@ put_uint(char *p, unsigned v)
 }
 
 const char *
-hn_conn_peer_host(const hn_conn_t *c, char *buf, size_t size, int *port)
+hn_conn_peer_host(const hn_conn_t *c, char *host, char *text, int *port)
 {
-    if (c->peer.sa.sa_family == AF_INET && size >= 16) {
+    *port = -1;
+    if (c->peer.sa.sa_family == AF_INET) {
         const unsigned char *a = (const unsigned char *)&c->peer.in.sin_addr;
-        char *p = buf;
+        char *p = host;
         for (int i = 0; i < 4; i++) {
             p = put_uint(p, a[i]);
             *p++ = i < 3 ? '.' : '\0';
         }
         *port = ntohs(c->peer.in.sin_port);
-        return buf;
-    }
-    if (c->peer.sa.sa_family == AF_INET6 &&
-        inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, buf, (socklen_t)size)) {
+    } else if (c->peer.sa.sa_family == AF_INET6 &&
+               inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, host, INET6_ADDRSTRLEN)) {
         *port = ntohs(c->peer.in6.sin6_port);
-        return buf;
+    } else {
+        return NULL;
     }
-    *port = -1;
-    return NULL;
+    size_t n = strlen(host);
+    bool v6 = c->peer.sa.sa_family == AF_INET6;
+    char *p = text;
+    if (v6)
+        *p++ = '[';
+    memcpy(p, host, n);
+    p += n;
+    if (v6)
+        *p++ = ']';
+    *p++ = ':';
+    p = put_uint(p, (unsigned)*port);
+    *p = '\0';
+    return host;
 }
 
 const char *

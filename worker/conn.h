@@ -46,9 +46,11 @@ void hn_conn_set_timer(hn_conn_t *c, double seconds);
 void hn_conn_linger(hn_conn_t *c);
 /* Client "ip:port" and server address text, formatted into buf. */
 const char *hn_conn_peer(const hn_conn_t *c, char *buf, size_t size);
-/* The client's host into buf (NULL for a unix peer) and its port (-1). Per
- * request, so IPv4 is formatted by hand rather than through printf. */
-const char *hn_conn_peer_host(const hn_conn_t *c, char *buf, size_t size, int *port);
+/* The client's host into host (NULL for a unix peer), its port (-1), and
+ * "host:port" ("[v6]:port") into text. Per request, so it is formatted by
+ * hand rather than through printf. host and text: INET6_ADDRSTRLEN and
+ * INET6_ADDRSTRLEN + 8 bytes. */
+const char *hn_conn_peer_host(const hn_conn_t *c, char *host, char *text, int *port);
 const char *hn_conn_local(const hn_conn_t *c);
 
 /* Worker-wide: run the flush pass (from ev_prepare). */

@@ -357,35 +357,10 @@ parse_target(h1_t *h)
 static void
 set_addresses(h1_t *h, hn_conn_t *c, hn_request_t *r)
 {
-    char *host = hn_arena_alloc(&h->rq->arena, 2 * INET6_ADDRSTRLEN + 16);
-    if (hn_conn_peer_host(c, host, INET6_ADDRSTRLEN, &r->client_port)) {
-        size_t n = strlen(host);
-        char *text = host + INET6_ADDRSTRLEN;
-        bool v6 = memchr(host, ':', n) != NULL;
-        char *p = text;
-        if (v6)
-            *p++ = '[';
-        memcpy(p, host, n);
-        p += n;
-        if (v6)
-            *p++ = ']';
-        *p++ = ':';
-        char digits[8];
-        int k = 0;
-        unsigned port = (unsigned)r->client_port;
-        do {
-            digits[k++] = (char)('0' + port % 10);
-            port /= 10;
-        } while (port);
-        while (k)
-            *p++ = digits[--k];
-        *p = '\0';
-        r->client_host = host;
-        r->client = text;
-    } else {
-        r->client_host = NULL;
-        r->client = hn_conn_local(c);
-    }
+    char *host = hn_arena_alloc(&h->rq->arena, 2 * INET6_ADDRSTRLEN + 8);
+    char *text = host + INET6_ADDRSTRLEN;
+    r->client_host = hn_conn_peer_host(c, host, text, &r->client_port);
+    r->client = r->client_host ? text : hn_conn_local(c);
     r->server = hn_conn_local(c);
     r->server_host = c->listener ? c->listener->host : "";
     r->server_port = c->listener ? c->listener->port : -1;
