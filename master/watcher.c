@@ -10,11 +10,14 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <fnmatch.h>
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shared/cfg.h"
@@ -26,7 +29,7 @@
 
 typedef struct watch {
     int wd;
-    char *name; /* file name inside the watched directory */
+    char *name; /* file name inside the watched directory: a name or a glob */
 } watch_t;
 
 static int w_fd = -1;
@@ -58,7 +61,8 @@ on_inotify(struct ev_loop *loop, ev_io *io, int revents)
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
             for (size_t i = 0; i < w_n; i++)
-                if (w_list[i].wd == ev->wd && ev->len && strcmp(ev->name, w_list[i].name) == 0)
+                if (w_list[i].wd == ev->wd && ev->len &&
+                    fnmatch(w_list[i].name, ev->name, FNM_PERIOD) == 0)
                     hit = true;
             p += sizeof(*ev) + ev->len;
         }
@@ -70,24 +74,47 @@ on_inotify(struct ev_loop *loop, ev_io *io, int revents)
     }
 }
 
+/* Names matching pattern in directory dir. */
+static void
+add_watch(const char *dir, const char *pattern)
+{
+    int wd = inotify_add_watch(w_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+                                             IN_ATTRIB);
+    if (wd < 0) {
+        hn_log(HN_LOG_WARN, "reload watch: cannot watch %s: %s", dir, strerror(errno));
+        return;
+    }
+    w_list = hn_xrealloc(w_list, (w_n + 1) * sizeof(*w_list));
+    w_list[w_n].wd = wd;
+    w_list[w_n].name = hn_xstrdup(pattern);
+    w_n++;
+}
+
+/* A file ("app.so"), a directory (anything in it changes) or a glob, whose
+ * directory part may have wildcards too ("*.html" in every "sites/NAME/"). Names
+ * starting with a dot (editors' swap files) match only a pattern that
+ * starts with one. */
 static void
 add_file(const char *path)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        add_watch(path, "*");
+        return;
+    }
     char copy[PATH_MAX], copy2[PATH_MAX];
     snprintf(copy, sizeof(copy), "%s", path);
     snprintf(copy2, sizeof(copy2), "%s", path);
     const char *dir = dirname(copy);
     const char *name = basename(copy2);
-    int wd = inotify_add_watch(w_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
-                                             IN_ATTRIB);
-    if (wd < 0) {
-        hn_log(HN_LOG_WARN, "use_reloader: cannot watch %s: %s", dir, strerror(errno));
+    glob_t g;
+    if (strpbrk(dir, "*?[") == NULL || glob(dir, GLOB_ONLYDIR, NULL, &g) != 0) {
+        add_watch(dir, name);
         return;
     }
-    w_list = hn_xrealloc(w_list, (w_n + 1) * sizeof(*w_list));
-    w_list[w_n].wd = wd;
-    w_list[w_n].name = hn_xstrdup(name);
-    w_n++;
+    for (size_t i = 0; i < g.gl_pathc; i++)
+        add_watch(g.gl_pathv[i], name);
+    globfree(&g);
 }
 
 /* "./lib/x.so:app" -> "./lib/x.so"; builtin apps have no file. */
@@ -102,6 +129,12 @@ add_app(const char *spec)
     size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
     snprintf(path, sizeof(path), "%.*s", (int)len, spec);
     add_file(path);
+}
+
+int
+hn_watcher_fd(void)
+{
+    return w_fd;
 }
 
 void
@@ -125,7 +158,7 @@ hn_watcher_start(struct ev_loop *loop, const hn_config_t *cfg, void (*on_change)
                  hn_err_t *err)
 {
     hn_watcher_stop(loop);
-    if (!cfg->use_reloader)
+    if (!cfg->use_reloader && cfg->n_reload_paths == 0)
         return HN_OK;
     w_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (w_fd < 0) {
@@ -138,6 +171,8 @@ hn_watcher_start(struct ev_loop *loop, const hn_config_t *cfg, void (*on_change)
     add_app(cfg->application_path);
     for (size_t i = 0; i < cfg->n_mount; i++)
         add_app(cfg->mount[i].app);
+    for (size_t i = 0; i < cfg->n_reload_paths; i++)
+        add_file(cfg->reload_paths[i]);
     ev_io_init(&w_io, on_inotify, w_fd, EV_READ);
     ev_io_start(loop, &w_io);
     ev_init(&w_debounce, on_debounce);

@@ -1,6 +1,7 @@
 /*
- * watcher.h - reload when watched files change (use_reloader): inotify on
- * the directories of the config file and the applications' shared objects,
+ * watcher.h - reload when watched files change (use_reloader, reload.paths):
+ * inotify on the directories of the config file, the applications' shared
+ * objects and the configured paths or globs,
  * so editors that save by rename and `make` rewriting a .so are seen, with a
  * debounce so a burst of changes makes one reload.
  */
@@ -16,5 +17,7 @@ struct hn_config;
 int hn_watcher_start(struct ev_loop *loop, const struct hn_config *cfg, void (*on_change)(void),
                      hn_err_t *err);
 void hn_watcher_stop(struct ev_loop *loop);
+/* The inotify descriptor, or -1: a forked worker closes it. */
+int hn_watcher_fd(void);
 
 #endif

@@ -31,7 +31,7 @@ typedef struct cfg_box {
 } cfg_box_t;
 
 static int walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
-                        hn_err_t *err);
+                        const char *section, hn_err_t *err);
 static void print_default(const hn_cfg_option_t *opt, FILE *out);
 
 hn_config_t *
@@ -85,7 +85,7 @@ hn_cfg_load_file(hn_config_t *cfg, const char *path, hn_err_t *err)
     fclose(f);
     if (root == NULL)
         return HN_ERR;
-    rc = walk_mapping(cfg, root, path, err);
+    rc = walk_mapping(cfg, root, path, NULL, err);
     hn_cfg_yaml_free(root);
     if (rc == HN_OK) {
         free(cfg->file);
@@ -245,8 +245,23 @@ hn_cfg_option_needs_restart(size_t i)
     return i < hn_cfg_options_count && (hn_cfg_options_table[i].flags & HN_CFG_RESTART);
 }
 
+/* Is name the section of some key ("reload" for "reload.paths")? */
+static bool
+is_section(const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < hn_cfg_options_count; i++)
+        if (strncmp(hn_cfg_options_table[i].name, name, len) == 0 &&
+            hn_cfg_options_table[i].name[len] == '.')
+            return true;
+    return false;
+}
+
+/* The top-level mapping, or with section set ("reload") the mapping under
+ * that key, whose keys are the "reload.*" rows. */
 static int
-walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file, hn_err_t *err)
+walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
+             const char *section, hn_err_t *err)
 {
     for (size_t i = 0; i + 1 < root->n_items; i += 2) {
         const hn_cfg_yaml_node_t *key = root->items[i], *value = root->items[i + 1];
@@ -266,11 +281,25 @@ walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
                 return HN_ERR;
             }
         }
-        opt = hn_cfg_options_find(key->text);
+        char full[128];
+        snprintf(full, sizeof(full), "%s%s%s", section ? section : "", section ? "." : "",
+                 key->text);
+        if (section == NULL && is_section(full)) {
+            if (value->kind != HN_CFG_YAML_MAPPING) {
+                hn_err_set(err, 0, "%s:%u:%u: %s: expected a mapping of its keys (as in "
+                           "%s: {...}), got %s", file, value->line, value->column, full, full,
+                           hn_cfg_yaml_kind_name(value->kind));
+                return HN_ERR;
+            }
+            if (walk_mapping(cfg, value, file, full, err) != HN_OK)
+                return HN_ERR;
+            continue;
+        }
+        opt = hn_cfg_options_find(full);
         if (opt == NULL) {
-            const char *near = hn_cfg_options_suggest(key->text);
+            const char *near = hn_cfg_options_suggest(full);
             hn_err_set(err, 0, "%s:%u:%u: unknown key \"%s\"%s%s%s", file, key->line, key->column,
-                       key->text, near ? " (did you mean \"" : "", near ? near : "",
+                       full, near ? " (did you mean \"" : "", near ? near : "",
                        near ? "\"?)" : "");
             return HN_ERR;
         }
@@ -285,7 +314,10 @@ static void
 print_default(const hn_cfg_option_t *opt, FILE *out)
 {
     if (opt->def == NULL)
-        fputs(opt->type == HN_CFG_ADDRS ? "[]" : opt->type == HN_CFG_MOUNTS ? "{}" : "~", out);
+        fputs(opt->type == HN_CFG_MOUNTS                                  ? "{}"
+              : hn_cfg_types_is_list(opt->type) ? "[]"
+                                                : "~",
+              out);
     else if (opt->type == HN_CFG_STRING || opt->type == HN_CFG_PATH)
         fprintf(out, "'%s'", opt->def); /* no table default holds a quote */
     else

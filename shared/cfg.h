@@ -48,6 +48,8 @@ typedef struct hn_config {
     double max_worker_lifetime; /* a worker older than this is replaced; 0: never */
     double max_worker_lifetime_jitter; /* plus a random 0..jitter */
     bool use_reloader;       /* reload when the config file or an app's .so changes */
+    char **reload_paths;     /* more files, directories or globs to watch (reload.paths) */
+    size_t n_reload_paths;
     char *application_path; /* "builtin:NAME" (later: PATH.so:SYMBOL) */
     char *pid_path;       /* NULL: no PID file */
     char *user, *group;   /* NULL: keep; a name or a number */

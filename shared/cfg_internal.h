@@ -29,6 +29,7 @@ typedef enum hn_cfg_type {
     HN_CFG_OCTAL,    /* int, 0..0777 written in octal; -1 when null */
     HN_CFG_MOUNTS,   /* hn_cfg_mount_t * at offset, size_t count at count_offset: a YAML
                       * mapping of path prefix to application, longest prefix first */
+    HN_CFG_PATHS,    /* char ** at offset, size_t count at count_offset: a path or a list */
 } hn_cfg_type_t;
 
 enum {
@@ -48,7 +49,7 @@ enum {
 };
 
 typedef struct hn_cfg_option {
-    const char *name; /* the YAML key */
+    const char *name; /* the YAML key; "a.b" is key b of the mapping a */
     hn_cfg_type_t type;
     size_t offset;       /* of the field in hn_config_t */
     size_t size;         /* of the field: lets SIZE serve size_t and uint64_t */

@@ -61,6 +61,11 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "use_reloader", .type = HN_CFG_BOOL, HN_CFG_FIELD(use_reloader), .def = "false",
      .flags = HN_CFG_RELOADABLE, .cli = "reload", .metavar = "true|false",
      .doc = "reload when the config file or an application's shared object changes"},
+    {.name = "reload.paths", .type = HN_CFG_PATHS, HN_CFG_FIELD(reload_paths),
+     .count_offset = offsetof(hn_config_t, n_reload_paths), .def = NULL,
+     .flags = HN_CFG_RELOADABLE, .cli = "reload-path", .metavar = "PATH",
+     .doc = "also reload when these files, directories or globs (*.html) change; turns the "
+            "watch on"},
     {.name = "application_path", .type = HN_CFG_STRING, HN_CFG_FIELD(application_path),
      .def = "builtin:hello", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
      .doc = "the application: builtin:NAME or PATH.so[:SYMBOL] (the APP argument overrides "

@@ -56,6 +56,7 @@ static int cmp_mounts(const void *a, const void *b);
 static void store_mounts(hn_config_t *cfg, const hn_cfg_option_t *opt, hn_cfg_mount_t *list,
                          size_t n);
 static void dump_string(const char *s, FILE *out);
+static void store_paths(hn_config_t *cfg, const hn_cfg_option_t *opt, char **list, size_t n);
 
 int
 hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *text, bool append,
@@ -139,6 +140,18 @@ hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *
     }
     case HN_CFG_MOUNTS:
         return add_mount(cfg, opt, text, append, where, err);
+    case HN_CFG_PATHS: {
+        size_t n = append ? *(size_t *)(void *)((char *)cfg + opt->count_offset) : 0;
+        char **list;
+        if (*text == '\0')
+            return expected(err, opt, where, text);
+        list = hn_xmalloc((n + 1) * sizeof(*list));
+        for (size_t i = 0; i < n; i++)
+            list[i] = hn_xstrdup((*FIELD(cfg, opt, char **))[i]);
+        list[n] = hn_xstrdup(text);
+        store_paths(cfg, opt, list, n + 1);
+        return HN_OK;
+    }
     }
     return HN_ERR;
 }
@@ -183,8 +196,30 @@ hn_cfg_types_set_node(hn_config_t *cfg, const hn_cfg_option_t *opt, const hn_cfg
         store_addrs(cfg, opt, list, node->n_items);
         return HN_OK;
     }
-    if (opt->type == HN_CFG_ADDRS) {
-        set_error(err, opt, &where, "expected an address or a list of addresses, got %s",
+    if (opt->type == HN_CFG_PATHS && node->kind == HN_CFG_YAML_SEQUENCE) {
+        char **list = hn_xcalloc(node->n_items + 1, sizeof(*list));
+        for (size_t i = 0; i < node->n_items; i++) {
+            const hn_cfg_yaml_node_t *item = node->items[i];
+            hn_cfg_where_t iw = {.file = file, .line = item->line, .column = item->column};
+            if (item->kind != HN_CFG_YAML_SCALAR || item->is_null || item->text[0] == '\0') {
+                set_error(err, opt, &iw, "expected a path, got %s",
+                          item->kind != HN_CFG_YAML_SCALAR ? hn_cfg_yaml_kind_name(item->kind)
+                          : item->is_null                  ? "null"
+                                                           : "\"\"");
+                for (size_t k = 0; k < i; k++)
+                    free(list[k]);
+                free(list);
+                return HN_ERR;
+            }
+            list[i] = hn_xstrdup(item->text);
+        }
+        store_paths(cfg, opt, list, node->n_items);
+        return HN_OK;
+    }
+    if (opt->type == HN_CFG_ADDRS || opt->type == HN_CFG_PATHS) {
+        set_error(err, opt, &where, "expected %s, got %s",
+                  opt->type == HN_CFG_ADDRS ? "an address or a list of addresses"
+                                            : "a path or a list of paths",
                   hn_cfg_yaml_kind_name(node->kind));
         return HN_ERR;
     }
@@ -206,6 +241,9 @@ hn_cfg_types_clear(hn_config_t *cfg, const hn_cfg_option_t *opt)
         break;
     case HN_CFG_MOUNTS:
         store_mounts(cfg, opt, NULL, 0);
+        break;
+    case HN_CFG_PATHS:
+        store_paths(cfg, opt, NULL, 0);
         break;
     case HN_CFG_OCTAL:
         *FIELD(cfg, opt, int) = -1; /* "keep the inherited umask" */
@@ -272,6 +310,17 @@ hn_cfg_types_dump(const hn_config_t *cfg, const hn_cfg_option_t *opt, FILE *out)
         }
         break;
     }
+    case HN_CFG_PATHS: {
+        char *const *list = *(char **const *)(const void *)((const char *)cfg + opt->offset);
+        size_t n = *(const size_t *)(const void *)((const char *)cfg + opt->count_offset);
+        if (n == 0)
+            fputs(" []", out);
+        for (size_t i = 0; i < n; i++) {
+            fputs("\n  - ", out);
+            dump_string(list[i], out);
+        }
+        break;
+    }
     case HN_CFG_MOUNTS: {
         /* Block style, keys quoted: "/api": "./libapi.so:app". */
         const hn_cfg_mount_t *list = *CFIELD(cfg, opt, hn_cfg_mount_t *);
@@ -332,6 +381,9 @@ hn_cfg_types_describe(const hn_cfg_option_t *opt, char *buf, size_t size)
     case HN_CFG_MOUNTS:
         snprintf(buf, size, "a mapping of path prefixes to applications");
         return buf;
+    case HN_CFG_PATHS:
+        snprintf(buf, size, "a path or a list of paths");
+        return buf;
     }
 
     if (opt->min && opt->max)
@@ -360,6 +412,7 @@ hn_cfg_types_name(hn_cfg_type_t type)
         [HN_CFG_STRING] = "string",    [HN_CFG_PATH] = "path",
         [HN_CFG_ENUM] = "enum",        [HN_CFG_ADDRS] = "address list",
         [HN_CFG_OCTAL] = "octal mode", [HN_CFG_MOUNTS] = "mount mapping",
+        [HN_CFG_PATHS] = "path list",
     };
     return (size_t)type < HN_ARRAY_LEN(names) ? names[type] : "value";
 }
@@ -367,7 +420,7 @@ hn_cfg_types_name(hn_cfg_type_t type)
 bool
 hn_cfg_types_is_list(hn_cfg_type_t type)
 {
-    return type == HN_CFG_ADDRS || type == HN_CFG_MOUNTS;
+    return type == HN_CFG_ADDRS || type == HN_CFG_MOUNTS || type == HN_CFG_PATHS;
 }
 
 /* "FILE:LINE:COL: KEY: ...", "--flag: ..." or "KEY: ...". */
@@ -813,4 +866,16 @@ dump_string(const char *s, FILE *out)
             fputc(c, out);
     }
     fputc('"', out);
+}
+
+static void
+store_paths(hn_config_t *cfg, const hn_cfg_option_t *opt, char **list, size_t n)
+{
+    char **old = *FIELD(cfg, opt, char **);
+    size_t *count = (size_t *)(void *)((char *)cfg + opt->count_offset);
+    for (size_t i = 0; i < *count; i++)
+        free(old[i]);
+    free(old);
+    *FIELD(cfg, opt, char **) = list;
+    *count = n;
 }

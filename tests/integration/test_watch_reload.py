@@ -48,3 +48,49 @@ def test_no_watching_without_use_reloader(hornet_server):
         f.write("# touched\n")
     time.sleep(1.0)
     assert "watched files changed" not in srv.stderr_text()
+
+
+def test_reload_paths_glob_reloads_on_matching_files_only(hornet_server, tmp_path):
+    """reload: {paths: [...]} turns the watch on by itself; a glob matches by name, and a
+    dot file (an editor's swap file) or another extension does not count."""
+    tpl = tmp_path / "templates"
+    tpl.mkdir()
+    srv = hornet_server(app=None, config={"application_path": "builtin:hello",
+                                          "reload": {"paths": [str(tpl / "*.html")]}})
+    (tpl / ".page.html.swp").write_text("x")
+    (tpl / "notes.txt").write_text("x")
+    time.sleep(1.0)
+    assert "watched files changed" not in srv.stderr_text()
+    (tpl / "page.html").write_text("<p>hi</p>")
+    wait_until(lambda: "reload complete" in srv.stderr_text(), 20, what="a reload")
+    time.sleep(1.0)
+    assert srv.stderr_text().count("watched files changed") == 1
+    assert srv.request().status == 200
+
+
+def test_reload_paths_directory_and_glob_in_the_directory_part(hornet_server, tmp_path):
+    for site in ("a", "b"):
+        (tmp_path / "sites" / site).mkdir(parents=True)
+    conf = tmp_path / "conf.d"
+    conf.mkdir()
+    srv = hornet_server(app=None, config={
+        "application_path": "builtin:hello",
+        "reload": {"paths": [str(tmp_path / "sites" / "*" / "*.css"), str(conf)]}})
+    (tmp_path / "sites" / "b" / "main.css").write_text("x")
+    wait_until(lambda: "reload complete" in srv.stderr_text(), 20, what="a reload")
+    (conf / "extra").write_text("x")
+    wait_until(lambda: srv.stderr_text().count("reload complete") == 2, 20,
+               what="a second reload")
+
+
+def test_workers_do_not_hold_the_inotify_descriptor(hornet_server):
+    srv = hornet_server(app=None, config={"application_path": "builtin:hello",
+                                          "use_reloader": True, "workers": 2})
+
+    def inotify_fds(pid):
+        d = "/proc/%d/fd" % pid
+        return [n for n in os.listdir(d) if "inotify" in os.readlink(os.path.join(d, n))]
+
+    assert inotify_fds(srv.pid)
+    for pid in srv.wait_workers(2):
+        assert not inotify_fds(pid), pid

@@ -175,7 +175,7 @@ test_table(void)
            "%s: exactly one of RELOADABLE, RESTART", name);
         ok(opt->doc && *opt->doc, "%s has help text", name);
     }
-    is_int(n, 35, "35 options, one per hn_config_t field but file (and counts)");
+    is_int(n, 36, "36 options, one per hn_config_t field but file (and counts)");
     is_int(n, hn_cfg_options_count, "option_name iterates the whole table");
     ok(hn_cfg_option_name(n) == NULL, "NULL past the end");
     ok(strstr(help, "(-w, --workers)") != NULL, "--help shows the flag of a key");
@@ -860,6 +860,41 @@ test_dump_roundtrip(void)
     hn_cfg_free(d);
 }
 
+/* reload.paths: a key inside the mapping "reload", also accepted dotted. */
+static void
+test_reload_paths(void)
+{
+    hn_config_t *cfg = hn_cfg_new();
+    hn_err_t err;
+
+    is_int((int)cfg->n_reload_paths, 0, "no reload paths by default");
+    is_str(load_into(cfg, "reload:\n  paths: [templates/*.html, conf.d]\n"), "OK",
+           "nested reload: {paths: [...]}");
+    ok(cfg->n_reload_paths == 2 && strcmp(cfg->reload_paths[0], "templates/*.html") == 0 &&
+           strcmp(cfg->reload_paths[1], "conf.d") == 0,
+       "both paths, in order");
+    is_str(load_into(cfg, "reload.paths: one\n"), "OK", "dotted, a single path");
+    ok(cfg->n_reload_paths == 1 && strcmp(cfg->reload_paths[0], "one") == 0, "replaced");
+    is_int(hn_cfg_set(cfg, "reload.paths", "two", "--reload-path", &err), HN_OK, "flag");
+    is_int(hn_cfg_set(cfg, "reload.paths", "three", "--reload-path", &err), HN_OK,
+           "flag again");
+    ok(cfg->n_reload_paths == 2 && strcmp(cfg->reload_paths[1], "three") == 0,
+       "the flag replaces the file's list once, then appends");
+    is_str(load_err("reload:\n  pathz: [a]\n"), at("@:2:3: unknown key \"reload.pathz\" "
+                                                     "(did you mean \"reload.paths\"?)"),
+           "an unknown key in the section is named with its section");
+    is_str(load_err("reload:\n  paths: [a, [b]]\n"),
+           at("@:2:14: reload.paths: expected a path, got a sequence"), "a nested list");
+    is_str(load_err("reload:\n  paths: {a: b}\n"),
+           at("@:2:10: reload.paths: expected a path or a list of paths, got a mapping"),
+           "a mapping");
+    is_str(load_err("reload: [a]\n"),
+           at("@:1:9: reload: expected a mapping of its keys (as in reload: {...}), got a "
+              "sequence"),
+           "the section itself is not a key");
+    hn_cfg_free(cfg);
+}
+
 int
 main(void)
 {
@@ -877,6 +912,7 @@ main(void)
     test_file_errors();
     test_app_keys();
     test_mount();
+    test_reload_paths();
     test_override_order();
     test_dump_roundtrip();
 
