@@ -9,12 +9,14 @@
 
 #include "shared/addr.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
@@ -78,6 +80,35 @@ parse_unix(const char *text, const char *path, hn_addr_t *out, hn_err_t *err)
     return HN_OK;
 }
 
+/* systemd socket activation with names (FileDescriptorName= in a .socket
+ * unit): LISTEN_FDNAMES lists them in the order of the descriptors from 3
+ * on. Returns the descriptor, or -1 with err set. */
+static long
+fd_by_name(const char *text, const char *name, hn_err_t *err)
+{
+    const char *names = getenv("LISTEN_FDNAMES"), *pid = getenv("LISTEN_PID");
+    const char *fds = getenv("LISTEN_FDS");
+    if (names == NULL || pid == NULL || fds == NULL || atol(pid) != (long)getpid()) {
+        hn_err_set(err, 0, "\"%s\": no sockets passed by systemd (LISTEN_FDNAMES is not set "
+                   "for this process)", text);
+        return -1;
+    }
+    size_t len = strlen(name);
+    long i = 0, n = atol(fds);
+    for (const char *p = names; i < n; i++) {
+        const char *end = strchr(p, ':');
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen == len && memcmp(p, name, len) == 0)
+            return 3 + i;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    hn_err_set(err, 0, "\"%s\": no socket named \"%s\" in LISTEN_FDNAMES=%s", text, name,
+               names);
+    return -1;
+}
+
 static int
 parse_fd(const char *text, const char *num, hn_addr_t *out, hn_err_t *err)
 {
@@ -91,9 +122,13 @@ parse_fd(const char *text, const char *num, hn_addr_t *out, hn_err_t *err)
         hn_err_set(err, 0, "\"%s\": fd:// needs a descriptor number, as in fd://3", text);
         return HN_ERR;
     }
-    for (p = num; *p != '\0'; p++) {
+    bool named = isalpha((unsigned char)*num) || *num == '_';
+    if (named && (n = fd_by_name(text, num, err)) < 0)
+        return HN_ERR;
+    for (p = num; !named && *p != '\0'; p++) {
         if (*p < '0' || *p > '9' || n > 1000000) {
-            hn_err_set(err, 0, "\"%s\": expected fd://N with N a descriptor number", text);
+            hn_err_set(err, 0, "\"%s\": expected fd://N with N a descriptor number, or fd://NAME "
+                       "with NAME in LISTEN_FDNAMES", text);
             return HN_ERR;
         }
         n = n * 10 + (*p - '0');
@@ -114,7 +149,10 @@ parse_fd(const char *text, const char *num, hn_addr_t *out, hn_err_t *err)
     out->sa_len = sizeof(out->sa);
     if (getsockname(out->fd, (struct sockaddr *)&out->sa, &out->sa_len) == -1)
         out->sa_len = 0;
-    snprintf(out->text, sizeof(out->text), "fd://%d", out->fd);
+    if (named)
+        snprintf(out->text, sizeof(out->text), "fd://%.100s", num);
+    else
+        snprintf(out->text, sizeof(out->text), "fd://%d", out->fd);
     return HN_OK;
 }
 

@@ -55,3 +55,69 @@ def test_listen_fds_for_another_process_is_ignored(tmp_path, hornet_bin):
                        capture_output=True, text=True, timeout=20)
     assert p.returncode == 0
     assert "127.0.0.1:8000" in p.stdout and "fd://" not in p.stdout
+
+
+def _listener():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    return s
+
+
+def _start_activated(tmp_path, config, socks, names):
+    """hornet started as systemd starts it with FileDescriptorName= sockets: fds 3.. and
+    LISTEN_FDNAMES naming them in that order."""
+    cfg = tmp_path / "hornet.yaml"
+    cfg.write_text(config)
+    err = open(tmp_path / "stderr.log", "wb")
+    fds = [s.fileno() for s in socks]
+
+    def as_systemd_does():
+        high = [os.dup(fd) for fd in fds]
+        for i, fd in enumerate(high):
+            os.dup2(fd, 3 + i)
+
+    script = 'LISTEN_PID=$$ LISTEN_FDS=%d LISTEN_FDNAMES=%s exec "$0" -c "$1"' % (
+        len(socks), ":".join(names))
+    proc = subprocess.Popen(["/bin/sh", "-c", script, hornet_bin(), str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=err,
+                            pass_fds=tuple(range(3, 3 + len(socks))),
+                            preexec_fn=as_systemd_does, start_new_session=True)
+    err.close()
+    return proc, tmp_path / "stderr.log"
+
+
+def test_bind_by_socket_name(tmp_path):
+    web, admin = _listener(), _listener()
+    admin_port = admin.getsockname()[1]
+    proc, log = _start_activated(
+        tmp_path, "application_path: builtin:hello\nbind: fd://admin\n", [web, admin],
+        ["web", "admin"])
+    web.close()
+    admin.close()
+    try:
+        wait_until(lambda: "worker(s) ready" in log.read_text(), 15, what="hornet to start")
+        assert "Running on fd://admin" in log.read_text()
+        r = http_request(admin_port)
+        assert (r.status, r.body) == (200, b"Hello, world!")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def test_unknown_socket_name_is_a_startup_error(tmp_path):
+    web = _listener()
+    proc, log = _start_activated(tmp_path, "bind: fd://metrics\n", [web], ["web"])
+    web.close()
+    try:
+        assert proc.wait(20) != 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    text = log.read_text()
+    assert 'no socket named "metrics" in LISTEN_FDNAMES=web' in text, text
+    assert "hornet.yaml:1" in text, text

@@ -177,6 +177,8 @@ test_fd(void)
     expect_error("fd://999999", "fd://999999 is not an open descriptor");
     expect_error("fd://", "needs a descriptor number");
     expect_error("fd://-1", "expected fd://N");
+    unsetenv("LISTEN_PID");
+    expect_error("fd://web", "no sockets passed by systemd (LISTEN_FDNAMES is not set");
     expect_error("fd://3x", "expected fd://N");
     expect_error("fd://99999999999999999999", "expected fd://N");
 
