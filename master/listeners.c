@@ -55,14 +55,21 @@ tcp_socket(const hn_addr_t *a, int backlog, bool reuseport, hn_err_t *err)
     return fd;
 }
 
+/* One SO_REUSEPORT socket per slot. Slots that the open socket set had
+ * (prev, may be NULL) keep their descriptors; new slots join the group. */
 static int
-open_tcp(hn_listen_item_t *it, int backlog, unsigned n_slots, hn_err_t *err)
+open_tcp(hn_listen_item_t *it, const hn_listen_item_t *prev, int backlog, unsigned n_slots,
+         hn_err_t *err)
 {
     hn_addr_t *a = &it->addr;
     struct sockaddr_in *sin = (struct sockaddr_in *)&a->sa;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->sa;
     bool port0 = (a->sa.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port) == 0;
-    if (!port0) {
+    if (prev) {
+        /* the port the kernel chose for a configured port 0 stays */
+        *a = prev->addr;
+        port0 = false;
+    } else if (!port0) {
         /* A socket without SO_REUSEPORT first: it fails if anyone holds the
          * address, even another server's reuseport group we would otherwise
          * silently join and share connections with. */
@@ -77,6 +84,12 @@ open_tcp(hn_listen_item_t *it, int backlog, unsigned n_slots, hn_err_t *err)
     for (unsigned i = 0; i < n_slots; i++)
         it->fds[i] = -1;
     for (unsigned i = 0; i < n_slots; i++) {
+        if (prev && i < prev->n_fds) {
+            it->fds[i] = prev->fds[i];
+            /* a changed backlog applies to the socket in place */
+            listen(it->fds[i], backlog);
+            continue;
+        }
         it->fds[i] = tcp_socket(a, backlog, true, err);
         if (it->fds[i] < 0)
             return HN_ERR;
@@ -167,50 +180,94 @@ open_fd(hn_listen_item_t *it, const hn_config_t *cfg, hn_err_t *err)
     return HN_OK;
 }
 
-int
-hn_listeners_open(hn_listeners_t *ls, const hn_config_t *cfg, unsigned n_slots, hn_err_t *err)
+/* Whether fd is one of keep's descriptors. */
+static bool
+holds_fd(const hn_listeners_t *keep, int fd)
 {
-    ls->n = cfg->n_bind;
-    ls->items = hn_xcalloc(cfg->n_bind ? cfg->n_bind : 1, sizeof(*ls->items));
+    for (size_t i = 0; keep && i < keep->n; i++)
+        for (size_t k = 0; k < keep->items[i].n_fds; k++)
+            if (keep->items[i].fds[k] == fd)
+                return true;
+    return false;
+}
+
+const hn_listen_item_t *
+hn_listeners_find(const hn_listeners_t *ls, const hn_addr_t *conf)
+{
+    for (size_t i = 0; ls && i < ls->n; i++)
+        if (hn_addr_equal(&ls->items[i].conf, conf))
+            return &ls->items[i];
+    return NULL;
+}
+
+int
+hn_listeners_derive(hn_listeners_t *next, const hn_listeners_t *cur, const hn_config_t *cfg,
+                    unsigned n_slots, hn_err_t *err)
+{
+    next->n = cfg->n_bind;
+    next->items = hn_xcalloc(cfg->n_bind ? cfg->n_bind : 1, sizeof(*next->items));
     for (size_t i = 0; i < cfg->n_bind; i++) {
-        hn_listen_item_t *it = &ls->items[i];
-        it->addr = cfg->bind[i];
-        int rc;
-        switch (it->addr.kind) {
-        case HN_ADDR_TCP:
-            rc = open_tcp(it, cfg->backlog, n_slots, err);
-            break;
-        case HN_ADDR_UNIX:
+        hn_listen_item_t *it = &next->items[i];
+        it->conf = it->addr = cfg->bind[i];
+        const hn_listen_item_t *prev = hn_listeners_find(cur, &it->conf);
+        int rc = HN_OK;
+        if (it->addr.kind == HN_ADDR_TCP) {
+            rc = open_tcp(it, prev, cfg->backlog, n_slots, err);
+        } else if (prev) {
+            it->addr = prev->addr;
+            it->unlink_on_close = prev->unlink_on_close;
+            set_shared(it, prev->fds[0]);
+            listen(prev->fds[0], cfg->backlog);
+        } else if (it->addr.kind == HN_ADDR_UNIX) {
             rc = open_unix(it, cfg, err);
-            break;
-        default:
+        } else {
             rc = open_fd(it, cfg, err);
-            break;
         }
         if (rc != HN_OK) {
-            ls->n = i + 1;
-            hn_listeners_close(ls);
+            next->n = i + 1;
+            hn_listeners_close_keeping(next, cur);
             return HN_ERR;
         }
     }
     return HN_OK;
 }
 
-void
-hn_listeners_close(hn_listeners_t *ls)
+int
+hn_listeners_open(hn_listeners_t *ls, const hn_config_t *cfg, unsigned n_slots, hn_err_t *err)
 {
+    return hn_listeners_derive(ls, NULL, cfg, n_slots, err);
+}
+
+void
+hn_listeners_close_fds(const hn_listeners_t *ls, const hn_listeners_t *keep)
+{
+    for (size_t i = 0; ls && i < ls->n; i++) {
+        const hn_listen_item_t *it = &ls->items[i];
+        for (size_t k = 0; k < it->n_fds; k++)
+            if (it->fds && it->fds[k] >= 0 && !holds_fd(keep, it->fds[k]))
+                close(it->fds[k]);
+    }
+}
+
+void
+hn_listeners_close_keeping(hn_listeners_t *ls, const hn_listeners_t *keep)
+{
+    hn_listeners_close_fds(ls, keep);
     for (size_t i = 0; i < ls->n; i++) {
         hn_listen_item_t *it = &ls->items[i];
-        for (size_t k = 0; k < it->n_fds; k++)
-            if (it->fds && it->fds[k] >= 0)
-                close(it->fds[k]);
-        if (it->unlink_on_close)
+        if (it->unlink_on_close && !hn_listeners_find(keep, &it->conf))
             unlink(((struct sockaddr_un *)&it->addr.sa)->sun_path);
         free(it->fds);
     }
     free(ls->items);
     ls->items = NULL;
     ls->n = 0;
+}
+
+void
+hn_listeners_close(hn_listeners_t *ls)
+{
+    hn_listeners_close_keeping(ls, NULL);
 }
 
 void

@@ -17,7 +17,8 @@
 struct hn_config;
 
 typedef struct hn_listen_item {
-    hn_addr_t addr;   /* as configured (a TCP port 0 is replaced by the bound port) */
+    hn_addr_t conf;   /* as configured: what a reload matches against */
+    hn_addr_t addr;   /* as bound (a TCP port 0 is replaced by the kernel's choice) */
     bool per_slot;    /* TCP: fds[slot]; otherwise fds[0] for everyone */
     int *fds;
     size_t n_fds;
@@ -34,8 +35,24 @@ typedef struct hn_listeners {
  * Permission denied"). */
 int hn_listeners_open(hn_listeners_t *ls, const struct hn_config *cfg, unsigned n_slots,
                       hn_err_t *err);
+/* The listeners cfg and n_slots want, given the open set cur (a reload, or
+ * a worker added or removed): a socket whose configured address is in cur
+ * is the same descriptor, not re-bound, so its queue and its place in the
+ * reuseport group survive; the rest is bound here. next and cur then share
+ * descriptors: release the one set that is given up with
+ * hn_listeners_close_keeping(given_up, kept). On error cur is untouched and
+ * nothing new stays open. */
+int hn_listeners_derive(hn_listeners_t *next, const hn_listeners_t *cur,
+                        const struct hn_config *cfg, unsigned n_slots, hn_err_t *err);
 /* Close everything (and unlink unix socket files we created). */
 void hn_listeners_close(hn_listeners_t *ls);
+/* Close ls except the descriptors (and unix socket files) keep also holds. */
+void hn_listeners_close_keeping(hn_listeners_t *ls, const hn_listeners_t *keep);
+/* Close ls's descriptors that keep does not hold, and nothing else: for a
+ * forked worker, which must not unlink what the master still serves. */
+void hn_listeners_close_fds(const hn_listeners_t *ls, const hn_listeners_t *keep);
+/* The item bound for the configured address conf, or NULL. */
+const hn_listen_item_t *hn_listeners_find(const hn_listeners_t *ls, const hn_addr_t *conf);
 /* URL for the start-up message: "http://127.0.0.1:8000", "unix:/run/h.sock". */
 void hn_listeners_url(const hn_listen_item_t *it, char *buf, size_t size);
 

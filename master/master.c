@@ -48,6 +48,8 @@ typedef enum master_state { RUNNING, STOPPING } master_state_t;
 typedef struct slot {
     pid_t pid;       /* 0: no process */
     pid_t old_pid;   /* the worker being replaced: serving until pid is ready */
+    unsigned rec;    /* pid's record in the control block */
+    unsigned old_rec; /* old_pid's */
     int stuck_stage; /* watchdog: 0 fine, 1 TERM sent, 2 ABRT sent, 3 KILL sent */
     double stuck_since;
     bool is_ready;
@@ -65,11 +67,16 @@ typedef struct master {
     hn_master_reload_fn reload;
     void *reload_ud;
     hn_listeners_t listeners;
+    hn_listeners_t old_listeners; /* during a reload: the old generation's */
     hn_privs_t privs;
     hn_shm_t *shm;
+    pid_t rec_owner[HN_SHM_RECORDS]; /* 0: free; -1: taken by a fork */
     hn_spawn_ctx_t spawn;
-    slot_t *slots;
-    unsigned n_slots;
+    slot_t *slots;     /* HN_CFG_MAX_WORKERS of them: never moved (timers) */
+    unsigned n_slots;  /* slots that should have a worker */
+    unsigned n_span;   /* slots in use: more than n_slots while a reload
+                        * that removes workers waits for the new ones */
+    unsigned old_n_slots; /* during a reload: the old generation's count */
     master_state_t state;
     int exit_status;
     bool announced;
@@ -116,7 +123,7 @@ static unsigned
 live_workers(void)
 {
     unsigned n = (unsigned)M.n_draining;
-    for (unsigned i = 0; i < M.n_slots; i++)
+    for (unsigned i = 0; i < M.n_span; i++)
         n += (M.slots[i].pid > 0) + (M.slots[i].old_pid > 0);
     return n;
 }
@@ -124,7 +131,7 @@ live_workers(void)
 static void
 signal_workers(int sig)
 {
-    for (unsigned i = 0; i < M.n_slots; i++) {
+    for (unsigned i = 0; i < M.n_span; i++) {
         if (M.slots[i].pid > 0)
             kill(M.slots[i].pid, sig);
         if (M.slots[i].old_pid > 0)
@@ -134,11 +141,44 @@ signal_workers(int sig)
         kill(M.draining[i].pid, sig);
 }
 
+/* --- control block records: one per live worker process --- */
+
+static int
+rec_take(void)
+{
+    for (unsigned r = 0; r < HN_SHM_RECORDS; r++)
+        if (M.rec_owner[r] == 0) {
+            M.rec_owner[r] = -1;
+            return (int)r;
+        }
+    return -1;
+}
+
+/* A reaped process's record is free again. */
+static void
+rec_release(pid_t pid)
+{
+    for (unsigned r = 0; r < HN_SHM_RECORDS; r++)
+        if (M.rec_owner[r] == pid) {
+            M.rec_owner[r] = 0;
+            atomic_store(&M.shm->slots[r].state, HN_SLOT_EXITED);
+            atomic_store(&M.shm->slots[r].pid, 0);
+            return;
+        }
+}
+
 static void
 spawn_slot(unsigned i)
 {
     slot_t *s = &M.slots[i];
-    pid_t pid = hn_spawn_worker(&M.spawn, i, atomic_load(&M.shm->generation));
+    int rec = rec_take();
+    pid_t pid = -1;
+    if (rec >= 0) {
+        pid = hn_spawn_worker(&M.spawn, i, (unsigned)rec, atomic_load(&M.shm->generation));
+        M.rec_owner[rec] = pid > 0 ? pid : 0;
+    } else {
+        errno = EAGAIN;
+    }
     if (pid < 0) {
         hn_log(HN_LOG_ERROR, "fork for worker %u failed: %s", i, strerror(errno));
         s->failures++;
@@ -147,6 +187,7 @@ spawn_slot(unsigned i)
         return;
     }
     s->pid = pid;
+    s->rec = (unsigned)rec;
     s->is_ready = false;
     s->stuck_stage = 0;
     s->started = ev_now(M.loop);
@@ -174,7 +215,7 @@ stop(bool immediate, int status)
     M.immediate = immediate;
     hn_sdnotify("STOPPING=1\nSTATUS=stopping");
     atomic_store(&M.shm->shutdown, immediate ? 2 : 1);
-    for (unsigned i = 0; i < M.n_slots; i++)
+    for (unsigned i = 0; i < M.n_span; i++)
         ev_timer_stop(M.loop, &M.slots[i].respawn);
     hn_log(HN_LOG_NOTICE, "%s: %u worker(s) to stop",
            immediate ? "stopping now" : "stopping gracefully", live_workers());
@@ -241,7 +282,8 @@ notify_status(double now)
     last_status = now;
     uint64_t requests = 0;
     for (unsigned i = 0; i < M.n_slots; i++)
-        requests += atomic_load(&M.shm->slots[i].requests);
+        if (M.slots[i].pid > 0)
+            requests += atomic_load(&M.shm->slots[M.slots[i].rec].requests);
     hn_sdnotify("STATUS=serving: %u worker(s), %llu requests served by the current ones",
                 M.n_slots, (unsigned long long)requests);
 }
@@ -261,7 +303,8 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
         slot_t *s = &M.slots[i];
         if (s->pid <= 0 || !s->is_ready)
             continue;
-        double age = (double)(now_ms - atomic_load(&M.shm->slots[i].heartbeat_ms)) / 1000.0;
+        double age =
+            (double)(now_ms - atomic_load(&M.shm->slots[s->rec].heartbeat_ms)) / 1000.0;
         if (age < timeout) {
             s->stuck_stage = 0;
             continue;
@@ -309,8 +352,7 @@ notify_reloading(void)
                     (unsigned long long)ts.tv_nsec / 1000);
 }
 
-/* Keys this version cannot change without a restart: listeners and the
- * slot count (bind, workers) and what the table marks RESTART. */
+/* Keys the option table marks as needing a restart (user, group, ...). */
 static bool
 reload_allowed(const hn_config_t *next, char *why, size_t size)
 {
@@ -319,8 +361,7 @@ reload_allowed(const hn_config_t *next, char *why, size_t size)
     for (size_t i = 0; hn_cfg_option_flag(i, &flag); i++) {
         if (!hn_cfg_option_differs(M.cfg, next, i))
             continue;
-        if (hn_cfg_option_needs_restart(i) || strcmp(flag.key, "bind") == 0 ||
-            strcmp(flag.key, "workers") == 0) {
+        if (hn_cfg_option_needs_restart(i)) {
             size_t n = strlen(names);
             snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", flag.key);
         }
@@ -329,6 +370,32 @@ reload_allowed(const hn_config_t *next, char *why, size_t size)
         return true;
     snprintf(why, size, "changing %s needs a restart", names);
     return false;
+}
+
+/* A slot about to get its first worker (at start, or added). */
+static void
+slot_fresh(slot_t *s)
+{
+    s->failures = 0;
+    s->was_ever_ready = false;
+    s->is_ready = false;
+}
+
+/* Log what a change of listeners opened and closed. */
+static void
+log_listener_changes(const hn_listeners_t *before, const hn_listeners_t *after)
+{
+    char url[HN_ADDR_TEXT_MAX + 16];
+    for (size_t i = 0; i < after->n; i++)
+        if (!hn_listeners_find(before, &after->items[i].conf)) {
+            hn_listeners_url(&after->items[i], url, sizeof(url));
+            hn_log(HN_LOG_NOTICE, "Running on %s", url);
+        }
+    for (size_t i = 0; i < before->n; i++)
+        if (!hn_listeners_find(after, &before->items[i].conf)) {
+            hn_listeners_url(&before->items[i], url, sizeof(url));
+            hn_log(HN_LOG_NOTICE, "no longer listening on %s", url);
+        }
 }
 
 static void
@@ -361,20 +428,35 @@ start_reload(void)
         hn_cfg_free(next);
         return;
     }
+    /* new addresses are bound now, so a taken port refuses the reload */
+    unsigned n = (unsigned)next->workers;
+    hn_listeners_t next_ls;
+    if (hn_listeners_derive(&next_ls, &M.listeners, next, n, &err) != HN_OK) {
+        reload_refused(err.msg);
+        hn_cfg_free(next);
+        return;
+    }
     hn_log_level = (hn_log_level_t)next->loglevel;
     M.old_cfg = M.cfg;
     M.cfg = next;
     M.spawn.cfg = next;
+    M.old_listeners = M.listeners;
+    M.listeners = next_ls;
     M.is_reloading = true;
+    M.old_n_slots = M.n_slots;
+    M.n_slots = n;
+    M.n_span = n > M.old_n_slots ? n : M.old_n_slots;
     uint32_t gen = atomic_fetch_add(&M.shm->generation, 1) + 1;
-    hn_log(HN_LOG_NOTICE, "reloading: starting generation %u (%u worker(s))", gen, M.n_slots);
-    for (unsigned i = 0; i < M.n_slots; i++) {
+    hn_log(HN_LOG_NOTICE, "reloading: starting generation %u (%u worker(s), %u before)", gen, n,
+           M.old_n_slots);
+    for (unsigned i = 0; i < M.n_span; i++) {
         slot_t *s = &M.slots[i];
         s->old_pid = s->pid;
+        s->old_rec = s->rec;
         s->pid = 0;
-        s->is_ready = false;
-        s->failures = 0;
-        spawn_slot(i);
+        slot_fresh(s);
+        if (i < n)
+            spawn_slot(i);
     }
 }
 
@@ -385,17 +467,24 @@ reload_check_ready(void)
     for (unsigned i = 0; i < M.n_slots; i++)
         if (!M.slots[i].is_ready)
             return;
-    for (unsigned i = 0; i < M.n_slots; i++)
+    /* The master's copies of removed sockets go first, so the draining
+     * worker holds the last one and takes its queue before closing it. */
+    log_listener_changes(&M.old_listeners, &M.listeners);
+    hn_listeners_close_keeping(&M.old_listeners, &M.listeners);
+    for (unsigned i = 0; i < M.n_span; i++)
         if (M.slots[i].old_pid > 0)
             drain_old(&M.slots[i]);
+    M.n_span = M.n_slots;
     M.is_reloading = false;
     hn_cfg_free(M.old_cfg);
     M.old_cfg = NULL;
     unsigned gen = (unsigned)atomic_load(&M.shm->generation);
-    hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving", gen);
+    hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving with %u worker(s)", gen,
+           M.n_slots);
     hn_err_t werr = {0};
     if (hn_watcher_start(M.loop, M.cfg, start_reload, &werr) != HN_OK)
         hn_log(HN_LOG_WARN, "%s", werr.msg);
+    M.spawn.master_fds[2] = hn_watcher_fd();
     hn_sdnotify("READY=1\nSTATUS=serving generation %u with %u worker(s)", gen, M.n_slots);
     hn_control_status(M.cfg->pid_path, "ok generation %u", gen);
 }
@@ -409,15 +498,21 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
     hn_sdnotify("READY=1\nSTATUS=reload aborted: worker %u %s\nERRNO=%d", failed, what, ECHILD);
     hn_control_status(M.old_cfg->pid_path, "aborted: new worker %u %s before it was ready "
                       "(see the error log)", failed, what);
-    for (unsigned i = 0; i < M.n_slots; i++) {
+    for (unsigned i = 0; i < M.n_span; i++) {
         slot_t *s = &M.slots[i];
+        ev_timer_stop(M.loop, &s->respawn);
         if (s->pid > 0)
             kill(s->pid, SIGKILL); /* never served a request */
         s->pid = s->old_pid;
+        s->rec = s->old_rec;
         s->old_pid = 0;
-        s->is_ready = true;
+        s->is_ready = s->pid > 0;
         s->failures = 0;
     }
+    hn_listeners_close_keeping(&M.listeners, &M.old_listeners);
+    M.listeners = M.old_listeners;
+    M.old_listeners = (hn_listeners_t){0};
+    M.n_slots = M.n_span = M.old_n_slots;
     hn_cfg_free(M.cfg);
     M.cfg = M.old_cfg;
     M.old_cfg = NULL;
@@ -437,9 +532,55 @@ replace_slot(unsigned i)
         return;
     hn_log(HN_LOG_INFO, "replacing worker %u (pid %d) at its request", i, (int)s->pid);
     s->old_pid = s->pid;
+    s->old_rec = s->rec;
     s->pid = 0;
     s->failures = 0;
     spawn_slot(i);
+}
+
+/* SIGTTIN / SIGTTOU: one worker more or fewer, until the next reload sets
+ * the configured count again (as in gunicorn). A new slot gets its own
+ * sockets in the reuseport groups; a removed slot's sockets are closed here
+ * first, and its worker takes what is queued on them before it drains. */
+static void
+resize(unsigned n, const char *sig)
+{
+    if (M.state != RUNNING)
+        return;
+    if (M.is_reloading) {
+        hn_log(HN_LOG_WARN, "%s ignored: a reload is in progress", sig);
+        return;
+    }
+    if (n < 1 || n > HN_CFG_MAX_WORKERS) {
+        hn_log(HN_LOG_WARN, "%s ignored: %u worker(s) is the %s", sig, M.n_slots,
+               n < 1 ? "minimum" : "maximum");
+        return;
+    }
+    hn_listeners_t next;
+    hn_err_t err = {0};
+    if (hn_listeners_derive(&next, &M.listeners, M.cfg, n, &err) != HN_OK) {
+        hn_log(HN_LOG_ERROR, "%s ignored: %s", sig, err.msg);
+        return;
+    }
+    hn_listeners_close_keeping(&M.listeners, &next);
+    M.listeners = next;
+    unsigned old = M.n_slots;
+    M.n_slots = M.n_span = n;
+    hn_log(HN_LOG_NOTICE, "%s: %u worker(s), %u before", sig, n, old);
+    if (n > old) {
+        slot_fresh(&M.slots[old]);
+        spawn_slot(old);
+        return;
+    }
+    slot_t *s = &M.slots[n];
+    ev_timer_stop(M.loop, &s->respawn);
+    if (s->old_pid > 0)
+        drain_old(s);
+    if (s->pid > 0) {
+        s->old_pid = s->pid;
+        s->pid = 0;
+        drain_old(s);
+    }
 }
 
 static void reload_check_ready(void);
@@ -453,9 +594,12 @@ on_ready(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     uint32_t word;
     while (read(M.ready_pipe[0], &word, sizeof(word)) == (ssize_t)sizeof(word)) {
-        unsigned i = word & ~HN_SHM_WORD_RECYCLE;
-        if (i >= M.n_slots)
-            continue;
+        unsigned rec = word & ~HN_SHM_WORD_RECYCLE, i;
+        for (i = 0; i < M.n_slots; i++)
+            if (M.slots[i].pid > 0 && M.slots[i].rec == rec)
+                break;
+        if (i == M.n_slots)
+            continue; /* a worker since told to drain */
         slot_t *s = &M.slots[i];
         if (word & HN_SHM_WORD_RECYCLE) {
             replace_slot(i);
@@ -501,6 +645,7 @@ reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        rec_release(pid);
         int old_slot = forget_draining(pid);
         if (old_slot >= 0) {
             char done[128];
@@ -509,10 +654,10 @@ reap(void)
             continue;
         }
         unsigned i;
-        for (i = 0; i < M.n_slots; i++)
+        for (i = 0; i < M.n_span; i++)
             if (M.slots[i].pid == pid || M.slots[i].old_pid == pid)
                 break;
-        if (i == M.n_slots)
+        if (i == M.n_span)
             continue;
         slot_t *s = &M.slots[i];
         if (s->old_pid == pid) {
@@ -525,8 +670,6 @@ reap(void)
         }
         s->pid = 0;
         s->is_ready = false;
-        atomic_store(&M.shm->slots[i].state, HN_SLOT_EXITED);
-        atomic_store(&M.shm->slots[i].pid, 0);
         char what[128];
         describe_exit(status, what, sizeof(what));
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_OK;
@@ -608,6 +751,12 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
             hn_log(HN_LOG_NOTICE, "SIGHUP received: reloading");
             start_reload();
             break;
+        case SIGTTIN:
+            resize(M.n_slots + 1, "SIGTTIN");
+            break;
+        case SIGTTOU:
+            resize(M.n_slots - 1, "SIGTTOU");
+            break;
         default:
             break;
         }
@@ -618,7 +767,7 @@ static int
 setup(hn_config_t *cfg, hn_err_t *err)
 {
     M.cfg = cfg;
-    M.n_slots = (unsigned)cfg->workers;
+    M.n_slots = M.n_span = (unsigned)cfg->workers;
     M.exit_status = HN_EXIT_OK;
     M.sigfd = -1;
     M.ready_pipe[0] = M.ready_pipe[1] = -1;
@@ -630,7 +779,7 @@ setup(hn_config_t *cfg, hn_err_t *err)
         return HN_ERR;
     if (cfg->pid_path && hn_pidfile_create(cfg->pid_path, err) != HN_OK)
         return HN_ERR;
-    M.shm = hn_shm_create(HN_SHM_MAX_SLOTS, err);
+    M.shm = hn_shm_create(HN_SHM_RECORDS, err);
     if (M.shm == NULL)
         return HN_ERR;
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
@@ -656,17 +805,18 @@ setup(hn_config_t *cfg, hn_err_t *err)
     ev_timer_start(M.loop, &M.watchdog);
     if (hn_watcher_start(M.loop, cfg, start_reload, err) != HN_OK)
         return HN_ERR;
-    M.slots = hn_xcalloc(M.n_slots, sizeof(*M.slots));
-    for (unsigned i = 0; i < M.n_slots; i++)
+    M.slots = hn_xcalloc(HN_CFG_MAX_WORKERS, sizeof(*M.slots));
+    for (unsigned i = 0; i < HN_CFG_MAX_WORKERS; i++)
         ev_init(&M.slots[i].respawn, on_respawn);
     M.spawn = (hn_spawn_ctx_t){
         .cfg = cfg,
         .shm = M.shm,
         .listeners = &M.listeners,
+        .old_listeners = &M.old_listeners,
         .privs = &M.privs,
         .master_loop = M.loop,
         .ready_fd = M.ready_pipe[1],
-        .master_fds = {M.sigfd, M.ready_pipe[0], -1, -1},
+        .master_fds = {M.sigfd, M.ready_pipe[0], hn_watcher_fd(), -1},
     };
     return HN_OK;
 }
@@ -683,6 +833,7 @@ teardown(void)
     for (int i = 0; i < 2; i++)
         if (M.ready_pipe[i] >= 0)
             close(M.ready_pipe[i]);
+    hn_listeners_close_keeping(&M.old_listeners, &M.listeners);
     hn_listeners_close(&M.listeners);
     if (M.cfg->pid_path) {
         hn_control_status_remove(M.cfg->pid_path);

@@ -20,7 +20,7 @@
 #include "worker/worker.h"
 
 static HN_NORETURN void
-child(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
+child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generation)
 {
     /* the master's loop and descriptors are not the worker's business */
     ev_loop_destroy(ctx->master_loop);
@@ -29,6 +29,8 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
             close(ctx->master_fds[i]);
 
     const hn_listeners_t *ls = ctx->listeners;
+    /* sockets a reload is giving up must close when the old generation is done */
+    hn_listeners_close_fds(ctx->old_listeners, ls);
     size_t n = 0;
     for (size_t i = 0; i < ls->n; i++)
         n++;
@@ -59,6 +61,7 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
         .cfg = ctx->cfg,
         .shm = ctx->shm,
         .slot = slot,
+        .rec = rec,
         .generation = generation,
         .sockets = mine,
         .n_sockets = k,
@@ -74,9 +77,10 @@ hn_spawn_check_app(const hn_config_t *cfg, hn_err_t *err)
 }
 
 pid_t
-hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
+hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec_index,
+                uint32_t generation)
 {
-    hn_slot_rec_t *rec = &ctx->shm->slots[slot];
+    hn_slot_rec_t *rec = &ctx->shm->slots[rec_index];
     atomic_store(&rec->state, HN_SLOT_STARTING);
     atomic_store(&rec->generation, generation);
     atomic_store(&rec->start_ms, hn_shm_now_ms());
@@ -85,7 +89,7 @@ hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation)
     atomic_store(&rec->connections, 0);
     pid_t pid = fork();
     if (pid == 0)
-        child(ctx, slot, generation);
+        child(ctx, slot, rec_index, generation);
     if (pid > 0)
         atomic_store(&rec->pid, (int32_t)pid);
     return pid;

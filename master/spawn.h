@@ -21,6 +21,7 @@ typedef struct hn_spawn_ctx {
     const struct hn_config *cfg;
     struct hn_shm *shm;
     const struct hn_listeners *listeners;
+    const struct hn_listeners *old_listeners; /* during a reload: closed in the child */
     const struct hn_privs *privs;
     struct ev_loop *master_loop; /* destroyed in the child */
     int ready_fd;                /* write end of the readiness pipe */
@@ -30,7 +31,9 @@ typedef struct hn_spawn_ctx {
 /* Is the configured application one a worker can run (see worker.h)? */
 int hn_spawn_check_app(const struct hn_config *cfg, hn_err_t *err);
 
-/* Returns the child's pid, or -1 (fork failed; errno set). */
-pid_t hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, uint32_t generation);
+/* Fork the worker of slot, which keeps its state in shm record rec.
+ * Returns the child's pid, or -1 (fork failed; errno set). */
+pid_t hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec,
+                      uint32_t generation);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * shm.h - the control block the master shares with its workers: created with
  * mmap(MAP_SHARED) before the first fork. It holds the shutdown flag, the
- * generation, and one record per worker slot that the worker keeps current
- * (state, heartbeat, counters) and the master reads.
+ * generation, and one record per worker process that the worker keeps
+ * current (state, heartbeat, counters) and the master reads. Records belong
+ * to processes, not slots: during a replacement the old and the new worker
+ * of a slot each have their own, so counters and heartbeats never mix.
  *
  * Workers are woken by a signal (TERM: drain, QUIT: stop now); the flag and
  * the slot state tell them and later readers why.
@@ -15,10 +17,11 @@
 
 #include "shared/common.h"
 
-#define HN_SHM_MAX_SLOTS 512
+/* Enough for every slot's worker, its successor and the drainers. */
+#define HN_SHM_RECORDS 2048
 
-/* Words a worker writes to the master's pipe: its slot number when it
- * accepts connections, or the slot number with this flag to ask to be
+/* Words a worker writes to the master's pipe: its record number when it
+ * accepts connections, or the record number with this flag to ask to be
  * replaced (max_requests). */
 #define HN_SHM_WORD_RECYCLE 0x80000000u
 
@@ -43,7 +46,7 @@ typedef struct hn_slot_rec {
 typedef struct hn_shm {
     _Atomic int32_t shutdown; /* 0 running, 1 graceful stop, 2 immediate stop */
     _Atomic uint32_t generation;
-    uint32_t n_slots;         /* capacity of slots[] */
+    uint32_t n_slots;         /* capacity of slots[] (records, see above) */
     hn_slot_rec_t slots[];
 } hn_shm_t;
 

@@ -19,6 +19,9 @@
 /* Accepts per readiness event: enough to empty a burst, few enough that one
  * busy listener cannot starve the connections already open. */
 #define ACCEPT_BATCH 64
+/* Connections taken from a socket's queue when the worker stops accepting;
+ * see hn_accept_stop. */
+#define ACCEPT_FINAL_MAX 4096
 /* After EMFILE/ENFILE, wait this long before accepting again instead of
  * spinning on a listener that stays readable (libev's daemon advice). */
 #define EMFILE_BACKOFF 0.5
@@ -35,12 +38,11 @@ on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
         ev_io_start(loop, &l->io);
 }
 
+/* Accept up to max connections; stops at an empty queue. */
 static void
-on_accept(struct ev_loop *loop, ev_io *w, int revents)
+accept_some(struct ev_loop *loop, hn_listener_t *l, int max)
 {
-    (void)revents;
-    hn_listener_t *l = HN_CONTAINER_OF(w, hn_listener_t, io);
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
+    for (int i = 0; i < max; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -60,6 +62,13 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
         }
         hn_conn_open(loop, fd, l, (struct sockaddr *)&ss, len);
     }
+}
+
+static void
+on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    accept_some(loop, HN_CONTAINER_OF(w, hn_listener_t, io), ACCEPT_BATCH);
 }
 
 /* "127.0.0.1:80", "[::1]:80" -> host and port; "unix:/p" -> "/p"; fd://N
@@ -101,6 +110,11 @@ hn_accept_stop(struct ev_loop *loop)
 {
     for (size_t i = 0; i < n_listeners; i++) {
         hn_listener_t *l = &listeners[i];
+        /* Our copy may be the socket's last one (its slot was removed, or
+         * the server stops): closing it would reset every connection still
+         * queued, so those are taken and served. */
+        if (l->fd >= 0)
+            accept_some(loop, l, ACCEPT_FINAL_MAX);
         ev_io_stop(loop, &l->io);
         ev_timer_stop(loop, &l->backoff);
         if (l->fd >= 0) {

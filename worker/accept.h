@@ -22,7 +22,8 @@ typedef struct hn_listener hn_listener_t;
 
 /* Start accepting on every listener. Borrows the array for the worker's life. */
 void hn_accept_start(struct ev_loop *loop, hn_listener_t *ls, size_t n);
-/* Stop accepting and close the worker's copies of the sockets. */
+/* Stop accepting and close the worker's copies of the sockets, after
+ * taking the connections already queued on them. */
 void hn_accept_stop(struct ev_loop *loop);
 const char *hn_listener_text(const hn_listener_t *l);
 

@@ -40,7 +40,7 @@ static const hn_config_t *w_cfg;
 static hn_slot_rec_t *w_rec;
 static struct ev_loop *w_loop;
 static bool w_draining;
-static unsigned w_slot;
+static unsigned w_rec_index;
 static int w_ready_fd = -1;
 static uint64_t w_served, w_recycle_at; /* 0: max_requests off */
 static ev_io w_sig_io;
@@ -102,7 +102,7 @@ ask_replacement(const char *why)
     if (asked || w_draining)
         return;
     asked = true;
-    uint32_t word = w_slot | HN_SHM_WORD_RECYCLE;
+    uint32_t word = w_rec_index | HN_SHM_WORD_RECYCLE;
     hn_log(HN_LOG_INFO, "%s: asking to be replaced", why);
     if (write(w_ready_fd, &word, sizeof(word)) != (ssize_t)sizeof(word))
         hn_log(HN_LOG_WARN, "cannot ask the master for a replacement");
@@ -276,7 +276,7 @@ hn_worker_main(const hn_worker_args_t *a)
     snprintf(role, sizeof(role), "worker %u", a->slot);
     hn_log_set_role(role);
     w_cfg = a->cfg;
-    w_slot = a->slot;
+    w_rec_index = a->rec;
     w_ready_fd = a->ready_fd;
     /* jitter keeps workers started together from recycling together */
     srandom((unsigned)getpid() ^ (unsigned)hn_shm_now_ms());
@@ -286,7 +286,7 @@ hn_worker_main(const hn_worker_args_t *a)
                             ? (uint64_t)(random() % ((long)w_cfg->max_requests_jitter + 1))
                             : 0);
     }
-    w_rec = &a->shm->slots[a->slot];
+    w_rec = &a->shm->slots[a->rec];
 
     /* A worker must not outlive its master: if the master is killed, the
      * workers stop instead of serving as orphans nobody supervises. */
@@ -349,7 +349,7 @@ hn_worker_main(const hn_worker_args_t *a)
     hn_log(HN_LOG_DEBUG, "ready, pid %d", (int)getpid());
     /* tell the master in words, not by its polling: readiness is what a
      * replacement waits for before the old worker is stopped */
-    uint32_t word = a->slot;
+    uint32_t word = a->rec;
     if (write(a->ready_fd, &word, sizeof(word)) != (ssize_t)sizeof(word))
         hn_log(HN_LOG_WARN, "cannot report readiness to the master");
     /* a stop may have been requested while we were starting */

@@ -26,12 +26,13 @@ typedef struct hn_worker_args {
     const struct hn_config *cfg;
     struct hn_shm *shm;
     unsigned slot;
+    unsigned rec; /* this process's record in shm->slots */
     uint32_t generation;
     const hn_worker_socket_t *sockets; /* the slot's sockets plus the shared ones */
     size_t n_sockets;
     int ready_fd; /* write end of the master's pipe: the worker writes its
-                   * slot number there once it accepts, and the slot number
-                   * | HN_SHM_WORD_RECYCLE to ask to be replaced */
+                   * record number there once it accepts, and the record
+                   * number | HN_SHM_WORD_RECYCLE to ask to be replaced */
 } hn_worker_args_t;
 
 HN_NORETURN void hn_worker_main(const hn_worker_args_t *args);

@@ -109,15 +109,6 @@ def test_bad_app_is_refused(hornet_server, tmp_path):
     assert srv.request().status == 200
 
 
-def test_bind_change_is_refused(hornet_server):
-    srv = hornet_server(app=None, config={"application_path": "builtin:hello"})
-    rewrite(srv, bind=["127.0.0.1:1"])
-    srv.send_signal(signal.SIGHUP)
-    wait_log(srv, "reload refused")
-    assert "changing bind needs a restart" in srv.stderr_text()
-    assert srv.request().status == 200
-
-
 def test_new_generation_failing_startup_aborts_the_reload(hornet_server, apps):
     """The new app fails its lifespan startup: the new workers die before they are ready,
     the reload is aborted and the old generation keeps serving hello."""
