@@ -200,31 +200,41 @@ hn_listeners_find(const hn_listeners_t *ls, const hn_addr_t *conf)
     return NULL;
 }
 
+/* One configured address: its sockets, kept from cur or bound now. */
+static int
+derive_item(hn_listen_item_t *it, const hn_addr_t *conf, const hn_listeners_t *cur,
+            const hn_config_t *cfg, unsigned n_slots, hn_err_t *err)
+{
+    it->conf = it->addr = *conf;
+    const hn_listen_item_t *prev = hn_listeners_find(cur, &it->conf);
+    if (it->addr.kind == HN_ADDR_TCP)
+        return open_tcp(it, prev, cfg->backlog, n_slots, err);
+    if (prev) {
+        it->addr = prev->addr;
+        it->unlink_on_close = prev->unlink_on_close;
+        set_shared(it, prev->fds[0]);
+        listen(prev->fds[0], cfg->backlog);
+        return HN_OK;
+    }
+    if (it->addr.kind == HN_ADDR_UNIX)
+        return open_unix(it, cfg, err);
+    return open_fd(it, cfg, err);
+}
+
 int
 hn_listeners_derive(hn_listeners_t *next, const hn_listeners_t *cur, const hn_config_t *cfg,
                     unsigned n_slots, hn_err_t *err)
 {
-    next->n = cfg->n_bind;
-    next->items = hn_xcalloc(cfg->n_bind ? cfg->n_bind : 1, sizeof(*next->items));
-    for (size_t i = 0; i < cfg->n_bind; i++) {
+    size_t total = cfg->n_bind + cfg->n_insecure_bind;
+    next->n = 0;
+    next->items = hn_xcalloc(total ? total : 1, sizeof(*next->items));
+    for (size_t i = 0; i < total; i++) {
+        bool secure = i < cfg->n_bind;
+        const hn_addr_t *conf = secure ? &cfg->bind[i] : &cfg->insecure_bind[i - cfg->n_bind];
         hn_listen_item_t *it = &next->items[i];
-        it->conf = it->addr = cfg->bind[i];
-        const hn_listen_item_t *prev = hn_listeners_find(cur, &it->conf);
-        int rc = HN_OK;
-        if (it->addr.kind == HN_ADDR_TCP) {
-            rc = open_tcp(it, prev, cfg->backlog, n_slots, err);
-        } else if (prev) {
-            it->addr = prev->addr;
-            it->unlink_on_close = prev->unlink_on_close;
-            set_shared(it, prev->fds[0]);
-            listen(prev->fds[0], cfg->backlog);
-        } else if (it->addr.kind == HN_ADDR_UNIX) {
-            rc = open_unix(it, cfg, err);
-        } else {
-            rc = open_fd(it, cfg, err);
-        }
-        if (rc != HN_OK) {
-            next->n = i + 1;
+        next->n = i + 1;
+        it->tls = secure && cfg->certfile != NULL;
+        if (derive_item(it, conf, cur, cfg, n_slots, err) != HN_OK) {
             hn_listeners_close_keeping(next, cur);
             return HN_ERR;
         }
@@ -274,7 +284,7 @@ void
 hn_listeners_url(const hn_listen_item_t *it, char *buf, size_t size)
 {
     if (it->addr.kind == HN_ADDR_TCP)
-        snprintf(buf, size, "http://%s", it->addr.text);
+        snprintf(buf, size, "%s://%s", it->tls ? "https" : "http", it->addr.text);
     else
         snprintf(buf, size, "%s", it->addr.text);
 }

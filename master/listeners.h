@@ -20,6 +20,7 @@ typedef struct hn_listen_item {
     hn_addr_t conf;   /* as configured: what a reload matches against */
     hn_addr_t addr;   /* as bound (a TCP port 0 is replaced by the kernel's choice) */
     bool per_slot;    /* TCP: fds[slot]; otherwise fds[0] for everyone */
+    bool tls;         /* a bind address while certfile is set (insecure_bind: not) */
     int *fds;
     size_t n_fds;
     bool unlink_on_close; /* a unix socket file we created */

@@ -16,6 +16,7 @@
 #include "shared/cfg.h"
 #include "shared/log.h"
 #include "master/spawn.h"
+#include "shared/tls_ctx.h"
 
 static hn_config_t *
 reload_config(void *ud, hn_err_t *err)
@@ -55,6 +56,13 @@ main(int argc, char **argv)
     }
     /* the app must exist before anything is bound or forked */
     if (hn_spawn_check_app(cfg, &err) != HN_OK) {
+        fprintf(stderr, "hornet: %s\n", err.msg);
+        goto out;
+    }
+    /* and the certificates must load (the master loads them again to serve) */
+    struct ssl_ctx_st *tls = hn_tls_ctx_new(cfg, NULL, &err);
+    hn_tls_ctx_free(tls);
+    if (tls == NULL && err.msg[0]) {
         fprintf(stderr, "hornet: %s\n", err.msg);
         goto out;
     }

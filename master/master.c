@@ -32,6 +32,7 @@
 #include "shared/mem.h"
 #include "shared/shm.h"
 #include "shared/sigfd.h"
+#include "shared/tls_ctx.h"
 
 /* Respawn back-off: a worker that dies within MIN_UPTIME of its start counts
  * as a failed start; each one doubles the delay before the next try. */
@@ -68,6 +69,8 @@ typedef struct master {
     void *reload_ud;
     hn_listeners_t listeners;
     hn_listeners_t old_listeners; /* during a reload: the old generation's */
+    struct ssl_ctx_st *tls_ctx;   /* certificates loaded here, inherited by workers */
+    struct ssl_ctx_st *old_tls_ctx; /* during a reload: the old generation's */
     hn_privs_t privs;
     hn_shm_t *shm;
     pid_t rec_owner[HN_SHM_RECORDS]; /* 0: free; -1: taken by a fork */
@@ -428,14 +431,25 @@ start_reload(void)
         hn_cfg_free(next);
         return;
     }
+    /* certificates: a broken one keeps the old one serving */
+    struct ssl_ctx_st *next_tls = hn_tls_ctx_new(next, M.tls_ctx, &err);
+    if (next_tls == NULL && err.msg[0]) {
+        reload_refused(err.msg);
+        hn_cfg_free(next);
+        return;
+    }
     /* new addresses are bound now, so a taken port refuses the reload */
     unsigned n = (unsigned)next->workers;
     hn_listeners_t next_ls;
     if (hn_listeners_derive(&next_ls, &M.listeners, next, n, &err) != HN_OK) {
         reload_refused(err.msg);
+        hn_tls_ctx_free(next_tls);
         hn_cfg_free(next);
         return;
     }
+    M.old_tls_ctx = M.tls_ctx;
+    M.tls_ctx = next_tls;
+    M.spawn.tls_ctx = next_tls;
     hn_log_level = (hn_log_level_t)next->loglevel;
     M.old_cfg = M.cfg;
     M.cfg = next;
@@ -478,6 +492,8 @@ reload_check_ready(void)
     M.is_reloading = false;
     hn_cfg_free(M.old_cfg);
     M.old_cfg = NULL;
+    hn_tls_ctx_free(M.old_tls_ctx); /* the old workers have their own copies */
+    M.old_tls_ctx = NULL;
     unsigned gen = (unsigned)atomic_load(&M.shm->generation);
     hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving with %u worker(s)", gen,
            M.n_slots);
@@ -513,6 +529,9 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
     M.listeners = M.old_listeners;
     M.old_listeners = (hn_listeners_t){0};
     M.n_slots = M.n_span = M.old_n_slots;
+    hn_tls_ctx_free(M.tls_ctx);
+    M.tls_ctx = M.spawn.tls_ctx = M.old_tls_ctx;
+    M.old_tls_ctx = NULL;
     hn_cfg_free(M.cfg);
     M.cfg = M.old_cfg;
     M.old_cfg = NULL;
@@ -775,6 +794,10 @@ setup(hn_config_t *cfg, hn_err_t *err)
         return HN_ERR;
     if (cfg->umask >= 0)
         umask((mode_t)cfg->umask);
+    /* as root, before anything is bound: keys are often readable by root only */
+    M.tls_ctx = hn_tls_ctx_new(cfg, NULL, err);
+    if (M.tls_ctx == NULL && err->msg[0])
+        return HN_ERR;
     if (hn_listeners_open(&M.listeners, cfg, M.n_slots, err) != HN_OK)
         return HN_ERR;
     if (cfg->pid_path && hn_pidfile_create(cfg->pid_path, err) != HN_OK)
@@ -814,6 +837,7 @@ setup(hn_config_t *cfg, hn_err_t *err)
         .listeners = &M.listeners,
         .old_listeners = &M.old_listeners,
         .privs = &M.privs,
+        .tls_ctx = M.tls_ctx,
         .master_loop = M.loop,
         .ready_fd = M.ready_pipe[1],
         .master_fds = {M.sigfd, M.ready_pipe[0], hn_watcher_fd(), -1},
@@ -840,6 +864,8 @@ teardown(void)
         hn_pidfile_remove(M.cfg->pid_path);
     }
     hn_shm_destroy(M.shm);
+    hn_tls_ctx_free(M.tls_ctx);
+    hn_tls_ctx_free(M.old_tls_ctx);
     free(M.slots);
     hn_cfg_free(M.old_cfg);
     hn_cfg_free(M.cfg);

@@ -49,6 +49,7 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generatio
             mine[k].fd = it->fds[0];
         }
         memcpy(mine[k].text, it->addr.text, sizeof(mine[k].text));
+        mine[k].tls = it->tls;
         k++;
     }
 
@@ -62,6 +63,7 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generatio
         .shm = ctx->shm,
         .slot = slot,
         .rec = rec,
+        .tls_ctx = ctx->tls_ctx,
         .generation = generation,
         .sockets = mine,
         .n_sockets = k,

@@ -16,6 +16,7 @@ struct hn_config;
 struct hn_shm;
 struct hn_listeners;
 struct hn_privs;
+struct ssl_ctx_st;
 
 typedef struct hn_spawn_ctx {
     const struct hn_config *cfg;
@@ -23,6 +24,7 @@ typedef struct hn_spawn_ctx {
     const struct hn_listeners *listeners;
     const struct hn_listeners *old_listeners; /* during a reload: closed in the child */
     const struct hn_privs *privs;
+    struct ssl_ctx_st *tls_ctx;  /* for TLS listeners, or NULL */
     struct ev_loop *master_loop; /* destroyed in the child */
     int ready_fd;                /* write end of the readiness pipe */
     int master_fds[4];           /* master-only descriptors the child closes; -1 unused */

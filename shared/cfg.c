@@ -139,9 +139,9 @@ systemd_sockets(hn_config_t *cfg, hn_err_t *err)
 int
 hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
 {
-    if (cfg->n_bind == 0 && systemd_sockets(cfg, err) < 0)
+    if (cfg->n_bind == 0 && cfg->n_insecure_bind == 0 && systemd_sockets(cfg, err) < 0)
         return HN_ERR;
-    if (cfg->n_bind == 0) {
+    if (cfg->n_bind == 0 && cfg->n_insecure_bind == 0) {
         /* Hypercorn's default; local only, so an unconfigured server is not public. */
         hn_cfg_where_t where = {.origin = "bind"};
         if (hn_cfg_types_set_text(cfg, hn_cfg_options_find("bind"), "127.0.0.1:8000", false, &where,

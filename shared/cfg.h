@@ -34,6 +34,13 @@ typedef struct hn_cfg_mount {
     char *app;    /* an application_path value */
 } hn_cfg_mount_t;
 
+/* verify_mode: client certificates. */
+typedef enum hn_cfg_verify {
+    HN_CFG_VERIFY_NONE = 0, /* not asked for */
+    HN_CFG_VERIFY_OPTIONAL, /* asked for, checked if sent */
+    HN_CFG_VERIFY_REQUIRED, /* the handshake fails without a valid one */
+} hn_cfg_verify_t;
+
 typedef struct hn_config {
     char *file; /* the YAML file it came from, or NULL */
 
@@ -79,6 +86,14 @@ typedef struct hn_config {
     /* applications */
     char *root_path;           /* "" or "/prefix" without a trailing slash */
     int app_mode;              /* hn_cfg_app_mode_t */
+
+    /* TLS: with certfile set, bind is TLS and insecure_bind is cleartext */
+    hn_addr_t *insecure_bind;
+    size_t n_insecure_bind;
+    char *certfile, *keyfile, *keyfile_password, *ca_certs;
+    char *ciphers;             /* TLS 1.2 cipher list (1.3 suites are OpenSSL's) */
+    int verify_mode;           /* hn_cfg_verify_t */
+    double ssl_handshake_timeout;
     uint64_t wsgi_max_body_size; /* simple mode: whole-body limit (413 beyond) */
     double startup_timeout;    /* lifespan startup */
     double shutdown_timeout;   /* lifespan shutdown */

@@ -21,6 +21,8 @@
 static int parse_loglevel(const char *text);
 static const char *name_loglevel(int level);
 static int parse_app_mode(const char *text);
+static int parse_verify_mode(const char *text);
+static const char *name_verify_mode(int mode);
 static const char *name_app_mode(int mode);
 static size_t edit_distance(const char *a, const char *b);
 
@@ -33,6 +35,10 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .cli = "bind", .cli_short = 'b', .metavar = "ADDR",
      .doc = "addresses to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N "
             "(empty: 127.0.0.1:8000)"},
+    {.name = "insecure_bind", .type = HN_CFG_ADDRS, HN_CFG_FIELD(insecure_bind),
+     .count_offset = offsetof(hn_config_t, n_insecure_bind), .def = NULL,
+     .flags = HN_CFG_RELOADABLE, .cli = "insecure-bind", .metavar = "ADDR",
+     .doc = "cleartext addresses to listen on beside a TLS bind (with certfile)"},
     {.name = "backlog", .type = HN_CFG_INT, HN_CFG_FIELD(backlog), .def = "100", .min = "1",
      .max = "65535", .flags = HN_CFG_RESTART, .cli = "backlog", .metavar = "N",
      .doc = "listen() backlog of each socket"},
@@ -150,6 +156,31 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "shutdown_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(shutdown_timeout),
      .def = "60s", .min = "1ms", .flags = HN_CFG_RELOADABLE,
      .doc = "how long an app's lifespan shutdown may take (the worker exits beyond)"},
+    /* TLS (Hypercorn's names) */
+    {.name = "certfile", .type = HN_CFG_PATH, HN_CFG_FIELD(certfile), .def = NULL,
+     .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "certfile", .metavar = "FILE",
+     .doc = "PEM certificate chain: bind serves TLS (unset: cleartext)"},
+    {.name = "keyfile", .type = HN_CFG_PATH, HN_CFG_FIELD(keyfile), .def = NULL,
+     .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "keyfile", .metavar = "FILE",
+     .doc = "PEM private key (unset: in certfile)"},
+    {.name = "keyfile_password", .type = HN_CFG_STRING, HN_CFG_FIELD(keyfile_password),
+     .def = NULL, .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "keyfile-password",
+     .metavar = "PASSWORD", .doc = "password of an encrypted keyfile"},
+    {.name = "ca_certs", .type = HN_CFG_PATH, HN_CFG_FIELD(ca_certs), .def = NULL,
+     .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "ca-certs", .metavar = "FILE",
+     .doc = "PEM CA certificates that client certificates are checked against"},
+    {.name = "ciphers", .type = HN_CFG_STRING, HN_CFG_FIELD(ciphers),
+     .def = "ECDHE+AESGCM:ECDHE+CHACHA20", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
+     .cli = "ciphers", .metavar = "LIST", .doc = "OpenSSL cipher list for TLS 1.2"},
+    {.name = "verify_mode", .type = HN_CFG_ENUM, HN_CFG_FIELD(verify_mode), .def = "none",
+     .flags = HN_CFG_RELOADABLE, .enum_parse = parse_verify_mode,
+     .enum_name = name_verify_mode, .choices = "none, optional, required",
+     .cli = "verify-mode", .metavar = "MODE", .doc = "client certificates: none, optional or "
+     "required (checked against ca_certs)"},
+    {.name = "ssl_handshake_timeout", .type = HN_CFG_DURATION,
+     HN_CFG_FIELD(ssl_handshake_timeout), .def = "60s", .min = "1ms",
+     .flags = HN_CFG_RELOADABLE, .cli = "ssl-handshake-timeout", .metavar = "SECONDS",
+     .doc = "a TLS handshake not done by then is closed"},
     {.name = "mount", .type = HN_CFG_MOUNTS, HN_CFG_FIELD(mount),
      .count_offset = offsetof(hn_config_t, n_mount), .def = NULL, .flags = HN_CFG_RELOADABLE,
      .doc = "more apps under URL prefixes, a mapping such as /api: ./libapi.so:app"},
@@ -201,6 +232,34 @@ static const char *
 name_loglevel(int level)
 {
     return hn_log_level_name((hn_log_level_t)level);
+}
+
+static const char *const verify_modes[] = {
+    [HN_CFG_VERIFY_NONE] = "none",
+    [HN_CFG_VERIFY_OPTIONAL] = "optional",
+    [HN_CFG_VERIFY_REQUIRED] = "required",
+};
+
+static int
+parse_verify_mode(const char *text)
+{
+    for (size_t i = 0; i < HN_ARRAY_LEN(verify_modes); i++)
+        if (strcasecmp(text, verify_modes[i]) == 0)
+            return (int)i;
+    /* Hypercorn's spelling, from Python's ssl module */
+    for (size_t i = 0; i < HN_ARRAY_LEN(verify_modes); i++) {
+        char up[32];
+        snprintf(up, sizeof(up), "CERT_%s", verify_modes[i]);
+        if (strcasecmp(text, up) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static const char *
+name_verify_mode(int mode)
+{
+    return mode >= 0 && (size_t)mode < HN_ARRAY_LEN(verify_modes) ? verify_modes[mode] : "?";
 }
 
 static const char *const app_modes[] = {

@@ -10,11 +10,14 @@
 
 #include "shared/addr.h"
 
+struct ssl_ctx_st;
+
 struct hn_listener {
     int fd;
     char text[HN_ADDR_TEXT_MAX]; /* the address as configured, for logs */
     char host[HN_ADDR_TEXT_MAX]; /* text split once: "127.0.0.1", "::1", a unix path */
     int port;                    /* -1 when there is none */
+    struct ssl_ctx_st *tls_ctx;  /* a TLS listener's context, or NULL */
     ev_io io;
     ev_timer backoff; /* accept paused after EMFILE */
 };

@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include "shared/addr.h"
+#include "shared/cfg.h"
 #include "shared/log.h"
 #include "shared/mem.h"
 #include "worker/accept.h"
 #include "worker/worker.h"
 #include "worker/h1.h"
+#include "worker/tls.h"
 
 /* How long a lingering close waits for the client's EOF. */
 #define LINGER_TIMEOUT 2.0
@@ -54,10 +56,29 @@ hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l, const struct 
         all_head->prev = c;
     all_head = c;
     conn_count++;
-    c->proto = hn_h1_new(&c->tcp.super, hn_worker_config(), hn_worker_is_draining());
-    c->tcp.super.proto = c->proto;
+    c->proto = NULL;
+    if (l && l->tls_ctx) {
+        /* the protocol starts once the handshake says which (ALPN) */
+        struct ssl_st *ssl = hn_tls_new(l->tls_ctx, fd);
+        if (ssl == NULL) {
+            hn_log(HN_LOG_ERROR, "cannot allocate a TLS connection");
+            hn_tcp_kill(&c->tcp, loop);
+            return c;
+        }
+        hn_tcp_use_tls(&c->tcp, ssl);
+        hn_conn_set_timer(c, hn_worker_config()->ssl_handshake_timeout);
+    } else {
+        hn_conn_tls_ready(c);
+    }
     hn_tcp_start(&c->tcp, loop);
     return c;
+}
+
+void
+hn_conn_tls_ready(hn_conn_t *c)
+{
+    c->proto = hn_h1_new(&c->tcp.super, hn_worker_config(), hn_worker_is_draining());
+    c->tcp.super.proto = c->proto;
 }
 
 void
@@ -97,7 +118,8 @@ on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     hn_conn_t *c = HN_CONTAINER_OF(w, hn_conn_t, timer);
     ev_timer_stop(loop, w);
-    if (c->is_lingering || c->tcp.state != HN_TCP_OPEN) {
+    if (c->is_lingering || c->tcp.state != HN_TCP_OPEN || c->proto == NULL) {
+        /* lingering, closing, or a TLS handshake past ssl_handshake_timeout */
         hn_tcp_kill(&c->tcp, loop);
         return;
     }

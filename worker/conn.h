@@ -38,6 +38,9 @@ typedef struct hn_conn {
 /* Takes fd (accepted, non-blocking). Starts the HTTP/1.1 protocol. */
 hn_conn_t *hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l,
                         const struct sockaddr *peer, socklen_t peer_len);
+/* The transport is ready for a protocol (at once, or after the TLS
+ * handshake): start HTTP/1.1. */
+void hn_conn_tls_ready(hn_conn_t *c);
 /* Queue for the flush pass: writes pending, input to re-offer, or death. */
 void hn_conn_mark_pending(hn_conn_t *c);
 /* Arm (seconds > 0) or stop (0) the connection's single timer. */

@@ -191,7 +191,7 @@ on_message_begin(llhttp_t *p)
     r->proto = h;
     r->content_length = -1;
     r->resp_content_length = -1;
-    r->scheme = "http";
+    r->scheme = h->super.transport->is_secure ? "https" : "http";
     rq->headers_cap = (size_t)cfg->max_header_count;
     r->headers = hn_arena_alloc(&rq->arena, rq->headers_cap * sizeof(hn_header_t));
     h->req = r;

@@ -2,7 +2,7 @@
  * proto.h - how the layers of a connection talk (asyncio's transport and
  * protocol split). Header only.
  *
- *   socket -> transport (tcp; tls later) -> protocol (h1; h2, ws later) -> request/app
+ *   socket -> transport (tcp, optionally through tls) -> protocol (h1; h2, ws later) -> app
  *
  * The transport owns the fd, the read chunk and the write queue; it tells its
  * protocol about bytes, EOF and loss, and about crossing the write-queue
@@ -53,6 +53,7 @@ typedef struct hn_transport_ops {
 struct hn_transport {
     const hn_transport_ops_t *ops;
     hn_protocol_t *proto;
+    bool is_secure; /* TLS: the scope's scheme is https (or wss) */
 };
 
 typedef struct hn_protocol_ops {

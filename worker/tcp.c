@@ -2,7 +2,9 @@
  * tcp.c - the plaintext transport (see tcp.h): reads into a worker-wide
  * buffer and hands the bytes to the protocol, keeps only what the protocol
  * left unconsumed, queues output and flushes it with one writev per pass
- * (sendfile for file ranges). Lifecycle and timers belong to conn.c.
+ * (sendfile for file ranges). On a TLS connection the same paths go
+ * through tls.c: reads decrypt, and the queue is staged into one record's
+ * worth of plaintext per write. Lifecycle and timers belong to conn.c.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -20,6 +22,7 @@
 #include "shared/buf.h"
 #include "shared/log.h"
 #include "worker/conn.h"
+#include "worker/tls.h"
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents);
 static void do_read(hn_tcp_t *t, struct ev_loop *loop);
@@ -44,6 +47,26 @@ struct hn_wq_entry {
  * its protocol did not consume (Redis's shared query buffer). Reads are
  * capped at one chunk so a leftover always fits a chunk. */
 static char read_buf[HN_BUF_CHUNK_SIZE];
+/* TLS output is staged here, one record (16 KiB of plaintext) at a time. */
+static char tls_stage[HN_BUF_CHUNK_SIZE];
+
+/* recv, or its TLS counterpart; LINGER discards raw bytes, as there is no
+ * more TLS to speak once our close_notify is out. */
+static ssize_t
+io_recv(hn_tcp_t *t, void *buf, size_t len)
+{
+    if (t->ssl == NULL || t->state == HN_TCP_LINGER)
+        return recv(t->fd, buf, len, 0);
+    return hn_tls_recv(t->ssl, buf, len, &t->tls_wants_write);
+}
+
+/* OpenSSL may hold decrypted bytes the socket will never signal again. */
+static void
+check_tls_pending(hn_tcp_t *t, struct ev_loop *loop)
+{
+    if (t->ssl && loop && t->state == HN_TCP_OPEN && hn_tls_has_pending(t->ssl))
+        ev_feed_event(loop, &t->io, EV_READ);
+}
 
 /* --- transport ops ------------------------------------------------------ */
 
@@ -210,7 +233,67 @@ hn_tcp_init(hn_tcp_t *t, int fd)
     memset(t, 0, sizeof(*t));
     t->super.ops = &tcp_ops;
     t->fd = fd;
+    t->tls_ready = true;
     ev_io_init(&t->io, on_io, fd, EV_READ);
+}
+
+void
+hn_tcp_use_tls(hn_tcp_t *t, struct ssl_st *ssl)
+{
+    t->ssl = ssl;
+    t->tls_ready = false;
+    t->super.is_secure = true;
+}
+
+/* A client speaking plain HTTP to a TLS port gets a plain 400 that says
+ * so, as nginx does, instead of a reset it cannot explain. A TLS client
+ * starts with a handshake record (0x16), never with a letter. */
+static bool
+refuse_plain_http(hn_tcp_t *t)
+{
+    static const char msg[] = "HTTP/1.1 400 Bad Request\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\n"
+                              "Content-Length: 44\r\n"
+                              "Connection: close\r\n\r\n"
+                              "This port speaks HTTPS: use an https:// URL\n";
+    unsigned char first;
+    if (recv(t->fd, &first, 1, MSG_PEEK) != 1 || first < 'A' || first > 'Z')
+        return false;
+    hn_tls_free(t->ssl);
+    t->ssl = NULL;
+    t->tls_ready = true;
+    t->super.is_secure = false;
+    tcp_write(&t->super, msg, sizeof(msg) - 1);
+    tcp_close(&t->super, false);
+    return true;
+}
+
+static void
+tls_handshake(hn_tcp_t *t, struct ev_loop *loop)
+{
+    if (!t->tls_started) {
+        t->tls_started = true;
+        if (refuse_plain_http(t))
+            return;
+    }
+    int r = hn_tls_handshake(t->ssl, &t->tls_wants_write);
+    if (r < 0) {
+        /* not TLS (plain HTTP on a TLS port), a refused client
+         * certificate, no shared cipher: nothing to answer in */
+        die(t, loop, EPROTO);
+        return;
+    }
+    if (r == 0) {
+        update_watcher(t, loop);
+        return;
+    }
+    t->tls_ready = true;
+    t->tls_wants_write = false;
+    hn_conn_tls_ready(hn_conn_of(&t->super));
+    if (t->state == HN_TCP_OPEN)
+        do_read(t, loop); /* the request may have come with the client's Finished */
+    if (t->state != HN_TCP_DEAD)
+        update_watcher(t, loop);
 }
 
 void
@@ -223,6 +306,15 @@ static void
 on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     hn_tcp_t *t = HN_CONTAINER_OF(w, hn_tcp_t, io);
+    if (!t->tls_ready) {
+        tls_handshake(t, loop);
+        return;
+    }
+    if ((revents & EV_WRITE) && t->tls_wants_write) {
+        /* a TLS read that needed to write first: retry it */
+        t->tls_wants_write = false;
+        revents |= EV_READ;
+    }
     if (revents & EV_WRITE)
         hn_tcp_flush(t, loop);
     if ((revents & EV_READ) && t->state != HN_TCP_DEAD)
@@ -243,10 +335,12 @@ read_paused(hn_tcp_t *t, struct ev_loop *loop)
         update_watcher(t, loop);
         return;
     }
-    ssize_t n = recv(t->fd, t->in + t->in_len, room, 0);
+    ssize_t n = io_recv(t, t->in + t->in_len, room);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
             die(t, loop, errno);
+        else if (t->tls_wants_write)
+            update_watcher(t, loop);
     } else if (n == 0) {
         t->has_eof = true;
         ev_io_stop(loop, &t->io);
@@ -257,6 +351,8 @@ read_paused(hn_tcp_t *t, struct ev_loop *loop)
         t->in_len += (uint32_t)n;
         if (t->in_len == HN_BUF_CHUNK_SIZE)
             update_watcher(t, loop);
+        else
+            check_tls_pending(t, loop);
     }
     if (t->in_len == 0 && t->in) {
         hn_buf_put(t->in);
@@ -284,10 +380,13 @@ do_read(hn_tcp_t *t, struct ev_loop *loop)
             return;
         }
     }
-    ssize_t n = recv(t->fd, dst, room, 0);
+    ssize_t n = io_recv(t, dst, room);
     if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR)
+        if (errno == EAGAIN || errno == EINTR) {
+            if (t->tls_wants_write)
+                update_watcher(t, loop);
             return;
+        }
         die(t, loop, errno);
         return;
     }
@@ -319,6 +418,7 @@ do_read(hn_tcp_t *t, struct ev_loop *loop)
         deliver(t, read_buf, (size_t)n);
     }
     hn_conn_mark_pending(hn_conn_of(&t->super));
+    check_tls_pending(t, loop);
 }
 
 /* Hand bytes to the protocol and keep what it did not take. data may point
@@ -352,12 +452,17 @@ static void
 update_watcher(hn_tcp_t *t, struct ev_loop *loop)
 {
     int want = 0;
-    if (t->state == HN_TCP_LINGER ||
-        (t->state == HN_TCP_OPEN && !t->has_eof &&
-         (!t->is_read_paused || t->in_len < HN_BUF_CHUNK_SIZE)))
-        want |= EV_READ;
-    if (t->q_len)
-        want |= EV_WRITE;
+    if (!t->tls_ready) {
+        /* the handshake waits for whichever way OpenSSL asked */
+        want = t->tls_wants_write ? EV_WRITE : EV_READ;
+    } else {
+        if (t->state == HN_TCP_LINGER ||
+            (t->state == HN_TCP_OPEN && !t->has_eof &&
+             (!t->is_read_paused || t->in_len < HN_BUF_CHUNK_SIZE)))
+            want |= EV_READ;
+        if (t->q_len || t->tls_wants_write)
+            want |= EV_WRITE;
+    }
     if (want == (ev_is_active(&t->io) ? t->io.events & (EV_READ | EV_WRITE) : 0))
         return;
     ev_io_stop(loop, &t->io);
@@ -388,11 +493,73 @@ queue_release(hn_tcp_t *t)
     t->q_bytes = 0;
 }
 
+/* Drop n written bytes from the head of the queue. */
+static void
+consume(hn_tcp_t *t, size_t n)
+{
+    while (n > 0) {
+        hn_wq_entry_t *x = &t->q[t->q_head];
+        size_t k = HN_MIN(n, x->len);
+        if (x->fd >= 0) {
+            x->offset += (off_t)k;
+        } else {
+            x->base += k;
+            t->q_bytes -= k;
+        }
+        x->len -= k;
+        n -= k;
+        if (x->len == 0) {
+            entry_release(x);
+            t->q_head++;
+            t->q_len--;
+        }
+    }
+}
+
+/* The TLS queue: the head of the queue, bytes and file ranges alike, is
+ * staged into one record's worth and written. A retry after EAGAIN stages
+ * the same head again, which is what OpenSSL requires of a retried write. */
+static int
+write_queue_tls(hn_tcp_t *t)
+{
+    bool want_write;
+    while (t->q_len) {
+        size_t n = 0;
+        for (uint32_t i = 0; i < t->q_len && n < sizeof(tls_stage); i++) {
+            hn_wq_entry_t *x = &t->q[t->q_head + i];
+            size_t k = HN_MIN(x->len, sizeof(tls_stage) - n);
+            if (x->fd >= 0) {
+                ssize_t r = pread(x->fd, tls_stage + n, k, x->offset);
+                if (r <= 0 && n == 0) {
+                    errno = r < 0 ? errno : EIO; /* a file that shrank under us */
+                    return -1;
+                }
+                n += r > 0 ? (size_t)r : 0;
+                if (r < (ssize_t)k)
+                    break;
+            } else {
+                memcpy(tls_stage + n, x->base, k);
+                n += k;
+            }
+        }
+        ssize_t w = hn_tls_send(t->ssl, tls_stage, n, &want_write);
+        if (w < 0)
+            return errno == EAGAIN || errno == EINTR ? 1 : -1;
+        consume(t, (size_t)w);
+    }
+    return 0;
+}
+
 /* Write as much of the queue as the socket takes. Returns 0 when the queue
  * is empty, 1 when it must wait for EV_WRITE, -1 on a fatal error. */
 static int
 write_queue(hn_tcp_t *t)
 {
+    if (t->ssl && t->q_len) {
+        int r = write_queue_tls(t);
+        if (r != 0)
+            return r;
+    }
     while (t->q_len) {
         hn_wq_entry_t *e = &t->q[t->q_head];
         ssize_t n;
@@ -426,20 +593,7 @@ write_queue(hn_tcp_t *t)
             }
             n = writev(t->fd, iov, cnt);
             if (n > 0) {
-                size_t left = (size_t)n;
-                t->q_bytes -= left;
-                while (left > 0) {
-                    hn_wq_entry_t *x = &t->q[t->q_head];
-                    size_t k = HN_MIN(left, x->len);
-                    x->base += k;
-                    x->len -= k;
-                    left -= k;
-                    if (x->len == 0) {
-                        entry_release(x);
-                        t->q_head++;
-                        t->q_len--;
-                    }
-                }
+                consume(t, (size_t)n);
                 continue;
             }
         }
@@ -486,6 +640,8 @@ hn_tcp_flush(hn_tcp_t *t, struct ev_loop *loop)
         /* Lingering close (RFC 9112 §9.6): shut our side and read until the
          * client's EOF, so its unread request bytes do not turn our close
          * into a reset that destroys the response before it is read. */
+        if (t->ssl)
+            hn_tls_shutdown(t->ssl);
         shutdown(t->fd, SHUT_WR);
         t->state = HN_TCP_LINGER;
         if (t->in) {
@@ -528,5 +684,9 @@ hn_tcp_dispose(hn_tcp_t *t, struct ev_loop *loop)
     if (t->in) {
         hn_buf_put(t->in);
         t->in = NULL;
+    }
+    if (t->ssl) {
+        hn_tls_free(t->ssl);
+        t->ssl = NULL;
     }
 }

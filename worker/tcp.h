@@ -1,7 +1,9 @@
 /*
- * tcp.h - the plaintext transport: a non-blocking socket with a leftover
- * input chunk and a write queue of copied bytes and file ranges, flushed with
- * writev/sendfile. Embedded as the first member of hn_conn_t (conn.h).
+ * tcp.h - the transport: a non-blocking socket with a leftover input chunk
+ * and a write queue of copied bytes and file ranges, flushed with
+ * writev/sendfile, or through TLS (tls.h) on a TLS listener: the same state
+ * machine, queue and watermarks either way. Embedded as the first member of
+ * hn_conn_t (conn.h).
  */
 #ifndef HN_WORKER_TCP_H
 #define HN_WORKER_TCP_H
@@ -13,6 +15,7 @@
 #include "worker/proto.h"
 
 typedef struct hn_wq_entry hn_wq_entry_t;
+struct ssl_st;
 
 typedef enum hn_tcp_state {
     HN_TCP_OPEN = 0,
@@ -30,7 +33,11 @@ typedef struct hn_tcp {
     bool is_write_paused; /* the protocol was told pause_writing */
     bool is_writing;      /* waiting for EV_WRITE */
     bool has_eof;
+    bool tls_ready;       /* handshake done (or no TLS) */
+    bool tls_started;     /* the client's first bytes were looked at */
+    bool tls_wants_write; /* OpenSSL waits for a writable socket (handshake, read) */
     int error;            /* errno that killed the connection, or 0 */
+    struct ssl_st *ssl;   /* TLS, or NULL */
     /* unconsumed input, in a chunk held only while bytes remain */
     char *in;
     uint32_t in_len;
@@ -41,6 +48,9 @@ typedef struct hn_tcp {
 } hn_tcp_t;
 
 void hn_tcp_init(hn_tcp_t *t, int fd);
+/* Encrypt with ssl (owned from now on): the handshake runs first, then
+ * hn_conn_tls_ready is called to start a protocol. */
+void hn_tcp_use_tls(hn_tcp_t *t, struct ssl_st *ssl);
 /* Start the read watcher. */
 void hn_tcp_start(hn_tcp_t *t, struct ev_loop *loop);
 /* Write out what is queued (called from the worker's flush pass). */

@@ -340,6 +340,7 @@ hn_worker_main(const hn_worker_args_t *a)
     hn_listener_t *ls = hn_xcalloc(a->n_sockets ? a->n_sockets : 1, sizeof(*ls));
     for (size_t i = 0; i < a->n_sockets; i++) {
         ls[i].fd = a->sockets[i].fd;
+        ls[i].tls_ctx = a->sockets[i].tls ? a->tls_ctx : NULL;
         memcpy(ls[i].text, a->sockets[i].text, sizeof(ls[i].text));
     }
     hn_accept_start(w_loop, ls, a->n_sockets);

@@ -15,11 +15,13 @@
 
 struct hn_config;
 struct hn_shm;
+struct ssl_ctx_st;
 
 /* One listening socket handed to a worker. */
 typedef struct hn_worker_socket {
     int fd;
     char text[HN_ADDR_TEXT_MAX]; /* the address as configured, for logs */
+    bool tls;                    /* served with args->tls_ctx */
 } hn_worker_socket_t;
 
 typedef struct hn_worker_args {
@@ -27,6 +29,7 @@ typedef struct hn_worker_args {
     struct hn_shm *shm;
     unsigned slot;
     unsigned rec; /* this process's record in shm->slots */
+    struct ssl_ctx_st *tls_ctx; /* built by the master (shared ticket keys), or NULL */
     uint32_t generation;
     const hn_worker_socket_t *sockets; /* the slot's sockets plus the shared ones */
     size_t n_sockets;
