@@ -21,6 +21,7 @@
 #include "worker/accept.h"
 #include "worker/worker.h"
 #include "worker/h1.h"
+#include "worker/request.h"
 #include "worker/tls.h"
 
 /* How long a lingering close waits for the client's EOF. */
@@ -181,6 +182,18 @@ hn_conn_peer_host(const hn_conn_t *c, char *host, char *text, int *port)
     p = put_uint(p, (unsigned)*port);
     *p = '\0';
     return host;
+}
+
+void
+hn_conn_fill_addresses(const hn_conn_t *c, hn_request_t *r)
+{
+    char *host = hn_arena_alloc(r->arena, 2 * INET6_ADDRSTRLEN + 8);
+    char *text = host + INET6_ADDRSTRLEN;
+    r->client_host = hn_conn_peer_host(c, host, text, &r->client_port);
+    r->client = r->client_host ? text : hn_conn_local(c);
+    r->server = hn_conn_local(c);
+    r->server_host = c->listener ? c->listener->host : "";
+    r->server_port = c->listener ? c->listener->port : -1;
 }
 
 const char *

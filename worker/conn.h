@@ -17,6 +17,7 @@
 #include "worker/tcp.h"
 
 typedef struct hn_listener hn_listener_t;
+struct hn_request;
 
 typedef struct hn_conn {
     hn_tcp_t tcp; /* first: the transport is the connection */
@@ -55,6 +56,9 @@ const char *hn_conn_peer(const hn_conn_t *c, char *buf, size_t size);
  * INET6_ADDRSTRLEN + 8 bytes. */
 const char *hn_conn_peer_host(const hn_conn_t *c, char *host, char *text, int *port);
 const char *hn_conn_local(const hn_conn_t *c);
+/* The scope's client and server: host and port apart (what the ABI wants)
+ * and "host:port" together (what logs want), in r's arena. */
+void hn_conn_fill_addresses(const hn_conn_t *c, struct hn_request *r);
 
 /* Worker-wide: run the flush pass (from ev_prepare). */
 void hn_conn_flush_all(struct ev_loop *loop);

@@ -301,71 +301,6 @@ on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
-/* Split the request target into path and query and decode the path. */
-static int
-parse_target(h1_t *h)
-{
-    hn_request_t *r = h->req;
-    const char *t = r->raw_path;
-    size_t len = r->raw_path_len;
-    if (t == NULL || len == 0)
-        return 400;
-    /* absolute-form (RFC 9112 §3.2.2): keep only the path and query */
-    if (t[0] != '/' && !(len == 1 && t[0] == '*')) {
-        const char *sep = memmem(t, len, "://", 3);
-        if (sep == NULL)
-            return 400;
-        const char *slash = memchr(sep + 3, '/', len - (size_t)(sep + 3 - t));
-        if (slash == NULL) {
-            const char *q = memchr(sep + 3, '?', len - (size_t)(sep + 3 - t));
-            size_t qlen = q ? len - (size_t)(q - t) : 0;
-            char *nt = hn_arena_alloc(&h->rq->arena, qlen + 2);
-            nt[0] = '/';
-            if (qlen)
-                memcpy(nt + 1, q, qlen);
-            nt[qlen + 1] = '\0';
-            t = nt;
-            len = qlen + 1;
-        } else {
-            len -= (size_t)(slash - t);
-            t = slash;
-        }
-    }
-    const char *q = memchr(t, '?', len);
-    size_t plen = q ? (size_t)(q - t) : len;
-    r->raw_path = hn_arena_strndup(&h->rq->arena, t, plen);
-    r->raw_path_len = plen;
-    if (q) {
-        r->query = q + 1;
-        r->query_len = len - plen - 1;
-    } else {
-        r->query = "";
-        r->query_len = 0;
-    }
-    char *path = hn_arena_alloc(&h->rq->arena, plen + 1);
-    long dlen = hn_str_percent_decode(path, r->raw_path, plen);
-    if (dlen < 0)
-        return 400;
-    path[dlen] = '\0';
-    r->path = path;
-    r->path_len = (size_t)dlen;
-    return 0;
-}
-
-/* The scope's client and server: host and port apart (what the ABI wants),
- * and "host:port" together (what logs want), without printf. */
-static void
-set_addresses(h1_t *h, hn_conn_t *c, hn_request_t *r)
-{
-    char *host = hn_arena_alloc(&h->rq->arena, 2 * INET6_ADDRSTRLEN + 8);
-    char *text = host + INET6_ADDRSTRLEN;
-    r->client_host = hn_conn_peer_host(c, host, text, &r->client_port);
-    r->client = r->client_host ? text : hn_conn_local(c);
-    r->server = hn_conn_local(c);
-    r->server_host = c->listener ? c->listener->host : "";
-    r->server_port = c->listener ? c->listener->port : -1;
-}
-
 static int
 on_headers_complete(llhttp_t *p)
 {
@@ -388,7 +323,7 @@ on_headers_complete(llhttp_t *p)
         h->error_why = "HTTP/1.1 request without Host";
         return -1;
     }
-    int st = parse_target(h);
+    int st = hn_request_set_target(r, r->raw_path, r->raw_path_len);
     if (st) {
         h->error_status = st;
         h->error_why = "malformed request target";
@@ -410,7 +345,7 @@ on_headers_complete(llhttp_t *p)
     r->body_done = !r->has_body;
     r->start_time = ev_time();
     hn_conn_t *c = hn_conn_of(h->super.transport);
-    set_addresses(h, c, r);
+    hn_conn_fill_addresses(c, r);
     r->app = NULL;
 
     uint64_t limit = cfg->max_body_size;

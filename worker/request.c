@@ -32,6 +32,54 @@ hn_request_header(const hn_request_t *r, const char *name)
     return NULL;
 }
 
+int
+hn_request_set_target(hn_request_t *r, const char *t, size_t len)
+{
+    hn_arena_t *a = r->arena;
+    if (t == NULL || len == 0)
+        return 400;
+    /* absolute-form (RFC 9112 §3.2.2): keep only the path and query */
+    if (t[0] != '/' && !(len == 1 && t[0] == '*')) {
+        const char *sep = memmem(t, len, "://", 3);
+        if (sep == NULL)
+            return 400;
+        const char *slash = memchr(sep + 3, '/', len - (size_t)(sep + 3 - t));
+        if (slash == NULL) {
+            const char *q = memchr(sep + 3, '?', len - (size_t)(sep + 3 - t));
+            size_t qlen = q ? len - (size_t)(q - t) : 0;
+            char *nt = hn_arena_alloc(a, qlen + 2);
+            nt[0] = '/';
+            if (qlen)
+                memcpy(nt + 1, q, qlen);
+            nt[qlen + 1] = '\0';
+            t = nt;
+            len = qlen + 1;
+        } else {
+            len -= (size_t)(slash - t);
+            t = slash;
+        }
+    }
+    const char *q = memchr(t, '?', len);
+    size_t plen = q ? (size_t)(q - t) : len;
+    r->raw_path = hn_arena_strndup(a, t, plen);
+    r->raw_path_len = plen;
+    if (q) {
+        r->query = q + 1;
+        r->query_len = len - plen - 1;
+    } else {
+        r->query = "";
+        r->query_len = 0;
+    }
+    char *path = hn_arena_alloc(a, plen + 1);
+    long dlen = hn_str_percent_decode(path, r->raw_path, plen);
+    if (dlen < 0)
+        return 400;
+    path[dlen] = '\0';
+    r->path = path;
+    r->path_len = (size_t)dlen;
+    return 0;
+}
+
 static int
 refuse(hn_request_t *r, const char *what)
 {

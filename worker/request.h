@@ -99,6 +99,10 @@ struct hn_request {
     void *proto;             /* the protocol object carrying this request */
 };
 
+/* Split a request target ("/p?q", or absolute-form) into raw_path, query
+ * and the percent-decoded path, in the request's arena. 0, or 400. */
+int hn_request_set_target(hn_request_t *r, const char *target, size_t len);
+
 /* First header with this lower-case name, or NULL. */
 const hn_header_t *hn_request_header(const hn_request_t *r, const char *name);
 
