@@ -65,6 +65,7 @@ typedef struct master {
     hn_config_t *cfg;
     hn_config_t *old_cfg;      /* during a reload: what the old generation runs */
     bool is_reloading;
+    bool reload_pending;       /* watched files changed during the reload */
     hn_master_reload_fn reload;
     void *reload_ud;
     hn_listeners_t listeners;
@@ -375,6 +376,31 @@ reload_allowed(const hn_config_t *next, char *why, size_t size)
     return false;
 }
 
+static void start_reload(void);
+
+/* A watched file changed. During a reload the change may not be in what
+ * is being loaded: one more reload follows this one instead of a refusal
+ * that would lose the edit. */
+static void
+on_watched_change(void)
+{
+    if (M.is_reloading) {
+        hn_log(HN_LOG_NOTICE, "watched files changed during a reload: reloading again after it");
+        M.reload_pending = true;
+        return;
+    }
+    start_reload();
+}
+
+static void
+reload_again_if_changed(void)
+{
+    if (!M.reload_pending)
+        return;
+    M.reload_pending = false;
+    start_reload();
+}
+
 /* A slot about to get its first worker (at start, or added). */
 static void
 slot_fresh(slot_t *s)
@@ -494,15 +520,18 @@ reload_check_ready(void)
     M.old_cfg = NULL;
     hn_tls_ctx_free(M.old_tls_ctx); /* the old workers have their own copies */
     M.old_tls_ctx = NULL;
+    /* watching the new set of files before saying so: a change made right
+     * after "reload complete" must not fall between two watchers */
+    hn_err_t werr = {0};
+    if (hn_watcher_start(M.loop, M.cfg, on_watched_change, &werr) != HN_OK)
+        hn_log(HN_LOG_WARN, "%s", werr.msg);
+    M.spawn.master_fds[2] = hn_watcher_fd();
     unsigned gen = (unsigned)atomic_load(&M.shm->generation);
     hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving with %u worker(s)", gen,
            M.n_slots);
-    hn_err_t werr = {0};
-    if (hn_watcher_start(M.loop, M.cfg, start_reload, &werr) != HN_OK)
-        hn_log(HN_LOG_WARN, "%s", werr.msg);
-    M.spawn.master_fds[2] = hn_watcher_fd();
     hn_sdnotify("READY=1\nSTATUS=serving generation %u with %u worker(s)", gen, M.n_slots);
     hn_control_status(M.cfg->pid_path, "ok generation %u", gen);
+    reload_again_if_changed();
 }
 
 /* A new worker died before it was ready: back to the old generation. */
@@ -538,6 +567,7 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
     M.spawn.cfg = M.cfg;
     hn_log_level = (hn_log_level_t)M.cfg->loglevel;
     M.is_reloading = false;
+    reload_again_if_changed();
 }
 
 /* A worker asked to be replaced (max_requests): start its successor on the
@@ -601,9 +631,6 @@ resize(unsigned n, const char *sig)
         drain_old(s);
     }
 }
-
-static void reload_check_ready(void);
-static void start_reload(void);
 
 static void
 on_ready(struct ev_loop *loop, ev_io *w, int revents)
@@ -826,7 +853,7 @@ setup(hn_config_t *cfg, hn_err_t *err)
     ev_init(&M.kill_timer, on_kill_timer);
     ev_timer_init(&M.watchdog, on_watchdog, 1.0, 1.0);
     ev_timer_start(M.loop, &M.watchdog);
-    if (hn_watcher_start(M.loop, cfg, start_reload, err) != HN_OK)
+    if (hn_watcher_start(M.loop, cfg, on_watched_change, err) != HN_OK)
         return HN_ERR;
     M.slots = hn_xcalloc(HN_CFG_MAX_WORKERS, sizeof(*M.slots));
     for (unsigned i = 0; i < HN_CFG_MAX_WORKERS; i++)
