@@ -18,6 +18,13 @@ Readiness is a TCP connect plus one complete HTTP exchange: ``GET / HTTP/1.1`` s
 
 Raw HTTP: ``Conn`` is a blocking socket with a buffer and a response parser that knows
 Content-Length, chunked (with trailers), close-delimited bodies, HEAD and 1xx.
+
+TLS: a server whose config dict has ``certfile`` is TLS-aware (``srv.tls`` is True; the
+``tls=`` keyword of HornetServer overrides the guess): ``srv.url`` is https://...,
+``srv.connect()``, ``srv.request()`` and the readiness check speak TLS to the first listener
+with a client context that checks nothing (``client_ssl_context()``), or with the
+``ssl_context=`` given to HornetServer (a client certificate for verify_mode: required).
+``Conn(port, tls=True, ssl_context=None, server_hostname=None)`` is the raw TLS connection.
 """
 
 import json
@@ -25,6 +32,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 
@@ -279,11 +287,33 @@ class Response:
                                                   self.body[:200])
 
 
-class Conn:
-    """One client connection with a receive buffer. All reads have deadlines."""
+def client_ssl_context(cafile=None, certfile=None, keyfile=None):
+    """A TLS client context: without cafile it checks neither the chain nor the name (the
+    tests' certificates are self-made); with cafile it checks both. certfile/keyfile: a client
+    certificate to present."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    return ctx
 
-    def __init__(self, port=None, host="127.0.0.1", timeout=DEFAULT_DEADLINE, unix_path=None):
+
+class Conn:
+    """One client connection with a receive buffer. All reads have deadlines.
+
+    tls=True wraps the TCP socket in TLS (the handshake runs in the constructor, bounded by
+    timeout) with ssl_context, by default client_ssl_context(); self.sock is then an
+    ssl.SSLSocket, whose recv/sendall behave like a socket's here (an EOF without close_notify
+    reads as EOF)."""
+
+    def __init__(self, port=None, host="127.0.0.1", timeout=DEFAULT_DEADLINE, unix_path=None,
+                 tls=False, ssl_context=None, server_hostname=None):
         self.timeout = timeout
+        self.tls = bool(tls)
         if unix_path:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.settimeout(timeout)
@@ -291,6 +321,14 @@ class Conn:
         else:
             self.sock = socket.create_connection((host, port), timeout=timeout)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls:
+            ctx = ssl_context or client_ssl_context()
+            raw = self.sock
+            try:
+                self.sock = ctx.wrap_socket(raw, server_hostname=server_hostname)
+            except BaseException:
+                raw.close()
+                raise
         self.buf = b""
         self.eof = False
         self.reset = False
@@ -338,6 +376,8 @@ class Conn:
         except ConnectionResetError:
             self.reset = True
             data = b""
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            data = b""  # TLS close_notify, or a TCP EOF without one
         if not data:
             self.eof = True
             return False
@@ -475,12 +515,14 @@ def chunked(data, size):
 
 
 def http_request(port, method="GET", path="/", headers=None, body=None, host="127.0.0.1",
-                 unix_path=None, timeout=DEFAULT_DEADLINE, version="HTTP/1.1"):
+                 unix_path=None, timeout=DEFAULT_DEADLINE, version="HTTP/1.1", tls=False,
+                 ssl_context=None):
     """One request on a fresh connection (with Connection: close)."""
     hs = list(headers or [])
     if not any(k.lower() == "connection" for k, _ in hs):
         hs.append(("Connection", "close"))
-    with Conn(port, host=host, unix_path=unix_path, timeout=timeout) as c:
+    with Conn(port, host=host, unix_path=unix_path, timeout=timeout, tls=tls,
+              ssl_context=ssl_context) as c:
         return c.request(method, path, hs, body, version=version, timeout=timeout)
 
 
@@ -553,7 +595,8 @@ class HornetServer:
     """A running hornet master, started in its own session (process group)."""
 
     def __init__(self, tmpdir, app="builtin:hello", config=None, args=(), env=None,
-                 wait_ready=True, ready_timeout=DEFAULT_DEADLINE, use_config_file=True):
+                 wait_ready=True, ready_timeout=DEFAULT_DEADLINE, use_config_file=True,
+                 tls=None, ssl_context=None):
         self.tmpdir = str(tmpdir)
         os.makedirs(self.tmpdir, exist_ok=True)
         self.app = app
@@ -567,6 +610,10 @@ class HornetServer:
         self.config_path = None
         self._user_config = config
         self._use_config_file = use_config_file
+        if tls is None:
+            tls = isinstance(config, dict) and config.get("certfile") is not None
+        self.tls = bool(tls)
+        self.ssl_context = ssl_context
         self._start(wait_ready, ready_timeout)
 
     # -- start ---------------------------------------------------------------------------------
@@ -647,22 +694,26 @@ class HornetServer:
     def url(self):
         if self.port is None:
             return None
+        scheme = "https" if self.tls else "http"
         if ":" in self.host:
-            return "http://[%s]:%d" % (self.host, self.port)
-        return "http://%s:%d" % (self.host, self.port)
+            return "%s://[%s]:%d" % (scheme, self.host, self.port)
+        return "%s://%s:%d" % (scheme, self.host, self.port)
 
     def connect(self, timeout=DEFAULT_DEADLINE):
-        """A new raw connection to the first listener."""
+        """A new raw connection to the first listener (TLS when self.tls)."""
         if self.port is not None:
-            return Conn(self.port, host=self.host, timeout=timeout)
-        return Conn(unix_path=self.unix_path, timeout=timeout)
+            return Conn(self.port, host=self.host, timeout=timeout, tls=self.tls,
+                        ssl_context=self.ssl_context)
+        return Conn(unix_path=self.unix_path, timeout=timeout, tls=self.tls,
+                    ssl_context=self.ssl_context)
 
     def request(self, method="GET", path="/", headers=None, body=None, timeout=DEFAULT_DEADLINE,
                 version="HTTP/1.1"):
         """One request on a fresh connection (Connection: close)."""
         return http_request(self.port, method, path, headers, body, host=self.host or "127.0.0.1",
                             unix_path=None if self.port is not None else self.unix_path,
-                            timeout=timeout, version=version)
+                            timeout=timeout, version=version, tls=self.tls,
+                            ssl_context=self.ssl_context)
 
     def wait_ready(self, timeout=DEFAULT_DEADLINE):
         """TCP (or unix) connect plus one full HTTP exchange, polling until the deadline."""
