@@ -94,6 +94,11 @@ typedef struct hn_config {
     char *ciphers;             /* TLS 1.2 cipher list (1.3 suites are OpenSSL's) */
     int verify_mode;           /* hn_cfg_verify_t */
     double ssl_handshake_timeout;
+
+    /* HTTP/2 (Hypercorn's names) */
+    int h2_max_concurrent_streams;
+    size_t h2_max_header_list_size;
+    size_t h2_max_inbound_frame_size;
     uint64_t wsgi_max_body_size; /* simple mode: whole-body limit (413 beyond) */
     double startup_timeout;    /* lifespan startup */
     double shutdown_timeout;   /* lifespan shutdown */

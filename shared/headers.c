@@ -362,3 +362,17 @@ valid_tm(const struct tm *tm)
     /* 60 allows a leap second (RFC 5322 §3.3). */
     return tm->tm_hour <= 23 && tm->tm_min <= 59 && tm->tm_sec <= 60;
 }
+
+const char *
+hn_headers_date_now(void)
+{
+    /* time() is a vDSO call, the formatting is not */
+    static char buf[HN_HTTP_DATE_LEN + 1];
+    static time_t last;
+    time_t t = time(NULL);
+    if (t != last) {
+        last = t;
+        hn_headers_format_date(t, buf);
+    }
+    return buf;
+}

@@ -24,6 +24,8 @@ const char *hn_headers_reason(int status);
 /* "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters + NUL). Returns buf. */
 #define HN_HTTP_DATE_LEN 29
 const char *hn_headers_format_date(time_t t, char buf[HN_HTTP_DATE_LEN + 1]);
+/* The current Date value, formatted once per second (per process). */
+const char *hn_headers_date_now(void);
 /* Parse IMF-fixdate (and the two obsolete forms of RFC 9110 §5.6.7).
  * Returns (time_t)-1 if unparsable. */
 time_t hn_headers_parse_date(const char *s, size_t len);

@@ -16,8 +16,8 @@
 
 #include "shared/cfg.h"
 
-/* ALPN, in the server's order of preference. h2 joins when HTTP/2 does. */
-static const unsigned char alpn_protos[] = "\x08http/1.1";
+/* ALPN, in the server's order of preference. */
+static const unsigned char alpn_protos[] = "\x02h2\x08http/1.1";
 
 /* Why the last OpenSSL call failed, as one line. */
 static const char *

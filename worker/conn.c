@@ -21,6 +21,7 @@
 #include "worker/accept.h"
 #include "worker/worker.h"
 #include "worker/h1.h"
+#include "worker/h2.h"
 #include "worker/request.h"
 #include "worker/tls.h"
 
@@ -69,17 +70,89 @@ hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l, const struct 
         hn_tcp_use_tls(&c->tcp, ssl);
         hn_conn_set_timer(c, hn_worker_config()->ssl_handshake_timeout);
     } else {
-        hn_conn_tls_ready(c);
+        hn_conn_tls_ready(c, false);
     }
     hn_tcp_start(&c->tcp, loop);
     return c;
 }
 
-void
-hn_conn_tls_ready(hn_conn_t *c)
+/* --- choosing the protocol ----------------------------------------------- */
+
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN (sizeof(h2_preface) - 1)
+
+static void
+install(hn_conn_t *c, bool h2)
 {
-    c->proto = hn_h1_new(&c->tcp.super, hn_worker_config(), hn_worker_is_draining());
+    const hn_config_t *cfg = hn_worker_config();
+    c->proto = h2 ? hn_h2_new(&c->tcp.super, cfg, hn_worker_is_draining())
+                  : hn_h1_new(&c->tcp.super, cfg, hn_worker_is_draining());
     c->tcp.super.proto = c->proto;
+}
+
+static size_t
+sniff_data(hn_protocol_t *p, const char *data, size_t len)
+{
+    hn_conn_t *c = hn_conn_of(p->transport);
+    size_t n = HN_MIN(len, H2_PREFACE_LEN);
+    bool h2 = memcmp(data, h2_preface, n) == 0;
+    if (h2 && n < H2_PREFACE_LEN)
+        return 0; /* a prefix of the preface: wait for the rest */
+    install(c, h2);
+    return c->proto->ops->data_received(c->proto, data, len);
+}
+
+static void
+sniff_close(hn_protocol_t *p)
+{
+    p->transport->ops->close(p->transport, false);
+}
+
+static void
+sniff_drain(hn_protocol_t *p)
+{
+    /* nothing received yet: a request may be on the wire, so a short grace
+     * instead of a close that would race it (as h1 does when idle) */
+    hn_conn_set_timer(hn_conn_of(p->transport), HN_MIN(hn_worker_config()->keep_alive_timeout,
+                                                       1.0));
+}
+
+static void
+sniff_nothing(hn_protocol_t *p)
+{
+    (void)p;
+}
+
+static void
+sniff_lost(hn_protocol_t *p, int err)
+{
+    (void)p;
+    (void)err;
+}
+
+static const hn_protocol_ops_t sniff_ops = {
+    .data_received = sniff_data,
+    .eof_received = sniff_close,
+    .connection_lost = sniff_lost,
+    .pause_writing = sniff_nothing,
+    .resume_writing = sniff_nothing,
+    .drain = sniff_drain,
+    .timeout = sniff_close,
+};
+
+void
+hn_conn_tls_ready(hn_conn_t *c, bool alpn_h2)
+{
+    if (alpn_h2) {
+        install(c, true);
+        return;
+    }
+    c->sniff.ops = &sniff_ops;
+    c->sniff.transport = &c->tcp.super;
+    c->proto = &c->sniff;
+    c->tcp.super.proto = c->proto;
+    /* the first request head must arrive within keep_alive_timeout, as in h1 */
+    hn_conn_set_timer(c, hn_worker_config()->keep_alive_timeout);
 }
 
 void
@@ -219,6 +292,8 @@ hn_conn_flush_all(struct ev_loop *loop)
             c->pending_next = NULL;
             if (c->tcp.state != HN_TCP_DEAD && c->tcp.in_len && !c->tcp.is_read_paused)
                 hn_tcp_redeliver(&c->tcp, loop);
+            if (c->tcp.state == HN_TCP_OPEN && c->proto && c->proto->ops->flush)
+                c->proto->ops->flush(c->proto);
             if (c->tcp.state != HN_TCP_DEAD)
                 hn_tcp_flush(&c->tcp, loop);
             if (c->tcp.state == HN_TCP_DEAD && !c->is_pending)

@@ -22,6 +22,7 @@ struct hn_request;
 typedef struct hn_conn {
     hn_tcp_t tcp; /* first: the transport is the connection */
     hn_protocol_t *proto;
+    hn_protocol_t sniff; /* the protocol until the first bytes say which */
     ev_timer timer;
     struct hn_conn *prev, *next; /* every open connection of the worker */
     struct hn_conn *pending_next; /* queued for the flush pass */
@@ -40,8 +41,9 @@ typedef struct hn_conn {
 hn_conn_t *hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l,
                         const struct sockaddr *peer, socklen_t peer_len);
 /* The transport is ready for a protocol (at once, or after the TLS
- * handshake): start HTTP/1.1. */
-void hn_conn_tls_ready(hn_conn_t *c);
+ * handshake): HTTP/2 if ALPN chose it, otherwise the first bytes decide
+ * between HTTP/1.x and HTTP/2 with prior knowledge (its client preface). */
+void hn_conn_tls_ready(hn_conn_t *c, bool alpn_h2);
 /* Queue for the flush pass: writes pending, input to re-offer, or death. */
 void hn_conn_mark_pending(hn_conn_t *c);
 /* Arm (seconds > 0) or stop (0) the connection's single timer. */

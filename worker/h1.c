@@ -92,7 +92,6 @@ static const hn_config_t *cfg; /* the worker's; the same for every connection */
 #define DRAIN_IDLE_GRACE 1.0
 
 static void finish_request(h1_t *h);
-static const char *cached_date(void);
 static void respond_error(h1_t *h, int status, const char *why);
 static void begin_close(h1_t *h, bool abort);
 
@@ -644,7 +643,7 @@ respond_error(h1_t *h, int status, const char *why)
                      "Content-Length: %d\r\nConnection: close\r\n%s%s%s%s\r\n",
                      status, hn_headers_reason(status), blen,
                      cfg->include_date_header ? "Date: " : "",
-                     cfg->include_date_header ? cached_date() : "",
+                     cfg->include_date_header ? hn_headers_date_now() : "",
                      cfg->include_date_header ? "\r\n" : "",
                      cfg->include_server_header ? "Server: hornet\r\n" : "");
     hn_transport_t *t = h->super.transport;
@@ -672,20 +671,6 @@ respond_error(h1_t *h, int status, const char *why)
 }
 
 /* --- stream ops: encoding the response ----------------------------------- */
-
-static const char *
-cached_date(void)
-{
-    /* formatted once per second: time() is a vDSO call, strftime is not */
-    static char buf[HN_HTTP_DATE_LEN + 1];
-    static time_t last;
-    time_t t = time(NULL);
-    if (t != last) {
-        last = t;
-        hn_headers_format_date(t, buf);
-    }
-    return buf;
-}
 
 /* Length first: most names differ in length from the few we look for. */
 #define NAME_IS(hd, lit)                                                                           \
@@ -773,7 +758,7 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     }
     if (cfg->include_date_header && !has_date) {
         memcpy(p, "Date: ", 6);
-        memcpy(p + 6, cached_date(), HN_HTTP_DATE_LEN);
+        memcpy(p + 6, hn_headers_date_now(), HN_HTTP_DATE_LEN);
         p += 6 + HN_HTTP_DATE_LEN;
         *p++ = '\r';
         *p++ = '\n';

@@ -70,6 +70,10 @@ typedef struct hn_protocol_ops {
     void (*drain)(hn_protocol_t *p);
     /* The connection's timer fired (idle or read deadline). */
     void (*timeout)(hn_protocol_t *p);
+    /* May be NULL. Called in the flush pass before the transport writes:
+     * a protocol that frames output lazily (HTTP/2) produces it here,
+     * outside its own callbacks. */
+    void (*flush)(hn_protocol_t *p);
 } hn_protocol_ops_t;
 
 struct hn_protocol {

@@ -289,7 +289,7 @@ tls_handshake(hn_tcp_t *t, struct ev_loop *loop)
     }
     t->tls_ready = true;
     t->tls_wants_write = false;
-    hn_conn_tls_ready(hn_conn_of(&t->super));
+    hn_conn_tls_ready(hn_conn_of(&t->super), hn_tls_alpn_is_h2(t->ssl));
     if (t->state == HN_TCP_OPEN)
         do_read(t, loop); /* the request may have come with the client's Finished */
     if (t->state != HN_TCP_DEAD)

@@ -99,6 +99,15 @@ hn_tls_send(SSL *ssl, const void *buf, size_t len, bool *want_write)
 }
 
 bool
+hn_tls_alpn_is_h2(SSL *ssl)
+{
+    const unsigned char *p = NULL;
+    unsigned int len = 0;
+    SSL_get0_alpn_selected(ssl, &p, &len);
+    return len == 2 && p[0] == 'h' && p[1] == '2';
+}
+
+bool
 hn_tls_has_pending(SSL *ssl)
 {
     return SSL_has_pending(ssl) == 1;

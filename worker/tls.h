@@ -23,6 +23,8 @@ int hn_tls_handshake(struct ssl_st *ssl, bool *want_write);
  * errno. */
 ssize_t hn_tls_recv(struct ssl_st *ssl, void *buf, size_t len, bool *want_write);
 ssize_t hn_tls_send(struct ssl_st *ssl, const void *buf, size_t len, bool *want_write);
+/* Did ALPN choose HTTP/2? */
+bool hn_tls_alpn_is_h2(struct ssl_st *ssl);
 /* Decrypted bytes buffered inside OpenSSL that the socket will not signal. */
 bool hn_tls_has_pending(struct ssl_st *ssl);
 /* Send close_notify (best effort, never blocks). */
