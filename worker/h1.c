@@ -33,6 +33,7 @@
 #include "worker/access_log.h"
 #include "worker/app.h"
 #include "worker/conn.h"
+#include "worker/h2.h"
 #include "worker/request.h"
 #include "worker/worker.h"
 
@@ -58,6 +59,9 @@ typedef struct h1_req {
     bool app_called;
     bool resp_chunked;
     bool resp_length_known;
+    bool h2c_upgrade;     /* Upgrade: h2c accepted: HTTP/2 answers it as stream 1 */
+    const char *h2_settings;
+    size_t h2_settings_len;
 } h1_req_t;
 
 typedef struct h1 {
@@ -300,6 +304,24 @@ on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* RFC 9113 §3.2 is obsolete but curl --http2 and Hypercorn speak it: a
+ * cleartext request without a body that asks for h2c (with its
+ * HTTP2-Settings) is answered over HTTP/2. Anything else asking to
+ * upgrade is answered as plain HTTP/1.1. */
+static bool
+wants_h2c(h1_t *h, hn_request_t *r)
+{
+    const hn_header_t *up = hn_request_header(r, "upgrade");
+    const hn_header_t *settings = hn_request_header(r, "http2-settings");
+    if (up == NULL || settings == NULL || r->has_body || h->super.transport->is_secure ||
+        h->is_draining || h->requests != 1 || !hn_mem_case_eq(up->value, up->value_len, "h2c", 3))
+        return false;
+    h->rq->h2c_upgrade = true;
+    h->rq->h2_settings = settings->value;
+    h->rq->h2_settings_len = settings->value_len;
+    return true;
+}
+
 static int
 on_headers_complete(llhttp_t *p)
 {
@@ -355,6 +377,9 @@ on_headers_complete(llhttp_t *p)
         return -1;
     }
     hn_conn_set_timer(c, r->has_body ? cfg->read_timeout : 0);
+
+    if (p->upgrade && wants_h2c(h, r))
+        return 0; /* answered over HTTP/2 once the request is complete */
 
     r->app = hn_worker_app();
     h->rq->app_called = true;
@@ -413,7 +438,7 @@ on_message_complete(llhttp_t *p)
     hn_request_t *r = h->req;
     if (h->is_closing)
         return HPE_PAUSED;
-    if (r == NULL)
+    if (r == NULL || h->rq->h2c_upgrade)
         return 0; /* answered and finished before the end of the request */
     r->body_done = true;
     r->app->on_body_end(r);
@@ -458,6 +483,25 @@ status_for_parse_error(llhttp_errno_t err)
     }
 }
 
+/* 101, then HTTP/2 takes the connection and answers the request as its
+ * stream 1. The h1 object is gone when this returns. */
+static void
+switch_to_h2(h1_t *h)
+{
+    static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                                    "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    hn_transport_t *t = h->super.transport;
+    t->ops->write(t, switching, sizeof(switching) - 1);
+    hn_request_t *r = h->req;
+    hn_protocol_t *h2 = hn_h2_upgrade(t, cfg, h->is_draining, h->rq->h2_settings,
+                                      h->rq->h2_settings_len, r);
+    request_free(h);
+    hn_conn_t *c = hn_conn_of(t);
+    c->proto = h2;
+    t->proto = h2;
+    free(h);
+}
+
 static size_t
 h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
 {
@@ -470,6 +514,13 @@ h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
         h->prev_last = at[left - 1];
         if (err == HPE_OK)
             return len;
+        if (err == HPE_PAUSED_UPGRADE && h->rq && h->rq->h2c_upgrade) {
+            /* the request is complete; what follows is the client's
+             * HTTP/2 preface, for the new protocol to read */
+            const char *pos = llhttp_get_error_pos(&h->parser);
+            switch_to_h2(h);
+            return (size_t)(pos - data);
+        }
         if (err == HPE_PAUSED_UPGRADE) {
             /* no protocol to switch to yet (h2c and WebSocket come later):
              * the request was answered as plain HTTP, parse on */

@@ -968,3 +968,95 @@ hn_h2_new(hn_transport_t *t, const hn_config_t *config, bool is_draining)
     want_flush(h);
     return &h->super;
 }
+
+/* --- Upgrade: h2c (RFC 7540 §3.2) -------------------------------------- */
+
+/* base64url, padding optional (RFC 7540 §3.2.1). Returns the length, or -1. */
+static ssize_t
+base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < len && in[i] != '='; i++) {
+        char c = in[i];
+        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+                : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                : c >= '0' && c <= '9' ? c - '0' + 52
+                : c == '-' || c == '+' ? 62
+                : c == '_' || c == '/' ? 63
+                                       : -1;
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == cap)
+                return -1;
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (ssize_t)n;
+}
+
+/* The request that asked for the upgrade becomes stream 1. Its head is
+ * copied into the stream's own memory; hop-by-hop fields stay behind. */
+static void
+adopt_request(h2_t *h, h2_stream_t *s, const hn_request_t *from)
+{
+    hn_request_t *r = &s->req;
+    static const char *const hop[] = {"connection", "upgrade", "http2-settings", "keep-alive",
+                                      "transfer-encoding"};
+    r->method = hn_arena_strndup(&s->arena, from->method, from->method_len);
+    r->method_len = from->method_len;
+    size_t tlen = from->raw_path_len + (from->query_len ? 1 + from->query_len : 0);
+    char *target = hn_arena_alloc(&s->arena, tlen + 1);
+    memcpy(target, from->raw_path, from->raw_path_len);
+    if (from->query_len) {
+        target[from->raw_path_len] = '?';
+        memcpy(target + from->raw_path_len + 1, from->query, from->query_len);
+    }
+    target[tlen] = '\0';
+    r->raw_path = target;
+    r->raw_path_len = tlen;
+    for (size_t i = 0; i < from->n_headers && r->n_headers + 1 < s->headers_cap; i++) {
+        const hn_header_t *hd = &from->headers[i];
+        bool skip = false;
+        for (size_t k = 0; k < HN_ARRAY_LEN(hop); k++)
+            skip |= hn_mem_case_eq(hd->name, hd->name_len, hop[k], strlen(hop[k]));
+        if (skip)
+            continue;
+        r->headers[r->n_headers++] = (hn_header_t){
+            hn_arena_strndup(&s->arena, hd->name, hd->name_len), hd->name_len,
+            hn_arena_strndup(&s->arena, hd->value, hd->value_len), hd->value_len};
+        if (hd->name_len == 4 && memcmp(hd->name, "host", 4) == 0)
+            s->has_host = true;
+    }
+    (void)h;
+}
+
+hn_protocol_t *
+hn_h2_upgrade(hn_transport_t *t, const hn_config_t *config, bool is_draining,
+              const char *settings, size_t settings_len, const hn_request_t *req)
+{
+    h2_t *h = (h2_t *)hn_h2_new(t, config, is_draining);
+    uint8_t payload[256];
+    ssize_t n = base64url_decode(settings, settings_len, payload, sizeof(payload));
+    bool head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+    h2_stream_t *s = stream_new(h, 1);
+    if (n < 0 || nghttp2_session_upgrade2(h->session, payload, (size_t)n, head, s) != 0) {
+        char peer[HN_ADDR_TEXT_MAX];
+        hn_log(HN_LOG_INFO, "client %s: Upgrade: h2c with a malformed HTTP2-Settings",
+               peer_text(h, peer, sizeof(peer)));
+        stream_close(h, s, false);
+        nghttp2_session_terminate_session(h->session, NGHTTP2_PROTOCOL_ERROR);
+        h->is_draining = true;
+        return &h->super;
+    }
+    adopt_request(h, s, req);
+    start_request(h, s, true);
+    body_end(s);
+    return &h->super;
+}
+

@@ -14,6 +14,13 @@
 
 struct hn_config;
 
+struct hn_request;
+
 hn_protocol_t *hn_h2_new(hn_transport_t *t, const struct hn_config *cfg, bool is_draining);
+/* HTTP/1.1 asked to switch (Upgrade: h2c) and got its 101: HTTP/2 starts
+ * with the client's HTTP2-Settings and answers req as stream 1. */
+hn_protocol_t *hn_h2_upgrade(hn_transport_t *t, const struct hn_config *cfg, bool is_draining,
+                             const char *settings, size_t settings_len,
+                             const struct hn_request *req);
 
 #endif
