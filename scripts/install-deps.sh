@@ -9,7 +9,7 @@ packages=(
     build-essential autoconf automake libtool pkg-config
     libev-dev libyaml-dev libssl-dev libnghttp2-dev node-llhttp
     # integration tests and benchmarks
-    curl nghttp2-client wrk nginx-light
+    curl nghttp2-client wrk nginx-light h2o openssl
     python3-pytest python3-h2 python3-websockets python3-httpx
     procps iproute2 valgrind
 )
