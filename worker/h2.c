@@ -104,6 +104,7 @@ typedef struct h2 {
     double glitch_tokens;
     double glitch_at;
     bool is_draining : 1;
+    bool goaway_final : 1; /* the GOAWAY naming the last stream served is queued */
     bool is_closing : 1;
     bool is_write_paused : 1;
     bool want_resume : 1; /* some stream's output drained below the low mark */
@@ -146,7 +147,7 @@ glitch(h2_t *h, const char *what)
     hn_log(HN_LOG_WARN, "client %s: too many HTTP/2 errors (last: %s); closing the connection",
            peer_text(h, peer, sizeof(peer)), what);
     nghttp2_session_terminate_session(h->session, NGHTTP2_ENHANCE_YOUR_CALM);
-    h->is_draining = true;
+    h->is_draining = h->goaway_final = true;
     want_flush(h);
 }
 
@@ -177,7 +178,8 @@ stream_new(h2_t *h, int32_t id)
         h->streams->prev = s;
     h->streams = s;
     h->n_streams++;
-    hn_conn_set_timer(hn_conn_of(h->super.transport), 0);
+    if (!h->is_draining)
+        hn_conn_set_timer(hn_conn_of(h->super.transport), 0);
     return s;
 }
 
@@ -246,7 +248,7 @@ stream_close(h2_t *h, h2_stream_t *s, bool complete)
     } else {
         stream_chunk_free(s);
     }
-    if (h->n_streams == 0 && !h->is_closing)
+    if (h->n_streams == 0 && !h->is_closing && !h->is_draining)
         hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->keep_alive_timeout);
 }
 
@@ -616,7 +618,7 @@ h2_flush(hn_protocol_t *p)
     notify_resumed(h);
     if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session))
         begin_close(h, false); /* GOAWAY sent and every stream done */
-    else if (h->is_draining && h->n_streams == 0 && !nghttp2_session_want_write(h->session))
+    else if (h->goaway_final && h->n_streams == 0 && !nghttp2_session_want_write(h->session))
         begin_close(h, false);
 }
 
@@ -825,7 +827,7 @@ h2_data_received(hn_protocol_t *p, const char *data, size_t len)
         if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC || n == NGHTTP2_ERR_NOMEM)
             begin_close(h, true);
         else
-            h->is_draining = true;
+            h->is_draining = h->goaway_final = true;
     }
     want_flush(h);
     return len;
@@ -875,15 +877,19 @@ h2_resume_writing(hn_protocol_t *p)
     want_flush(h);
 }
 
+/* How long after the first GOAWAY (the shutdown notice) the final one
+ * follows: requests the client sent before it read the notice arrive in
+ * the meantime and are served. */
+#define DRAIN_NOTICE_GRACE 1.0
+
 static void
-h2_drain(hn_protocol_t *p)
+final_goaway(h2_t *h)
 {
-    h2_t *h = (h2_t *)p;
-    if (h->is_draining)
+    if (h->goaway_final)
         return;
-    h->is_draining = true;
-    /* streams already begun finish; new ones are refused by the client's
-     * own reading of the GOAWAY (RFC 9113 §6.8) */
+    h->goaway_final = true;
+    /* streams up to the last one begun finish; the client may retry the
+     * rest elsewhere, knowing they were not processed (RFC 9113 §6.8) */
     nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(h->session), NGHTTP2_NO_ERROR,
                           NULL, 0);
@@ -891,13 +897,31 @@ h2_drain(hn_protocol_t *p)
 }
 
 static void
+h2_drain(hn_protocol_t *p)
+{
+    h2_t *h = (h2_t *)p;
+    if (h->is_draining)
+        return;
+    h->is_draining = true;
+    /* two GOAWAYs, as RFC 9113 §6.8 advises: a notice naming no stream
+     * limit, then the real one once requests already on the wire are in */
+    nghttp2_submit_shutdown_notice(h->session);
+    hn_conn_set_timer(hn_conn_of(p->transport), DRAIN_NOTICE_GRACE);
+    want_flush(h);
+}
+
+static void
 h2_timeout(hn_protocol_t *p)
 {
     h2_t *h = (h2_t *)p;
+    if (h->is_draining) {
+        final_goaway(h);
+        return;
+    }
     /* idle for keep_alive_timeout: say goodbye properly */
     if (h->n_streams == 0) {
         nghttp2_session_terminate_session(h->session, NGHTTP2_NO_ERROR);
-        h->is_draining = true;
+        h->is_draining = h->goaway_final = true;
         want_flush(h);
     }
 }
@@ -1051,7 +1075,7 @@ hn_h2_upgrade(hn_transport_t *t, const hn_config_t *config, bool is_draining,
                peer_text(h, peer, sizeof(peer)));
         stream_close(h, s, false);
         nghttp2_session_terminate_session(h->session, NGHTTP2_PROTOCOL_ERROR);
-        h->is_draining = true;
+        h->is_draining = h->goaway_final = true;
         return &h->super;
     }
     adopt_request(h, s, req);
