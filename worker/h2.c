@@ -105,6 +105,7 @@ typedef struct h2 {
     double glitch_at;
     bool is_draining : 1;
     bool goaway_final : 1; /* the GOAWAY naming the last stream served is queued */
+    bool is_fatal : 1;     /* nghttp2 gave up on the connection: input is ignored */
     bool is_closing : 1;
     bool is_write_paused : 1;
     bool want_resume : 1; /* some stream's output drained below the low mark */
@@ -135,13 +136,15 @@ peer_text(h2_t *h, char *buf, size_t size)
 static void
 glitch(h2_t *h, const char *what)
 {
+    if (h->goaway_final || h->is_closing)
+        return; /* already on its way out: said once */
     double now = ev_time();
     h->glitch_tokens += (now - h->glitch_at) * GLITCH_RATE;
     if (h->glitch_tokens > GLITCH_BURST)
         h->glitch_tokens = GLITCH_BURST;
     h->glitch_at = now;
     h->glitch_tokens -= 1.0;
-    if (h->glitch_tokens >= 0 || h->is_closing)
+    if (h->glitch_tokens >= 0)
         return;
     char peer[HN_ADDR_TEXT_MAX];
     hn_log(HN_LOG_WARN, "client %s: too many HTTP/2 errors (last: %s); closing the connection",
@@ -603,7 +606,7 @@ h2_flush(hn_protocol_t *p)
         return;
     /* produce while the transport takes it: its high-water mark pauses us
      * (pause_writing), and HTTP/2 flow control bounds each stream */
-    while (!h->is_write_paused) {
+    while (!h->is_write_paused || h->is_fatal) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(h->session, &data);
         if (n < 0) {
@@ -616,7 +619,9 @@ h2_flush(hn_protocol_t *p)
         t->ops->write(t, data, (size_t)n);
     }
     notify_resumed(h);
-    if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session))
+    if (h->is_fatal)
+        begin_close(h, false); /* the GOAWAY is queued: flushed, then closed */
+    else if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session))
         begin_close(h, false); /* GOAWAY sent and every stream done */
     else if (h->goaway_final && h->n_streams == 0 && !nghttp2_session_want_write(h->session))
         begin_close(h, false);
@@ -812,22 +817,46 @@ begin_close(h2_t *h, bool abort)
     h->super.transport->ops->close(h->super.transport, abort);
 }
 
+static void abort_all(h2_t *h);
+
+/* How long a GOAWAY after a fatal error may take to leave. */
+#define FATAL_GOAWAY_GRACE 1.0
+
+/* Every error mem_recv returns ends the connection (nghttp2's contract).
+ * A flood means the client does not read: close at once. Otherwise a
+ * GOAWAY says why, with a bounded wait for it to leave. Either way the
+ * rest of the input is ignored, so the error is logged once. */
+static void
+fatal(h2_t *h, int err)
+{
+    char peer[HN_ADDR_TEXT_MAX];
+    hn_log(HN_LOG_INFO, "client %s: HTTP/2: %s; closing the connection",
+           peer_text(h, peer, sizeof(peer)), nghttp2_strerror(err));
+    h->is_fatal = true;
+    h->is_draining = h->goaway_final = true;
+    abort_all(h);
+    if (err == NGHTTP2_ERR_FLOODED || err == NGHTTP2_ERR_BAD_CLIENT_MAGIC ||
+        err == NGHTTP2_ERR_NOMEM) {
+        begin_close(h, true);
+        return;
+    }
+    bool calm = err == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS || err == NGHTTP2_ERR_TOO_MANY_SETTINGS;
+    nghttp2_session_terminate_session(h->session,
+                                      calm ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+    hn_conn_set_timer(hn_conn_of(h->super.transport), FATAL_GOAWAY_GRACE);
+    want_flush(h);
+}
+
 static size_t
 h2_data_received(hn_protocol_t *p, const char *data, size_t len)
 {
     h2_t *h = (h2_t *)p;
-    if (h->is_closing)
+    if (h->is_closing || h->is_fatal)
         return len;
     ssize_t n = nghttp2_session_mem_recv(h->session, (const uint8_t *)data, len);
     if (n < 0) {
-        char peer[HN_ADDR_TEXT_MAX];
-        hn_log(HN_LOG_INFO, "client %s: HTTP/2: %s", peer_text(h, peer, sizeof(peer)),
-               nghttp2_strerror((int)n));
-        /* nghttp2 queued a GOAWAY for protocol errors: let it out, then close */
-        if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC || n == NGHTTP2_ERR_NOMEM)
-            begin_close(h, true);
-        else
-            h->is_draining = h->goaway_final = true;
+        fatal(h, (int)n);
+        return len;
     }
     want_flush(h);
     return len;
@@ -914,6 +943,10 @@ static void
 h2_timeout(hn_protocol_t *p)
 {
     h2_t *h = (h2_t *)p;
+    if (h->is_fatal) {
+        begin_close(h, true);
+        return;
+    }
     if (h->is_draining) {
         final_goaway(h);
         return;
