@@ -302,7 +302,23 @@ def client_ssl_context(cafile=None, certfile=None, keyfile=None):
     return ctx
 
 
-class Conn:
+class SocketOwner:
+    """A client holding self.sock: usable in `with`, closed once, quietly."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Conn(SocketOwner):
     """One client connection with a receive buffer. All reads have deadlines.
 
     tls=True wraps the TCP socket in TLS (the handshake runs in the constructor, bounded by
@@ -332,18 +348,6 @@ class Conn:
         self.buf = b""
         self.eof = False
         self.reset = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
     def send(self, data):
         if isinstance(data, str):
