@@ -42,7 +42,7 @@ exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
 EOF
     chmod 755 "$work/vg-hornet" "$work"
     set +e
-    HORNET_BIN=$work/vg-hornet /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    HORNET_BIN=$work/vg-hornet HORNET_UNDER_VALGRIND=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
         tests/integration 2>&1 | tee "$work/pytest.log"
     set -e
     summary=$(tail -n 1 "$work/pytest.log")

@@ -28,26 +28,25 @@ def test_worker_replaced_after_max_requests(hornet_server):
 
 
 def test_no_request_fails_across_replacements(hornet_server):
-    """Clients in a loop over several replacements (max_requests 20, two workers): every
-    request gets a whole 200; a keep-alive connection may be closed between responses
+    """Clients in a loop across at least four replacements (max_requests 20, two workers):
+    every request gets a whole 200; a keep-alive connection may be closed between responses
     (Connection: close from the draining worker), never in the middle of one."""
     srv = hornet_server(config={"workers": 2, "max_requests": 20, "max_requests_jitter": 5,
                                 "graceful_timeout": "10s"})
     errors, served = [], [0]
     lock = threading.Lock()
+    stop = threading.Event()
 
     def client():
-        n = 0
-        while n < 150:
+        while not stop.is_set():
             try:
                 with Conn(srv.port, timeout=10) as c:
-                    while n < 150:
+                    while not stop.is_set():
                         c.send(build_request("GET", "/x"))
                         r = c.read_response()
                         if (r.status, r.body) != (200, HELLO):
                             errors.append(r)
                             return
-                        n += 1
                         with lock:
                             served[0] += 1
                         if r.has_token("connection", "close"):
@@ -60,12 +59,18 @@ def test_no_request_fails_across_replacements(hornet_server):
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(60)
+    try:
+        # as many requests as it takes (a slow start under valgrind lets a worker that
+        # asked to be replaced serve on for a while)
+        wait_until(lambda: srv.stderr_text().count("asking to be replaced") >= 4 or errors,
+                   60, what="four replacements")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
     assert not errors, errors[:5]
-    assert served[0] == 600
+    assert served[0] >= 80
     log = srv.stderr_text()
-    assert log.count("asking to be replaced") >= 4, log
     assert "could not start" not in log
     assert srv.stop() == 0
 
