@@ -94,6 +94,7 @@ typedef struct h2_stream {
     bool sent_all : 1;    /* END_STREAM went out */
     bool refused : 1;     /* answered by us (413, 400): the rest is ignored */
     bool body_ended : 1;  /* on_body_end was delivered */
+    bool started : 1;     /* the head is complete: counted in n_started */
 } h2_stream_t;
 
 typedef struct h2 {
@@ -101,6 +102,7 @@ typedef struct h2 {
     nghttp2_session *session;
     h2_stream_t *streams;
     unsigned n_streams;
+    unsigned n_started;   /* streams whose request head is complete */
     double glitch_tokens;
     double glitch_at;
     bool is_draining : 1;
@@ -181,8 +183,6 @@ stream_new(h2_t *h, int32_t id)
         h->streams->prev = s;
     h->streams = s;
     h->n_streams++;
-    if (!h->is_draining)
-        hn_conn_set_timer(hn_conn_of(h->super.transport), 0);
     return s;
 }
 
@@ -229,6 +229,8 @@ stream_close(h2_t *h, h2_stream_t *s, bool complete)
     if (s->next)
         s->next->prev = s->prev;
     h->n_streams--;
+    if (s->started)
+        h->n_started--;
     s->h2 = NULL;
     segs_free(s);
     if (complete && r->resp_state == HN_RESP_DONE) {
@@ -251,7 +253,7 @@ stream_close(h2_t *h, h2_stream_t *s, bool complete)
     } else {
         stream_chunk_free(s);
     }
-    if (h->n_streams == 0 && !h->is_closing && !h->is_draining)
+    if (h->n_started == 0 && !h->is_closing && !h->is_draining)
         hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->keep_alive_timeout);
 }
 
@@ -367,6 +369,12 @@ static void
 start_request(h2_t *h, h2_stream_t *s, bool end_stream)
 {
     hn_request_t *r = &s->req;
+    /* The idle timer ran until now: a header block that never completes
+     * (a CONTINUATION that never comes) is bounded by keep_alive_timeout,
+     * like an HTTP/1.1 head. A request in progress is not idle. */
+    s->started = true;
+    if (h->n_started++ == 0 && !h->is_draining)
+        hn_conn_set_timer(hn_conn_of(h->super.transport), 0);
     r->has_body = !end_stream;
     r->body_done = end_stream;
     r->start_time = ev_time();
@@ -951,8 +959,10 @@ h2_timeout(hn_protocol_t *p)
         final_goaway(h);
         return;
     }
-    /* idle for keep_alive_timeout: say goodbye properly */
-    if (h->n_streams == 0) {
+    /* idle for keep_alive_timeout (or stuck in a header block): say goodbye
+     * properly; half-received heads are dropped with the connection */
+    if (h->n_started == 0) {
+        abort_all(h);
         nghttp2_session_terminate_session(h->session, NGHTTP2_NO_ERROR);
         h->is_draining = h->goaway_final = true;
         want_flush(h);

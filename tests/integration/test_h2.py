@@ -828,6 +828,36 @@ def test_idle_connection_gets_goaway_after_keep_alive_timeout(hornet_server):
         assert c.eof, "server did not close the idle connection after its GOAWAY"
 
 
+
+def test_unfinished_header_block_is_bounded_by_keep_alive_timeout(hornet_server):
+    """A HEADERS frame without END_HEADERS whose CONTINUATION never comes holds no stream
+    forever (a slowloris for HTTP/2): after keep_alive_timeout the connection gets GOAWAY
+    and is closed, as an HTTP/1.1 client that never finishes its head would be."""
+    srv = hornet_server(app="builtin:hello", config={"keep_alive_timeout": 1})
+    with RawH2(srv.port) as c:
+        c.handshake()
+        c.send(headers_frame(1, req_headers("/"), end_headers=False))
+        g = assert_goaway(c, (NO_ERROR,), timeout=8)
+        assert g.last_stream_id in (0, 1)
+        c.read(3)
+        assert c.eof, "server did not close the connection stuck in a header block"
+    assert_still_serves(srv)
+
+
+def test_a_request_in_progress_is_not_idle(hornet_server):
+    """A stream whose response is still being produced keeps the connection: the idle timer
+    only runs while no request is in progress."""
+    srv = hornet_server(app="builtin:echo", config={"keep_alive_timeout": 1})
+    with RawH2(srv.port) as c:
+        c.handshake()
+        c.send(headers_frame(1, req_headers("/slow", "POST"), end_stream=False))
+        c.read(2.5)  # more than keep_alive_timeout with the upload open
+        assert c.goaway is None and not c.eof
+        c.send(DataFrame(1, data=b"late", flags=["END_STREAM"]).serialize())
+        c.open_windows()
+        c.wait(lambda: c.stream(1).done, what="the echo")
+        assert bytes(c.stream(1).data).endswith(b"late")
+
 # =============================================================================================
 # responses
 
