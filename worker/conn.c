@@ -290,7 +290,8 @@ hn_conn_flush_all(struct ev_loop *loop)
             list = c->pending_next;
             c->is_pending = false;
             c->pending_next = NULL;
-            if (c->tcp.state != HN_TCP_DEAD && c->tcp.in_len && !c->tcp.is_read_paused)
+            if (c->tcp.state != HN_TCP_DEAD && (c->tcp.in_len || c->tcp.ssl) &&
+                !c->tcp.is_read_paused)
                 hn_tcp_redeliver(&c->tcp, loop);
             if (c->tcp.state == HN_TCP_OPEN && c->proto && c->proto->ops->flush)
                 c->proto->ops->flush(c->proto);

@@ -437,15 +437,19 @@ deliver(hn_tcp_t *t, const char *data, size_t len)
 void
 hn_tcp_redeliver(hn_tcp_t *t, struct ev_loop *loop)
 {
-    (void)loop;
-    if (t->state != HN_TCP_OPEN || t->is_read_paused || t->in_len == 0)
+    if (t->state != HN_TCP_OPEN || t->is_read_paused)
         return;
-    char *chunk = t->in;
-    size_t len = t->in_len;
-    t->in = NULL;
-    t->in_len = 0;
-    deliver(t, chunk, len);
-    hn_buf_put(chunk);
+    if (t->in_len > 0) {
+        char *chunk = t->in;
+        size_t len = t->in_len;
+        t->in = NULL;
+        t->in_len = 0;
+        deliver(t, chunk, len);
+        hn_buf_put(chunk);
+    }
+    /* decrypted bytes OpenSSL kept while the protocol was paused: no socket
+     * event will come for them */
+    check_tls_pending(t, loop);
 }
 
 static void

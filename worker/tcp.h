@@ -55,7 +55,8 @@ void hn_tcp_use_tls(hn_tcp_t *t, struct ssl_st *ssl);
 void hn_tcp_start(hn_tcp_t *t, struct ev_loop *loop);
 /* Write out what is queued (called from the worker's flush pass). */
 void hn_tcp_flush(hn_tcp_t *t, struct ev_loop *loop);
-/* Re-offer unconsumed input after the protocol resumed (flush pass). */
+/* Re-offer unconsumed input after the protocol resumed (flush pass), and
+ * what OpenSSL holds decrypted. */
 void hn_tcp_redeliver(hn_tcp_t *t, struct ev_loop *loop);
 /* The lingering close ran out of time, or the worker stops now. */
 void hn_tcp_kill(hn_tcp_t *t, struct ev_loop *loop);
