@@ -415,8 +415,15 @@ check_body_call(hn_request_t *r, const char *what)
         return HORNET_EGONE;
     if (r->resp_state != HN_RESP_STARTED)
         return unexpected(r, what);
-    if (hn_response_pending(r) > HARD_LIMIT)
+    if (hn_response_pending(r) > HARD_LIMIT) {
+        /* The connection was already over its high-water mark when this
+         * response began (pipelining: the previous one is still queued), so
+         * no pause was announced for it. Announce it now, or the resume
+         * that follows the drain would be ignored and the app, told to
+         * wait, would wait forever. */
+        on_pause(r);
         return HORNET_EAGAIN;
+    }
     return HORNET_OK;
 }
 

@@ -222,3 +222,25 @@ def test_curl_downloads_everything(stream, tmp_path):
             start = off % 251
             assert chunk == PATTERN[start:start + len(chunk)], "wrong bytes near %d" % off
             off += len(chunk)
+
+
+@requires_gcc
+def test_pipelined_streams_each_resume(hornet_server, apps):
+    """Forty pipelined requests for streamed responses: each response after the first begins
+    while the connection is still over its high-water mark with the previous one, so no
+    pause is announced when it starts; when the app is refused (HORNET_EAGAIN) it must be
+    told to pause and, once the queue drains, to resume. Every response arrives whole and
+    the app's pauses and resumes pair up."""
+    srv = hornet_server(app=apps.spec("stream"))
+    n, size = 40, 300000
+    burst = b"".join(build_request("GET", "/stream?bytes=%d" % size, [("X-Pad", "p" * 1000)])
+                     for _ in range(n))
+    with srv.connect(timeout=30) as c:
+        c.send(burst)
+        for i in range(n):
+            r = c.read_response(timeout=30)
+            assert (r.status, len(r.body)) == (200, size), i
+            assert r.body[:251] == bytes(range(251))
+    counters = dict(kv.split("=") for kv in srv.request(path="/counters").body.decode().split())
+    assert counters["completed"] == str(n) and counters["mismatch"] == "0", counters
+    assert counters["pauses"] == counters["resumes"], counters

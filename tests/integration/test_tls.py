@@ -883,3 +883,22 @@ def test_large_static_file_through_tls(hornet_server, tls_certs, tmp_path):
              srv.url + "/big.bin", timeout=60)
     assert p.returncode == 0, p.stderr
     assert out.read_bytes() == data
+
+
+@requires_gcc
+def test_pipelined_burst_across_backpressure(hornet_server, tls_certs, apps):
+    """Forty pipelined requests with large heads (more than two TLS records) for large
+    streamed responses: the connection pauses reading under backpressure while OpenSSL holds
+    decrypted request bytes no socket event will announce again; every response arrives."""
+    srv = hornet_server(app=apps.spec("stream"), config=tls_config(tls_certs))
+    pad = "p" * 1000
+    n, size = 40, 300000
+    burst = b"".join(build_request("GET", "/stream?bytes=%d" % size, [("X-Pad", pad)])
+                     for _ in range(n))
+    assert len(burst) > 2 * 16384
+    with srv.connect(timeout=30) as c:
+        c.send(burst)
+        for i in range(n):
+            r = c.read_response(timeout=30)
+            assert r.status == 200, (i, r)
+            assert len(r.body) == size, (i, len(r.body))
