@@ -40,7 +40,7 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .flags = HN_CFG_RELOADABLE, .cli = "insecure-bind", .metavar = "ADDR",
      .doc = "cleartext addresses to listen on beside a TLS bind (with certfile)"},
     {.name = "backlog", .type = HN_CFG_INT, HN_CFG_FIELD(backlog), .def = "100", .min = "1",
-     .max = "65535", .flags = HN_CFG_RESTART, .cli = "backlog", .metavar = "N",
+     .max = "65535", .flags = HN_CFG_RELOADABLE, .cli = "backlog", .metavar = "N",
      .doc = "listen() backlog of each socket"},
     {.name = "workers", .type = HN_CFG_INT, HN_CFG_FIELD(workers), .def = "1", .min = "1",
      .max = "512", .flags = HN_CFG_RELOADABLE | HN_CFG_AUTO, .cli = "workers", .cli_short = 'w',

@@ -4,6 +4,7 @@ connections queued on a removed slot's socket are served, not reset."""
 import os
 import signal
 import socket
+import subprocess
 
 from hornet_fixture import (Conn, build_request, free_port, http_request, listening_inodes,
                             to_yaml, wait_until)
@@ -199,4 +200,24 @@ def test_reload_to_fewer_workers_serves_the_queued_connections(hornet_server):
     assert_all_served(conns)
     srv.wait_workers(1)
     wait_until(lambda: len(listening_inodes(port)) == 1, 20, what="one socket left")
+    assert srv.stop() == 0
+
+
+def listen_backlogs(port):
+    """Send-Q of each listening socket on port, which ss reports as its backlog."""
+    out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port], capture_output=True, text=True,
+                         timeout=10).stdout
+    return sorted(int(line.split()[2]) for line in out.splitlines() if line.strip())
+
+
+def test_reload_applies_a_new_backlog_in_place(hornet_server):
+    srv, port = start(hornet_server, 2, backlog=100)
+    before = listening_inodes(port)
+    assert listen_backlogs(port) == [100, 100]
+    rewrite(srv, backlog=300)
+    srv.send_signal(signal.SIGHUP)
+    wait_log(srv, "reload complete")
+    assert listen_backlogs(port) == [300, 300]
+    assert listening_inodes(port) == before
+    get(port)
     assert srv.stop() == 0

@@ -834,7 +834,7 @@ test_dump_roundtrip(void)
 
     for (size_t i = 0; hn_cfg_option_name(i); i++)
         ok(!hn_cfg_option_differs(a, b, i), "%s: same after the round trip", hn_cfg_option_name(i));
-    size_t workers = 0, backlog = 0, mount = 0;
+    size_t workers = 0, user = 0, mount = 0;
     while (strcmp(hn_cfg_option_name(workers), "workers") != 0)
         workers++;
     while (strcmp(hn_cfg_option_name(mount), "mount") != 0)
@@ -846,11 +846,11 @@ test_dump_roundtrip(void)
     ok(!hn_cfg_option_differs(a, d, mount), "differs: the same mounts set in another order");
     hn_cfg_set(d, "mount", "/other=x", NULL, &err);
     ok(hn_cfg_option_differs(a, d, mount), "differs: one mount more");
-    while (strcmp(hn_cfg_option_name(backlog), "backlog") != 0)
-        backlog++;
+    while (strcmp(hn_cfg_option_name(user), "user") != 0)
+        user++;
     ok(hn_cfg_option_differs(a, d, workers), "differs: workers auto vs 1");
     ok(!hn_cfg_option_needs_restart(workers), "workers reload without a restart");
-    ok(hn_cfg_option_needs_restart(backlog), "backlog needs a restart");
+    ok(hn_cfg_option_needs_restart(user), "user needs a restart");
     ok(!hn_cfg_option_differs(a, d, 999), "differs: false past the end");
 
     free(ta);
