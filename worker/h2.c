@@ -1070,7 +1070,7 @@ base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 /* The request that asked for the upgrade becomes stream 1. Its head is
  * copied into the stream's own memory; hop-by-hop fields stay behind. */
 static void
-adopt_request(h2_t *h, h2_stream_t *s, const hn_request_t *from)
+adopt_request(h2_stream_t *s, const hn_request_t *from)
 {
     hn_request_t *r = &s->req;
     static const char *const hop[] = {"connection", "upgrade", "http2-settings", "keep-alive",
@@ -1100,7 +1100,6 @@ adopt_request(h2_t *h, h2_stream_t *s, const hn_request_t *from)
         if (hd->name_len == 4 && memcmp(hd->name, "host", 4) == 0)
             s->has_host = true;
     }
-    (void)h;
 }
 
 hn_protocol_t *
@@ -1121,7 +1120,7 @@ hn_h2_upgrade(hn_transport_t *t, const hn_config_t *config, bool is_draining,
         h->is_draining = h->goaway_final = true;
         return &h->super;
     }
-    adopt_request(h, s, req);
+    adopt_request(s, req);
     start_request(h, s, true);
     body_end(s);
     return &h->super;
