@@ -120,8 +120,7 @@ hn_h1_new(hn_transport_t *t, const hn_config_t *config, bool is_draining)
 static void
 release_chunk(h1_req_t *rq)
 {
-    hn_arena_reset(&rq->arena);
-    hn_buf_put((char *)rq);
+    hn_request_chunk_free((char *)rq, &rq->arena);
 }
 
 /* The connection is done with the request. Its memory goes back now, or,
@@ -155,9 +154,7 @@ request_abort(h1_t *h)
     hn_request_t *r = h->req;
     if (r == NULL)
         return;
-    r->aborted = true;
-    if (h->rq->app_called)
-        r->app->on_abort(r);
+    hn_request_end(r, false, &h->rq->app_called);
     request_free(h);
 }
 
@@ -181,22 +178,14 @@ on_message_begin(llhttp_t *p)
     h1_t *h = H1_OF(p);
     if (h->is_closing)
         return -1;
-    /* one chunk holds the request's state, then its arena */
     char *chunk = hn_buf_get();
     h1_req_t *rq = (h1_req_t *)(void *)chunk;
-    memset(rq, 0, sizeof(*rq));
-    size_t off = (sizeof(*rq) + 15) & ~(size_t)15;
-    hn_arena_init(&rq->arena, chunk + off, HN_BUF_CHUNK_SIZE - off);
-    h->rq = rq;
     hn_request_t *r = &rq->req;
-    r->arena = &rq->arena;
-    r->ops = &h1_stream_ops;
-    r->proto = h;
-    r->content_length = -1;
-    r->resp_content_length = -1;
-    r->scheme = h->super.transport->is_secure ? "https" : "http";
-    rq->headers_cap = (size_t)cfg->max_header_count;
-    r->headers = hn_arena_alloc(&rq->arena, rq->headers_cap * sizeof(hn_header_t));
+    size_t cap = (size_t)cfg->max_header_count;
+    hn_request_start_in_chunk(chunk, sizeof(*rq), r, &rq->arena, &h1_stream_ops, h,
+                              h->super.transport->is_secure, cap);
+    rq->headers_cap = cap;
+    h->rq = rq;
     h->req = r;
     h->error_status = 0;
     h->error_why = NULL;
@@ -647,13 +636,7 @@ static void
 finish_request(h1_t *h)
 {
     hn_request_t *r = h->req;
-    if (hn_access_log_enabled())
-        hn_access_log_request(r, ev_time());
-    hn_worker_request_done();
-    if (h->rq->app_called) {
-        h->rq->app_called = false;
-        r->app->on_end(r);
-    }
+    hn_request_end(r, true, &h->rq->app_called);
     bool close = h->close_after || !r->body_done || h->is_draining;
     request_free(h);
     if (close) {

@@ -32,7 +32,6 @@
 #include "shared/headers.h"
 #include "shared/log.h"
 #include "shared/str.h"
-#include "worker/access_log.h"
 #include "worker/app.h"
 #include "worker/conn.h"
 #include "worker/request.h"
@@ -85,8 +84,8 @@ typedef struct h2_stream {
     size_t out_total;  /* plus file bytes */
     nghttp2_nv *trailers;
     size_t n_trailers;
+    bool app_called;      /* plain bool: hn_request_end takes its address */
     bool has_host : 1;
-    bool app_called : 1;
     bool out_last : 1;    /* the app sent its last byte */
     bool deferred : 1;    /* nghttp2 waits for data (NGHTTP2_ERR_DEFERRED) */
     bool no_body : 1;     /* HEAD, 1xx, 204, 304: headers end the stream */
@@ -163,21 +162,13 @@ stream_new(h2_t *h, int32_t id)
 {
     char *chunk = hn_buf_get();
     h2_stream_t *s = (h2_stream_t *)(void *)chunk;
-    memset(s, 0, sizeof(*s));
-    size_t off = (sizeof(*s) + 15) & ~(size_t)15;
-    hn_arena_init(&s->arena, chunk + off, HN_BUF_CHUNK_SIZE - off);
+    size_t cap = (size_t)cfg->max_header_count + 1; /* + host from :authority */
+    hn_request_start_in_chunk(chunk, sizeof(*s), &s->req, &s->arena, &h2_stream_ops, h,
+                              h->super.transport->is_secure, cap);
+    s->headers_cap = cap;
     s->h2 = h;
     s->id = id;
-    hn_request_t *r = &s->req;
-    r->arena = &s->arena;
-    r->ops = &h2_stream_ops;
-    r->proto = h;
-    r->content_length = -1;
-    r->resp_content_length = -1;
-    r->http_version = "2";
-    r->scheme = h->super.transport->is_secure ? "https" : "http";
-    s->headers_cap = (size_t)cfg->max_header_count + 1; /* + host from :authority */
-    r->headers = hn_arena_alloc(&s->arena, s->headers_cap * sizeof(hn_header_t));
+    s->req.http_version = "2";
     s->next = h->streams;
     if (h->streams)
         h->streams->prev = s;
@@ -186,18 +177,26 @@ stream_new(h2_t *h, int32_t id)
     return s;
 }
 
+/* Data segments are buffer chunks; a file segment is a small malloc that
+ * owns its descriptor. */
+static void
+seg_free(out_seg_t *g)
+{
+    if (g->fd >= 0) {
+        close(g->fd);
+        free(g);
+    } else {
+        hn_buf_put((char *)g);
+    }
+}
+
 static void
 segs_free(h2_stream_t *s)
 {
     while (s->out_head) {
         out_seg_t *g = s->out_head;
         s->out_head = g->next;
-        if (g->fd >= 0) {
-            close(g->fd);
-            free(g);
-        } else {
-            hn_buf_put((char *)g);
-        }
+        seg_free(g);
     }
     s->out_tail = NULL;
     s->out_bytes = s->out_total = 0;
@@ -206,8 +205,7 @@ segs_free(h2_stream_t *s)
 static void
 stream_chunk_free(h2_stream_t *s)
 {
-    hn_arena_reset(&s->arena);
-    hn_buf_put((char *)s);
+    hn_request_chunk_free((char *)s, &s->arena);
 }
 
 static void
@@ -233,21 +231,7 @@ stream_close(h2_t *h, h2_stream_t *s, bool complete)
         h->n_started--;
     s->h2 = NULL;
     segs_free(s);
-    if (complete && r->resp_state == HN_RESP_DONE) {
-        if (hn_access_log_enabled() && r->method)
-            hn_access_log_request(r, ev_time());
-        hn_worker_request_done();
-        if (s->app_called) {
-            s->app_called = false;
-            r->app->on_end(r);
-        }
-    } else {
-        r->aborted = true;
-        if (s->app_called) {
-            s->app_called = false;
-            r->app->on_abort(r);
-        }
-    }
+    hn_request_end(r, complete && r->resp_state == HN_RESP_DONE, &s->app_called);
     if (r->is_held) {
         r->proto = NULL;
     } else {
@@ -577,12 +561,7 @@ send_data(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd
             s->out_head = g->next;
             if (s->out_head == NULL)
                 s->out_tail = NULL;
-            if (g->fd >= 0) {
-                close(g->fd);
-                free(g);
-            } else {
-                hn_buf_put((char *)g);
-            }
+            seg_free(g);
         }
     }
     s->req.resp_body_bytes += length;
@@ -643,32 +622,46 @@ h2_flush(hn_protocol_t *p)
 static bool
 is_connection_header(const hn_header_t *hd)
 {
-    static const char *const names[] = {"connection", "keep-alive", "transfer-encoding",
-                                        "upgrade", "proxy-connection"};
+#define NAME(lit) {lit, sizeof(lit) - 1}
+    static const hn_str_t names[] = {NAME("connection"), NAME("keep-alive"),
+                                     NAME("transfer-encoding"), NAME("upgrade"),
+                                     NAME("proxy-connection")};
+#undef NAME
     for (size_t i = 0; i < HN_ARRAY_LEN(names); i++)
-        if (hn_mem_case_eq(hd->name, hd->name_len, names[i], strlen(names[i])))
+        if (hn_mem_case_eq(hd->name, hd->name_len, names[i].ptr, names[i].len))
             return true;
     return false;
 }
 
 /* Headers for nghttp2: lower-case names (HTTP/2 requires them), no
- * connection-specific fields (RFC 9113 §8.2.2). */
+ * connection-specific fields (RFC 9113 §8.2.2). nghttp2 copies a response
+ * head when it is submitted; trailers are submitted later, after the app's
+ * call returned, so keep says to copy them into the stream's arena. */
 static size_t
-build_nv(h2_stream_t *s, nghttp2_nv *nv, const hn_header_t *headers, size_t n, bool *has_date,
-         bool *has_server)
+build_nv(h2_stream_t *s, nghttp2_nv *nv, const hn_header_t *headers, size_t n, bool keep,
+         bool *has_date, bool *has_server)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const hn_header_t *hd = &headers[i];
         if (is_connection_header(hd))
             continue;
-        char *name = hn_arena_strndup(&s->arena, hd->name, hd->name_len);
-        hn_str_lower(name, hd->name_len);
+        const char *name = hd->name, *value = hd->value;
+        bool upper = false;
+        for (size_t j = 0; j < hd->name_len && !upper; j++)
+            upper = hd->name[j] >= 'A' && hd->name[j] <= 'Z';
+        if (upper || keep) { /* most apps write lower case already: copy only when not */
+            char *low = hn_arena_strndup(&s->arena, hd->name, hd->name_len);
+            hn_str_lower(low, hd->name_len);
+            name = low;
+        }
+        if (keep)
+            value = hn_arena_strndup(&s->arena, hd->value, hd->value_len);
         if (has_date && hn_mem_case_eq(name, hd->name_len, "date", 4))
             *has_date = true;
         if (has_server && hn_mem_case_eq(name, hd->name_len, "server", 6))
             *has_server = true;
-        nv[k++] = NV(name, hd->name_len, hd->value, hd->value_len);
+        nv[k++] = NV(name, hd->name_len, value, hd->value_len);
     }
     return k;
 }
@@ -691,7 +684,7 @@ h2_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     bool has_date = false, has_server = false;
     size_t k = 0;
     nv[k++] = NV(":status", 7, st, 3);
-    k += build_nv(s, nv + k, headers, n, &has_date, &has_server);
+    k += build_nv(s, nv + k, headers, n, false, &has_date, &has_server);
     if (cfg->include_date_header && !has_date)
         nv[k++] = NV("date", 4, hn_headers_date_now(), HN_HTTP_DATE_LEN);
     if (cfg->include_server_header && !has_server)
@@ -791,7 +784,7 @@ h2_send_trailers(hn_request_t *r, const hn_header_t *trailers, size_t n)
         return HN_ERR;
     if (!s->no_body && n > 0) {
         s->trailers = hn_arena_alloc(&s->arena, n * sizeof(*s->trailers));
-        s->n_trailers = build_nv(s, s->trailers, trailers, n, NULL, NULL);
+        s->n_trailers = build_nv(s, s->trailers, trailers, n, true, NULL, NULL);
     }
     s->out_last = true;
     resume(h, s);

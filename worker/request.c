@@ -10,17 +10,20 @@
 #include "worker/request.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/buf.h"
 #include "shared/headers.h"
 #include "shared/log.h"
 #include "shared/str.h"
 #include "worker/access_log.h"
 #include "worker/app.h"
+#include "worker/worker.h"
 
 const hn_header_t *
 hn_request_header(const hn_request_t *r, const char *name)
@@ -30,6 +33,49 @@ hn_request_header(const hn_request_t *r, const char *name)
         if (r->headers[i].name_len == len && memcmp(r->headers[i].name, name, len) == 0)
             return &r->headers[i];
     return NULL;
+}
+
+void
+hn_request_start_in_chunk(char *chunk, size_t state_size, hn_request_t *r, hn_arena_t *arena,
+                          const hn_stream_ops_t *ops, void *proto, bool secure,
+                          size_t headers_cap)
+{
+    memset(chunk, 0, state_size);
+    size_t off = (state_size + 15) & ~(size_t)15;
+    hn_arena_init(arena, chunk + off, HN_BUF_CHUNK_SIZE - off);
+    r->arena = arena;
+    r->ops = ops;
+    r->proto = proto;
+    r->content_length = -1;
+    r->resp_content_length = -1;
+    r->scheme = secure ? "https" : "http";
+    r->headers = hn_arena_alloc(arena, headers_cap * sizeof(hn_header_t));
+}
+
+void
+hn_request_chunk_free(char *chunk, hn_arena_t *arena)
+{
+    hn_arena_reset(arena);
+    hn_buf_put(chunk);
+}
+
+void
+hn_request_end(hn_request_t *r, bool complete, bool *app_called)
+{
+    if (complete) {
+        if (hn_access_log_enabled() && r->method)
+            hn_access_log_request(r, ev_time());
+        hn_worker_request_done();
+    } else {
+        r->aborted = true;
+    }
+    if (!*app_called)
+        return;
+    *app_called = false;
+    if (complete)
+        r->app->on_end(r);
+    else
+        r->app->on_abort(r);
 }
 
 int

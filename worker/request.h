@@ -99,6 +99,21 @@ struct hn_request {
     void *proto;             /* the protocol object carrying this request */
 };
 
+/* A request lives in one buffer chunk: the protocol's state (state_size
+ * bytes, zeroed, holding r and arena) and after it the arena's memory.
+ * Sets what every protocol's request starts with, and a headers array of
+ * headers_cap entries. */
+void hn_request_start_in_chunk(char *chunk, size_t state_size, hn_request_t *r,
+                               hn_arena_t *arena, const hn_stream_ops_t *ops, void *proto,
+                               bool secure, size_t headers_cap);
+/* Give back the chunk of hn_request_start_in_chunk. */
+void hn_request_chunk_free(char *chunk, hn_arena_t *arena);
+/* The exchange is over. complete: the response went out whole, so it is
+ * logged and counted and the app hears on_end; otherwise the request is
+ * aborted and the app hears on_abort. Either only if *app_called, which
+ * is cleared. */
+void hn_request_end(hn_request_t *r, bool complete, bool *app_called);
+
 /* Split a request target ("/p?q", or absolute-form) into raw_path, query
  * and the percent-decoded path, in the request's arena. 0, or 400. */
 int hn_request_set_target(hn_request_t *r, const char *target, size_t len);
