@@ -34,6 +34,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 READY_USER_AGENT = "hornet-fixture-ready"
@@ -844,3 +845,46 @@ class HornetServer:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             pass
+
+
+class LoopingClients:
+    """n threads asking GET path on port in a loop, keep-alive, reconnecting when a response
+    says Connection: close, until the `with` block ends. errors collects any response other
+    than expect and any reset or cut response (a lost request); served counts the good ones."""
+
+    def __init__(self, port, n=4, path="/", expect=(200, b"Hello, world!")):
+        self.port, self.path, self.expect = port, path, expect
+        self.errors, self.served = [], 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._client) for _ in range(n)]
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+    def _client(self):
+        while not self._stop.is_set():
+            try:
+                with Conn(self.port, timeout=10) as c:
+                    while not self._stop.is_set():
+                        c.send(build_request("GET", self.path))
+                        r = c.read_response()
+                        if (r.status, r.body) != self.expect:
+                            self.errors.append(r)
+                            return
+                        with self._lock:
+                            self.served += 1
+                        if r.has_token("connection", "close"):
+                            c.assert_closed()
+                            break
+            except Exception as e:  # a reset or a cut response: a lost request
+                self.errors.append(repr(e))
+                return
+

@@ -1,9 +1,8 @@
 """max_requests / max_requests_jitter: a worker that served its share is replaced, the
 successor ready before the old one drains, so clients see no error and no gap."""
 import re
-import threading
 
-from hornet_fixture import Conn, build_request, children, http_request, wait_until
+from hornet_fixture import LoopingClients, children, http_request, wait_until
 
 HELLO = b"Hello, world!"
 
@@ -33,43 +32,13 @@ def test_no_request_fails_across_replacements(hornet_server):
     (Connection: close from the draining worker), never in the middle of one."""
     srv = hornet_server(config={"workers": 2, "max_requests": 20, "max_requests_jitter": 5,
                                 "graceful_timeout": "10s"})
-    errors, served = [], [0]
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def client():
-        while not stop.is_set():
-            try:
-                with Conn(srv.port, timeout=10) as c:
-                    while not stop.is_set():
-                        c.send(build_request("GET", "/x"))
-                        r = c.read_response()
-                        if (r.status, r.body) != (200, HELLO):
-                            errors.append(r)
-                            return
-                        with lock:
-                            served[0] += 1
-                        if r.has_token("connection", "close"):
-                            c.assert_closed()
-                            break
-            except Exception as e:  # a reset or a cut response is a lost request
-                errors.append(repr(e))
-                return
-
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
+    with LoopingClients(srv.port, path="/x") as clients:
         # as many requests as it takes (a slow start under valgrind lets a worker that
         # asked to be replaced serve on for a while)
-        wait_until(lambda: srv.stderr_text().count("asking to be replaced") >= 4 or errors,
-                   60, what="four replacements")
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-    assert not errors, errors[:5]
-    assert served[0] >= 80
+        wait_until(lambda: srv.stderr_text().count("asking to be replaced") >= 4
+                   or clients.errors, 60, what="four replacements")
+    assert not clients.errors, clients.errors[:5]
+    assert clients.served >= 80
     log = srv.stderr_text()
     assert "could not start" not in log
     assert srv.stop() == 0

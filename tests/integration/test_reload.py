@@ -1,10 +1,9 @@
 """SIGHUP reload: a checked configuration, a whole new generation ready before the old one
 drains, and a refused or failed reload that leaves the old generation serving unchanged."""
 import signal
-import threading
 
 from apps_fixture import apps, requires_gcc  # noqa: F401  (registers the fixture)
-from hornet_fixture import Conn, build_request, children, to_yaml, wait_until
+from hornet_fixture import LoopingClients, children, to_yaml, wait_until
 
 HELLO = b"Hello, world!"
 
@@ -41,45 +40,15 @@ def test_no_request_lost_across_reloads(hornet_server):
     server reloads five times: every request gets a whole 200."""
     srv = hornet_server(app=None, config={"application_path": "builtin:hello", "workers": 2,
                                           "graceful_timeout": "10s"})
-    stop = threading.Event()
-    errors, served = [], [0]
-    lock = threading.Lock()
-
-    def client():
-        while not stop.is_set():
-            try:
-                with Conn(srv.port, timeout=10) as c:
-                    while not stop.is_set():
-                        c.send(build_request("GET", "/r"))
-                        r = c.read_response()
-                        if (r.status, r.body) != (200, HELLO):
-                            errors.append(r)
-                            return
-                        with lock:
-                            served[0] += 1
-                        if r.has_token("connection", "close"):
-                            c.assert_closed()
-                            break
-            except Exception as e:  # a reset or a cut response: a lost request
-                errors.append(repr(e))
-                return
-
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
+    with LoopingClients(srv.port, path="/r") as clients:
         for i in range(5):
             rewrite(srv, keep_alive_max_requests=100 + i)
             srv.send_signal(signal.SIGHUP)
             wait_log(srv, "reload complete", i + 1)
             wait_until(lambda: srv.stderr_text().count("replaced worker") >= 2 * (i + 1), 20,
                        what="the old generation to drain")
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-    assert not errors, errors[:5]
-    assert served[0] > 100
+    assert not clients.errors, clients.errors[:5]
+    assert clients.served > 100
     assert srv.stop() == 0
 
 
