@@ -7,11 +7,13 @@ set -euo pipefail
 packages=(
     # build
     build-essential autoconf automake libtool pkg-config
-    libev-dev libyaml-dev libssl-dev libnghttp2-dev node-llhttp
+    libev-dev libyaml-dev libssl-dev libnghttp2-dev node-llhttp zlib1g-dev
     # integration tests and benchmarks
     curl nghttp2-client wrk nginx-light h2o openssl
     python3-pytest python3-h2 python3-websockets python3-httpx
     procps iproute2 valgrind
+    # the WebSocket browser test and the WebSocket benchmark's peer
+    chromium python3-hypercorn
 )
 
 missing=()

@@ -99,6 +99,11 @@ typedef struct hn_config {
     int h2_max_concurrent_streams;
     size_t h2_max_header_list_size;
     size_t h2_max_inbound_frame_size;
+
+    /* WebSocket */
+    uint64_t websocket_max_message_size;
+    double websocket_ping_interval; /* 0: off */
+    bool websocket_per_message_deflate;
     uint64_t wsgi_max_body_size; /* simple mode: whole-body limit (413 beyond) */
     double startup_timeout;    /* lifespan startup */
     double shutdown_timeout;   /* lifespan shutdown */

@@ -194,6 +194,18 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      HN_CFG_FIELD(h2_max_inbound_frame_size), .def = "16KiB", .min = "16KiB",
      .max = "16777215", .flags = HN_CFG_RELOADABLE, .cli = "h2-max-inbound-frame-size",
      .metavar = "SIZE", .doc = "largest HTTP/2 frame payload a client may send"},
+    /* WebSocket (Hypercorn's names, plus uvicorn's for compression) */
+    {.name = "websocket_max_message_size", .type = HN_CFG_SIZE,
+     HN_CFG_FIELD(websocket_max_message_size), .def = "16MiB", .min = "125", .max = "1GiB",
+     .flags = HN_CFG_RELOADABLE, .doc = "largest WebSocket message, reassembled and "
+     "decompressed (Close 1009 beyond)"},
+    {.name = "websocket_ping_interval", .type = HN_CFG_DURATION,
+     HN_CFG_FIELD(websocket_ping_interval), .def = "0", .flags = HN_CFG_RELOADABLE,
+     .cli = "websocket-ping-interval", .metavar = "SECONDS",
+     .doc = "send a Ping this often; no Pong by the next one drops the connection (0: off)"},
+    {.name = "websocket_per_message_deflate", .type = HN_CFG_BOOL,
+     HN_CFG_FIELD(websocket_per_message_deflate), .def = "true", .flags = HN_CFG_RELOADABLE,
+     .doc = "accept permessage-deflate compression when a client offers it"},
     {.name = "mount", .type = HN_CFG_MOUNTS, HN_CFG_FIELD(mount),
      .count_offset = offsetof(hn_config_t, n_mount), .def = NULL, .flags = HN_CFG_RELOADABLE,
      .doc = "more apps under URL prefixes, a mapping such as /api: ./libapi.so:app"},

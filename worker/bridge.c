@@ -29,6 +29,8 @@
 #include "worker/lifespan.h"
 #include "worker/request.h"
 #include "worker/timer.h"
+#include "worker/ws.h"
+#include "worker/ws_codec.h"
 
 /* The ABI's header type is the server's, field for field, so header arrays
  * cross the boundary without a copy. */
@@ -49,6 +51,7 @@ typedef struct breq {
     hornet_scope_t scope;
     bool is_paused;
     bool is_ended; /* on_disconnect was called */
+    hn_ws_t *ws;   /* the accepted WebSocket */
     /* simple mode: the whole body */
     char *body;
     size_t body_len, body_cap;
@@ -92,6 +95,7 @@ hn_bridge_open(struct ev_loop *loop, const hn_config_t *cfg, hn_err_t *err)
 {
     b_loop = loop;
     b_cfg = cfg;
+    hn_ws_init(loop, cfg);
     b_routes = hn_xcalloc(cfg->n_mount + 1, sizeof(*b_routes));
     b_n_routes = 0;
     /* mounts are sorted longest prefix first, so the first match wins; the
@@ -125,6 +129,48 @@ route_for(const char *path, size_t len)
 
 /* --- the scope ----------------------------------------------------------- */
 
+/* The tokens of every Sec-WebSocket-Protocol header, in order, as
+ * NUL-terminated strings in the request's arena. */
+static void
+subprotocols(hn_request_t *r, hornet_scope_t *s)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (r->headers[i].name_len == 22 &&
+            memcmp(r->headers[i].name, "sec-websocket-protocol", 22) == 0)
+            for (size_t k = 0; k < r->headers[i].value_len; k++)
+                cap += r->headers[i].value[k] == ',';
+            /* one more token than commas per header */
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (r->headers[i].name_len == 22 &&
+            memcmp(r->headers[i].name, "sec-websocket-protocol", 22) == 0)
+            cap++;
+    if (cap == 0)
+        return;
+    const char **list = hn_arena_alloc(r->arena, cap * sizeof(*list));
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_headers; i++) {
+        const hn_header_t *h = &r->headers[i];
+        if (h->name_len != 22 || memcmp(h->name, "sec-websocket-protocol", 22) != 0)
+            continue;
+        const char *p = h->value, *end = h->value + h->value_len;
+        while (p < end) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *te = comma ? comma : end;
+            while (p < te && (*p == ' ' || *p == '\t'))
+                p++;
+            const char *q = te;
+            while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
+                q--;
+            if (q > p && n < cap)
+                list[n++] = hn_arena_strndup(r->arena, p, (size_t)(q - p));
+            p = comma ? comma + 1 : end;
+        }
+    }
+    s->subprotocols = list;
+    s->n_subprotocols = n;
+}
+
 static void
 build_scope(hn_request_t *r, breq_t *b)
 {
@@ -142,6 +188,13 @@ build_scope(hn_request_t *r, breq_t *b)
     s->headers = (const hornet_header_t *)r->headers;
     s->n_headers = r->n_headers;
     s->state = b->route->state;
+    if (r->is_websocket) {
+        s->type = HORNET_SCOPE_WEBSOCKET;
+        s->scheme = r->scheme[4] == 's' ? "wss" : "ws";
+        s->method = NULL;
+        s->method_len = 0;
+        subprotocols(r, s);
+    }
 
     /* root_path: the configured one (stripped when the proxy left it in
      * the path) plus the mount prefix, both taken out of path */
@@ -194,6 +247,18 @@ on_request(hn_request_t *r)
     memset(b, 0, sizeof(*b));
     r->app_data = b;
     b->route = route_for(r->path, r->path_len);
+    if (r->is_websocket && (b->route->is_simple || b->route->app->on_websocket_receive == NULL)) {
+        /* An app that does not speak WebSocket. HTTP/1.1 lets a server
+         * ignore an Upgrade (RFC 9110 §7.8): the app answers the GET. An
+         * HTTP/2 CONNECT has no such reading. */
+        if (r->http_version[0] == '2') {
+            static const char body[] = "501 Not Implemented: this application does not take "
+                                       "WebSockets\n";
+            hn_response_simple(r, 501, "text/plain; charset=utf-8", body, sizeof(body) - 1);
+            return;
+        }
+        r->is_websocket = false;
+    }
     build_scope(r, b);
     if (b->route->is_simple) {
         uint64_t limit = b_cfg->wsgi_max_body_size;
@@ -210,6 +275,13 @@ static void
 on_body(hn_request_t *r, const char *data, size_t len)
 {
     breq_t *b = BREQ(r);
+    if (r->is_websocket) {
+        /* frames before the accept are not the app's (HTTP/2: a client
+         * must wait for the 200) */
+        if (b->ws)
+            hn_ws_received(b->ws, data, len);
+        return;
+    }
     if (b->route->is_simple) {
         uint64_t limit = b_cfg->wsgi_max_body_size;
         if (limit && b->body_len + len > limit) {
@@ -267,6 +339,11 @@ static void
 on_body_end(hn_request_t *r)
 {
     breq_t *b = BREQ(r);
+    if (r->is_websocket) {
+        if (b->ws)
+            hn_ws_peer_ended(b->ws);
+        return;
+    }
     if (b->route->is_simple) {
         if (r->resp_state == HN_RESP_NONE)
             run_simple(r, b);
@@ -290,6 +367,12 @@ end(hn_request_t *r, bool completed)
     b->is_ended = true;
     free(b->body);
     b->body = NULL;
+    if (b->ws) {
+        hn_ws_ended(b->ws);
+        /* websocket.disconnect: the closing handshake, not the carrier,
+         * tells whether it ended well */
+        completed = hn_ws_completed(b->ws);
+    }
     if (b->route->is_simple || b->route->app->on_disconnect == NULL)
         return;
     b->completed = completed;
@@ -500,26 +583,114 @@ api_is_paused(const hornet_request_t *hr)
     return BREQ((const hn_request_t *)(const void *)hr)->is_paused;
 }
 
+static void
+ws_message(hn_request_t *r, const char *data, size_t len, bool is_text)
+{
+    breq_t *b = BREQ(r);
+    if (!b->is_ended)
+        b->route->app->on_websocket_receive(HREQ(r), data, len, is_text);
+}
+
 static int
 api_websocket_accept(hornet_request_t *hr, const char *subprotocol, const hornet_header_t *h,
                      size_t n)
 {
-    (void)hr, (void)subprotocol, (void)h, (void)n;
-    return HORNET_EUNSUPPORTED;
+    hn_request_t *r = REQ(hr);
+    breq_t *b = BREQ(r);
+    if (b->is_ended || r->aborted)
+        return HORNET_EGONE;
+    if (!r->is_websocket)
+        return unexpected(r, "websocket accept on an HTTP request");
+    if (b->ws || r->resp_state != HN_RESP_NONE)
+        return unexpected(r, "websocket accept after the handshake was answered");
+    if (subprotocol) {
+        bool offered = false;
+        for (size_t i = 0; i < b->scope.n_subprotocols && !offered; i++)
+            offered = strcmp(b->scope.subprotocols[i], subprotocol) == 0;
+        if (!offered) {
+            hn_log(HN_LOG_ERROR, "application %s: subprotocol \"%.64s\" was not offered by "
+                   "the client", b->route->app->name, subprotocol);
+            return HORNET_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!hn_headers_valid_name(h[i].name, h[i].name_len) ||
+            !hn_headers_valid_value(h[i].value, h[i].value_len))
+            return HORNET_EINVAL;
+    b->ws = hn_ws_accept(r, subprotocol, (const hn_header_t *)h, n, ws_message);
+    return b->ws ? HORNET_OK : HORNET_EGONE;
+}
+
+/* A WebSocket the app may send on, or why not. */
+static int
+ws_check(hn_request_t *r, const char *what)
+{
+    breq_t *b = BREQ(r);
+    if (b->is_ended || r->aborted)
+        return HORNET_EGONE;
+    if (b->ws == NULL)
+        return unexpected(r, what);
+    if (!hn_ws_is_open(b->ws))
+        return HORNET_EGONE;
+    return HORNET_OK;
 }
 
 static int
 api_websocket_send(hornet_request_t *hr, const void *data, size_t len, bool is_text)
 {
-    (void)hr, (void)data, (void)len, (void)is_text;
-    return HORNET_EUNSUPPORTED;
+    hn_request_t *r = REQ(hr);
+    int rc = ws_check(r, "websocket send before accept");
+    if (rc != HORNET_OK)
+        return rc;
+    if (is_text && !hn_ws_utf8_valid(data, len)) {
+        hn_log(HN_LOG_ERROR, "application %s: websocket text message is not UTF-8",
+               BREQ(r)->route->app->name);
+        return HORNET_EINVAL;
+    }
+    if (hn_response_pending(r) > HARD_LIMIT) {
+        on_pause(r); /* as check_body_call: the resume must reach the app */
+        return HORNET_EAGAIN;
+    }
+    return hn_ws_send(BREQ(r)->ws, data, len, is_text) == HN_OK ? HORNET_OK : HORNET_EGONE;
 }
 
 static int
 api_websocket_close(hornet_request_t *hr, int code, const char *reason)
 {
-    (void)hr, (void)code, (void)reason;
-    return HORNET_EUNSUPPORTED;
+    hn_request_t *r = REQ(hr);
+    breq_t *b = BREQ(r);
+    if (r->is_websocket && b->ws == NULL && r->resp_state == HN_RESP_NONE && !b->is_ended &&
+        !r->aborted) {
+        /* before the accept: the handshake is refused (Hypercorn's 403) */
+        static const char body[] = "403 Forbidden\n";
+        return hn_response_simple(r, 403, "text/plain; charset=utf-8", body, sizeof(body) - 1) ==
+                       HN_OK
+                   ? HORNET_OK
+                   : HORNET_EGONE;
+    }
+    int rc = ws_check(r, "websocket close on an HTTP request or an answered handshake");
+    if (rc != HORNET_OK)
+        return rc;
+    size_t rlen = reason ? strlen(reason) : 0;
+    if (!hn_ws_close_code_valid(code) || rlen > 123 || !hn_ws_utf8_valid(reason, rlen)) {
+        hn_log(HN_LOG_ERROR, "application %s: websocket close with code %d or its reason is "
+               "not valid", b->route->app->name, code);
+        return HORNET_EINVAL;
+    }
+    return hn_ws_close(b->ws, code, reason, rlen) == HN_OK ? HORNET_OK : HORNET_EGONE;
+}
+
+static int
+api_websocket_close_code(const hornet_request_t *hr, const char **reason, size_t *reason_len)
+{
+    const breq_t *b = BREQ((const hn_request_t *)(const void *)hr);
+    if (reason)
+        *reason = NULL;
+    if (reason_len)
+        *reason_len = 0;
+    if (b == NULL || b->ws == NULL)
+        return 0;
+    return hn_ws_close_code(b->ws, reason, reason_len);
 }
 
 /* --- the API table: the server -------------------------------------------- */
@@ -624,6 +795,7 @@ static const hornet_api_t b_api = {
     .lifespan_failed = hn_lifespan_failed,
     .lifespan_set_state = hn_lifespan_set_state,
     .lifespan_get_state = hn_lifespan_get_state,
+    .websocket_close_code = api_websocket_close_code,
     .timer_new = hn_timer_new,
     .timer_start = hn_timer_start,
     .timer_stop = hn_timer_stop,

@@ -36,6 +36,7 @@
 #include "worker/h2.h"
 #include "worker/request.h"
 #include "worker/worker.h"
+#include "worker/ws.h"
 
 /* What exists only while a request does. It lives at the start of the
  * request's arena chunk, so an idle connection keeps none of it. */
@@ -71,6 +72,7 @@ typedef struct h1 {
     h1_req_t *rq;         /* its container */
     const char *exec_start; /* the buffer llhttp is executing, for look-behind */
     const char *error_why; /* why our own checks refused the request */
+    const char *error_header; /* a header line the refusal must carry */
     unsigned requests;    /* requests begun on this connection */
     int16_t error_status; /* the status they chose */
     char prev_last;       /* last byte of the previous buffer */
@@ -79,6 +81,7 @@ typedef struct h1 {
     bool is_draining : 1;
     bool is_paused : 1;   /* parser paused at the end of a request */
     bool is_lost : 1;
+    bool is_tunnel : 1;   /* after a 101: the bytes are the WebSocket's */
 } h1_t;
 
 static const llhttp_settings_t parser_settings;
@@ -189,6 +192,7 @@ on_message_begin(llhttp_t *p)
     h->req = r;
     h->error_status = 0;
     h->error_why = NULL;
+    h->error_header = NULL;
     h->requests++;
     return 0;
 }
@@ -369,6 +373,15 @@ on_headers_complete(llhttp_t *p)
 
     if (p->upgrade && wants_h2c(h, r))
         return 0; /* answered over HTTP/2 once the request is complete */
+    if (p->upgrade) {
+        int ws = hn_ws_handshake_h1(r);
+        if (ws) {
+            h->error_status = (int16_t)ws;
+            h->error_why = "invalid WebSocket handshake";
+            h->error_header = ws == 426 ? HN_WS_VERSION_HEADER : NULL;
+            return -1;
+        }
+    }
 
     r->app = hn_worker_app();
     h->rq->app_called = true;
@@ -430,6 +443,18 @@ on_message_complete(llhttp_t *p)
     if (r == NULL || h->rq->h2c_upgrade)
         return 0; /* answered and finished before the end of the request */
     r->body_done = true;
+    if (r->is_websocket) {
+        /* A handshake has no body to end. Until the app answers, what
+         * follows waits in the transport (frames sent early); after its
+         * 101 the tunnel takes it. */
+        if (r->resp_state == HN_RESP_DONE) {
+            finish_request(h);
+            return HPE_PAUSED;
+        }
+        if (!h->is_tunnel)
+            h->is_paused = true;
+        return HPE_PAUSED;
+    }
     r->app->on_body_end(r);
     if (h->req != r)
         return h->is_closing ? HPE_PAUSED : 0; /* finished inside on_body_end */
@@ -491,10 +516,21 @@ switch_to_h2(h1_t *h)
     free(h);
 }
 
+/* After a 101 every byte belongs to the WebSocket: the request's body. */
+static size_t
+tunnel_received(h1_t *h, const char *data, size_t len)
+{
+    if (h->req && !h->is_closing && len > 0)
+        h->req->app->on_body(h->req, data, len);
+    return len;
+}
+
 static size_t
 h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
 {
     h1_t *h = (h1_t *)proto;
+    if (h->is_tunnel)
+        return tunnel_received(h, data, len);
     const char *at = data;
     size_t left = len;
     while (left > 0 && !h->is_closing) {
@@ -524,6 +560,8 @@ h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
             size_t used = (size_t)(pos - data);
             if (h->is_closing)
                 return len;
+            if (h->is_tunnel)
+                return used + tunnel_received(h, pos, len - used);
             proto->transport->ops->pause_reading(proto->transport);
             return used;
         }
@@ -674,8 +712,9 @@ respond_error(h1_t *h, int status, const char *why)
     char head[512];
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Length: %d\r\nConnection: close\r\n%s%s%s%s\r\n",
+                     "Content-Length: %d\r\nConnection: close\r\n%s%s%s%s%s\r\n",
                      status, hn_headers_reason(status), blen,
+                     h->error_header ? h->error_header : "",
                      cfg->include_date_header ? "Date: " : "",
                      cfg->include_date_header ? hn_headers_date_now() : "",
                      cfg->include_date_header ? "\r\n" : "",
@@ -734,9 +773,10 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     h->rq->resp_length_known = content_length >= 0;
     h->rq->resp_left = content_length >= 0 ? (uint64_t)content_length : 0;
     h->rq->resp_chunked = false;
+    bool upgrade = status == 101 && r->is_tunnel;
     if (!h->rq->client_keep_alive || h->is_draining ||
-        h->requests >= (unsigned)cfg->keep_alive_max_requests)
-        h->close_after = true;
+        h->requests >= (unsigned)cfg->keep_alive_max_requests || r->is_websocket)
+        h->close_after = true; /* a WebSocket ends with its connection, or was refused */
     if (r->has_body && !r->body_done) {
         /* Answered before the body was read. A small known remainder is read
          * and dropped so the connection survives (nginx does the same);
@@ -805,7 +845,10 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
         memcpy(p, "Transfer-Encoding: chunked\r\n", 28);
         p += 28;
     }
-    if (h->close_after) {
+    if (upgrade) {
+        memcpy(p, "Connection: Upgrade\r\n", 21);
+        p += 21;
+    } else if (h->close_after) {
         memcpy(p, "Connection: close\r\n", 19);
         p += 19;
     } else if (http10) {
@@ -820,6 +863,15 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
         t->ops->write(t, buf, (size_t)(p - buf));
     if (no_body_status || is_head)
         h->rq->resp_left = 0;
+    if (upgrade) {
+        /* the WebSocket keeps its own time (pings, the close deadline) */
+        h->is_tunnel = true;
+        hn_conn_set_timer(hn_conn_of(t), 0);
+        if (h->is_paused) {
+            h->is_paused = false;
+            t->ops->resume_reading(t);
+        }
+    }
     return HN_OK;
 }
 
@@ -953,7 +1005,18 @@ h1_pending(const hn_request_t *r)
     return h->super.transport->ops->pending(h->super.transport);
 }
 
+static void
+h1_abort(hn_request_t *r)
+{
+    h1_t *h = r->proto;
+    if (h == NULL || h->is_lost)
+        return;
+    request_abort(h);
+    begin_close(h, true);
+}
+
 static const hn_stream_ops_t h1_stream_ops = {
+    .abort = h1_abort,
     .send_head = h1_send_head,
     .send_data = h1_send_data,
     .send_file = h1_send_file,

@@ -36,6 +36,7 @@
 #include "worker/conn.h"
 #include "worker/request.h"
 #include "worker/worker.h"
+#include "worker/ws.h"
 
 /* The glitch budget: a burst, refilled at a steady rate per second. */
 #define GLITCH_BURST 100.0
@@ -79,6 +80,8 @@ typedef struct h2_stream {
     uint64_t body_bytes;
     const char *authority;
     size_t authority_len;
+    const char *protocol;   /* :protocol of an extended CONNECT (RFC 8441) */
+    size_t protocol_len;
     out_seg_t *out_head, *out_tail;
     size_t out_bytes;  /* bytes in data segments (the app's backpressure) */
     size_t out_total;  /* plus file bytes */
@@ -326,6 +329,9 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *n
         } else if (name_is(name, namelen, ":authority")) {
             s->authority = v;
             s->authority_len = valuelen;
+        } else if (name_is(name, namelen, ":protocol")) {
+            s->protocol = v;
+            s->protocol_len = valuelen;
         }
         return 0;
     }
@@ -371,6 +377,15 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
     if (r->method == NULL || hn_request_set_target(r, r->raw_path, r->raw_path_len) != 0) {
         respond_error(h, s, 400, "malformed :path");
         return;
+    }
+    if (s->protocol) {
+        /* nghttp2 let :protocol through only on a CONNECT, as we enabled it */
+        int st = hn_ws_handshake_h2(r, s->protocol, s->protocol_len);
+        if (st) {
+            respond_error(h, s, st, st == 501 ? "extended CONNECT for a protocol other "
+                                                "than websocket" : "WebSocket version not 13");
+            return;
+        }
     }
     uint64_t limit = cfg->max_body_size;
     if (limit && r->content_length > 0 && (uint64_t)r->content_length > limit) {
@@ -434,7 +449,7 @@ on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t stream_id,
         return 0;
     hn_request_t *r = &s->req;
     s->body_bytes += len;
-    uint64_t limit = cfg->max_body_size;
+    uint64_t limit = r->is_websocket ? 0 : cfg->max_body_size; /* frames have their own */
     if (limit && s->body_bytes > limit) {
         respond_error(h, s, 413, "body over max_body_size");
         return 0;
@@ -798,7 +813,18 @@ h2_pending(const hn_request_t *r)
     return s->h2 ? s->out_bytes : 0;
 }
 
+static void
+h2_abort(hn_request_t *r)
+{
+    h2_stream_t *s = STREAM_OF(r);
+    if (s->h2 == NULL)
+        return;
+    nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+    want_flush(s->h2);
+}
+
 static const hn_stream_ops_t h2_stream_ops = {
+    .abort = h2_abort,
     .send_head = h2_send_head,
     .send_data = h2_send_data,
     .send_file = h2_send_file,
@@ -1019,6 +1045,7 @@ hn_h2_new(hn_transport_t *t, const hn_config_t *config, bool is_draining)
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)cfg->h2_max_header_list_size},
         {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, (uint32_t)cfg->h2_max_inbound_frame_size},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}, /* WebSocket (RFC 8441) */
     };
     nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, HN_ARRAY_LEN(iv));
     nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);

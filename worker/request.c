@@ -152,7 +152,7 @@ parse_length(const char *v, size_t len)
 static bool
 is_suppressed(const hn_request_t *r)
 {
-    return hn_headers_suppress_body(r->method, r->method_len, r->status);
+    return !r->is_tunnel && hn_headers_suppress_body(r->method, r->method_len, r->status);
 }
 
 int

@@ -43,6 +43,9 @@ typedef struct hn_stream_ops {
     size_t (*pending)(const hn_request_t *r);
     /* free a request the protocol let go of while it was held (is_held) */
     void (*release)(hn_request_t *r);
+    /* end the stream at once (HTTP/1.1: the connection; HTTP/2: RST_STREAM);
+     * the request is aborted, now or from the loop */
+    void (*abort)(hn_request_t *r);
 } hn_stream_ops_t;
 
 typedef enum hn_resp_state {
@@ -88,6 +91,8 @@ struct hn_request {
                               * bridge calls ops->release afterwards */
     bool body_done;          /* the whole request body was received */
     bool aborted;            /* the client went away */
+    bool is_websocket;       /* a valid WebSocket handshake (RFC 6455 or 8441) */
+    bool is_tunnel;          /* accepted: the bodies both ways are WebSocket frames */
     double start_time;       /* ev_time() when the head was complete */
 
     hn_arena_t *arena;       /* per-request memory, freed when the request ends */

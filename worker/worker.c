@@ -7,6 +7,7 @@
 #include "config.h"
 #endif
 #include "worker/worker.h"
+#include "worker/ws.h"
 
 #include <ev.h>
 #include <signal.h>
@@ -171,6 +172,7 @@ start_drain(void)
     hn_log(HN_LOG_INFO, "draining %u connection(s)", hn_conn_count());
     hn_accept_stop(w_loop);
     hn_conn_drain_all();
+    hn_ws_drain(w_cfg->graceful_timeout);
     ev_timer_set(&w_graceful, w_cfg->graceful_timeout, 0);
     ev_timer_start(w_loop, &w_graceful);
     check_done();

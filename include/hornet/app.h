@@ -168,9 +168,23 @@ typedef struct hornet_api {
     bool (*is_paused)(const hornet_request_t *req);
 
     /* --- WebSocket (ASGI websocket.*) --- */
+    /* websocket.accept, once, in answer to a HORNET_SCOPE_WEBSOCKET scope.
+     * subprotocol: NULL, or one of scope->subprotocols (else HORNET_EINVAL).
+     * headers: extra response headers (borrowed). Instead of accepting, an
+     * app may refuse: websocket_close (the client gets 403), or any HTTP
+     * response through response_start/response_body (the ASGI denial
+     * response), which the client receives as a plain HTTP response. */
     int (*websocket_accept)(hornet_request_t *req, const char *subprotocol,
                             const hornet_header_t *headers, size_t n);
+    /* One whole message (websocket.send). data: borrowed (copied). Text must
+     * be UTF-8 (else HORNET_EINVAL, nothing sent). HORNET_EAGAIN as for
+     * response_body: over the hard limit of unsent output, wait for
+     * on_resume. */
     int (*websocket_send)(hornet_request_t *req, const void *data, size_t len, bool is_text);
+    /* websocket.close. Before accept: refuses the handshake with 403. After:
+     * sends a Close frame; code is 1000-1003, 1007-1014 or 3000-4999 (else
+     * HORNET_EINVAL), reason NULL or at most 123 bytes of UTF-8. The app
+     * hears on_disconnect once the client answered (or after 5 s). */
     int (*websocket_close)(hornet_request_t *req, int code, const char *reason);
 
     /* --- lifespan (ASGI lifespan.*.complete / failed) --- */
@@ -202,6 +216,17 @@ typedef struct hornet_api {
 
     /* What lifespan_set_state stored (for freeing it at SHUTDOWN). */
     void *(*lifespan_get_state)(hornet_lifespan_t *ls);
+
+    /* --- appended: check `size` before calling (older servers lack it) --- */
+    /* The code of websocket.disconnect, for on_disconnect: the code of the
+     * client's Close frame (1005 when it carried none), the code the server
+     * closed with (the app's, 1001 going away, 1002 protocol error, 1007
+     * invalid UTF-8, 1009 message too big), or 1006 when the connection
+     * ended without a Close. *reason (may be NULL) gets the client's reason,
+     * borrowed from request memory. 0 for an HTTP request, or a WebSocket
+     * that is still open. */
+    int (*websocket_close_code)(const hornet_request_t *req, const char **reason,
+                                size_t *reason_len);
 } hornet_api_t;
 
 /* Simple mode (the WSGI counterpart): the whole request in, the whole
@@ -246,7 +271,14 @@ typedef struct hornet_app {
     void (*on_pause)(hornet_request_t *req);
     void (*on_resume)(hornet_request_t *req);
 
-    /* WebSocket messages: whole messages, text (UTF-8 checked) or binary. */
+    /* WebSocket messages: whole messages, text (UTF-8 checked) or binary.
+     * data: borrowed. A WebSocket goes: on_request with a
+     * HORNET_SCOPE_WEBSOCKET scope (websocket.connect), the app accepts or
+     * refuses; then on_websocket_receive per message; on_disconnect once
+     * (completed: the closing handshake finished; websocket_close_code
+     * tells the code). An app without on_websocket_receive is not offered
+     * WebSockets: over HTTP/1.1 the handshake reaches it as a plain GET,
+     * over HTTP/2 the client gets 501. */
     void (*on_websocket_receive)(hornet_request_t *req, const void *data, size_t len,
                                  bool is_text);
 

@@ -15,6 +15,11 @@
  * length (chunked) gets a response of unknown length back (chunked on
  * HTTP/1.1) in two pieces, so the server's chunked encoding can be seen and
  * tested. Heap memory is freed in on_disconnect, which comes in every case.
+ *
+ * A WebSocket is accepted with the first subprotocol the client offered and
+ * every message goes back as it came (text or binary). Messages the server
+ * refuses for now (HORNET_EAGAIN: the client reads slower than it sends)
+ * wait in a heap queue until on_resume, so none is lost.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -42,6 +47,8 @@ typedef struct echo {
     buf_t out;                   /* the response body while it is being handed over */
     size_t sent;                 /* bytes of out the server has taken */
     size_t half;                 /* 0, or where the first of two pieces ends */
+    buf_t queue;                 /* WebSocket: messages waiting for on_resume */
+    size_t queue_sent;           /* bytes of queue already handed over */
     bool is_json;
     bool has_content_length;
     bool has_transfer_encoding;
@@ -52,6 +59,9 @@ static void on_request(hornet_request_t *req, const hornet_scope_t *scope);
 static void on_body(hornet_request_t *req, const void *data, size_t len, bool more_body);
 static void on_resume(hornet_request_t *req);
 static void on_disconnect(hornet_request_t *req, bool completed);
+static void on_websocket_receive(hornet_request_t *req, const void *data, size_t len,
+                                 bool is_text);
+static void ws_flush(hornet_request_t *req, echo_t *e);
 static void respond(hornet_request_t *req, echo_t *e);
 static void send_pending(hornet_request_t *req, echo_t *e);
 static void format_text(buf_t *out, const hornet_scope_t *s, const buf_t *body);
@@ -70,6 +80,7 @@ const hornet_app_t hn_builtin_echo = {
     .on_body = on_body,
     .on_disconnect = on_disconnect,
     .on_resume = on_resume,
+    .on_websocket_receive = on_websocket_receive,
 };
 
 static const hornet_api_t *api;
@@ -89,6 +100,12 @@ on_request(hornet_request_t *req, const hornet_scope_t *scope)
 
     memset(e, 0, sizeof(*e));
     e->scope = scope;
+    if (scope->type == HORNET_SCOPE_WEBSOCKET) {
+        api->set_data(req, e);
+        api->websocket_accept(req, scope->n_subprotocols ? scope->subprotocols[0] : NULL, NULL,
+                              0);
+        return;
+    }
     /* Media types are case-insensitive (RFC 9110 §8.3.1). */
     e->is_json =
         accept != NULL && contains_nocase(accept->value, accept->value_len, "application/json");
@@ -118,6 +135,36 @@ on_resume(hornet_request_t *req)
 
     if (e != NULL && e->out.ptr != NULL)
         send_pending(req, e);
+    if (e != NULL && e->queue.len > e->queue_sent)
+        ws_flush(req, e);
+}
+
+/* Queued messages: a byte for the type, the length, then the bytes. */
+static void
+ws_flush(hornet_request_t *req, echo_t *e)
+{
+    while (e->queue_sent < e->queue.len) {
+        const char *p = e->queue.ptr + e->queue_sent;
+        size_t len;
+        memcpy(&len, p + 1, sizeof(len));
+        int rc = api->websocket_send(req, p + 1 + sizeof(len), len, p[0] == 't');
+        if (rc == HORNET_EAGAIN)
+            return;
+        e->queue_sent += 1 + sizeof(len) + len;
+    }
+    e->queue.len = e->queue_sent = 0;
+}
+
+static void
+on_websocket_receive(hornet_request_t *req, const void *data, size_t len, bool is_text)
+{
+    echo_t *e = api->get_data(req);
+
+    if (e->queue.len == 0 && api->websocket_send(req, data, len, is_text) != HORNET_EAGAIN)
+        return;
+    put(&e->queue, is_text ? "t" : "b", 1);
+    put(&e->queue, &len, sizeof(len));
+    put(&e->queue, data, len);
 }
 
 static void
@@ -130,6 +177,7 @@ on_disconnect(hornet_request_t *req, bool completed)
     if (e != NULL) {
         buf_free(&e->body);
         buf_free(&e->out);
+        buf_free(&e->queue);
     }
 }
 
