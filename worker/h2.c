@@ -487,8 +487,9 @@ on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
         if (s == NULL)
             return 0;
         s->sent_all = true;
-        /* answered before the whole body came: stop the upload (RFC 9113 §8.1) */
-        if (!s->req.body_done)
+        /* answered before the whole body came: stop the upload (RFC 9113 §8.1);
+         * a WebSocket's client ends its side itself, as TCP's FIN (RFC 8441 §4) */
+        if (!s->req.body_done && !s->req.is_tunnel)
             nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
     }
     return 0;
