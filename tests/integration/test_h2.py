@@ -61,6 +61,7 @@ S_MAX_CONCURRENT_STREAMS = 0x3
 S_INITIAL_WINDOW_SIZE = 0x4
 S_MAX_FRAME_SIZE = 0x5
 S_MAX_HEADER_LIST_SIZE = 0x6
+S_ENABLE_CONNECT_PROTOCOL = 0x8
 
 CONNECTION_HEADERS = ("connection", "keep-alive", "transfer-encoding", "upgrade",
                       "proxy-connection")
@@ -753,7 +754,9 @@ def test_server_settings_defaults(hornet_server):
         assert c.server_settings == {S_MAX_CONCURRENT_STREAMS: 100,
                                      S_MAX_HEADER_LIST_SIZE: 65536,
                                      S_MAX_FRAME_SIZE: 16384,
-                                     S_INITIAL_WINDOW_SIZE: 1 << 20}, c.server_settings
+                                     S_INITIAL_WINDOW_SIZE: 1 << 20,
+                                     # RFC 8441: WebSockets over HTTP/2
+                                     S_ENABLE_CONNECT_PROTOCOL: 1}, c.server_settings
         wu = [f for f in c.frames if isinstance(f, WindowUpdateFrame) and f.stream_id == 0]
         assert 65535 + wu[0].window_increment == 4 << 20, wu[0].window_increment
         # the first frame is the server's SETTINGS (its connection preface)
