@@ -57,27 +57,39 @@ hn_str_lower(char *s, size_t len)
 }
 
 bool
+hn_str_list_next(const char **pos, const char *end, hn_str_t *elem)
+{
+    const char *p = *pos;
+
+    /* RFC 9110 §5.6.1: elements are separated by commas with optional
+     * whitespace, and empty elements are allowed and ignored. */
+    while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+        p++;
+    if (p == end) {
+        *pos = p;
+        return false;
+    }
+    const char *start = p;
+    while (p < end && *p != ',')
+        p++;
+    const char *e = p;
+    while (e > start && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    *elem = (hn_str_t){start, (size_t)(e - start)};
+    *pos = p;
+    return true;
+}
+
+bool
 hn_str_list_has_token(const char *list, size_t len, const char *token)
 {
     size_t tlen = strlen(token);
-    size_t i = 0;
+    const char *p = list;
+    hn_str_t e;
 
-    while (i < len) {
-        size_t start, end;
-
-        /* RFC 9110 §5.6.1: elements are separated by commas with optional
-         * whitespace, and empty elements are allowed and ignored. */
-        while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
-            i++;
-        start = i;
-        while (i < len && list[i] != ',')
-            i++;
-        end = i;
-        while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
-            end--;
-        if (end > start && hn_mem_case_eq(list + start, end - start, token, tlen))
+    while (hn_str_list_next(&p, list + len, &e))
+        if (hn_mem_case_eq(e.ptr, e.len, token, tlen))
             return true;
-    }
     return false;
 }
 

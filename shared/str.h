@@ -21,6 +21,10 @@ void hn_str_lower(char *s, size_t len);
 /* Does the comma-separated list (a header value) contain token, ignoring case
  * and optional whitespace? "keep-alive, Upgrade" contains "upgrade". */
 bool hn_str_list_has_token(const char *list, size_t len, const char *token);
+/* The next element of a comma-separated list, without the whitespace
+ * around it, starting at *pos (advanced past it); false when none is left.
+ * Empty elements are skipped (RFC 9110 §5.6.1). */
+bool hn_str_list_next(const char **pos, const char *end, hn_str_t *elem);
 /* Percent-decode src into dst (dst may equal src). Returns the decoded length,
  * or -1 on a malformed escape. '+' is left alone (paths, not forms). */
 long hn_str_percent_decode(char *dst, const char *src, size_t len);

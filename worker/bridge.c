@@ -129,48 +129,6 @@ route_for(const char *path, size_t len)
 
 /* --- the scope ----------------------------------------------------------- */
 
-/* The tokens of every Sec-WebSocket-Protocol header, in order, as
- * NUL-terminated strings in the request's arena. */
-static void
-subprotocols(hn_request_t *r, hornet_scope_t *s)
-{
-    size_t cap = 0;
-    for (size_t i = 0; i < r->n_headers; i++)
-        if (r->headers[i].name_len == 22 &&
-            memcmp(r->headers[i].name, "sec-websocket-protocol", 22) == 0)
-            for (size_t k = 0; k < r->headers[i].value_len; k++)
-                cap += r->headers[i].value[k] == ',';
-            /* one more token than commas per header */
-    for (size_t i = 0; i < r->n_headers; i++)
-        if (r->headers[i].name_len == 22 &&
-            memcmp(r->headers[i].name, "sec-websocket-protocol", 22) == 0)
-            cap++;
-    if (cap == 0)
-        return;
-    const char **list = hn_arena_alloc(r->arena, cap * sizeof(*list));
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        const hn_header_t *h = &r->headers[i];
-        if (h->name_len != 22 || memcmp(h->name, "sec-websocket-protocol", 22) != 0)
-            continue;
-        const char *p = h->value, *end = h->value + h->value_len;
-        while (p < end) {
-            const char *comma = memchr(p, ',', (size_t)(end - p));
-            const char *te = comma ? comma : end;
-            while (p < te && (*p == ' ' || *p == '\t'))
-                p++;
-            const char *q = te;
-            while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
-                q--;
-            if (q > p && n < cap)
-                list[n++] = hn_arena_strndup(r->arena, p, (size_t)(q - p));
-            p = comma ? comma + 1 : end;
-        }
-    }
-    s->subprotocols = list;
-    s->n_subprotocols = n;
-}
-
 static void
 build_scope(hn_request_t *r, breq_t *b)
 {
@@ -193,7 +151,7 @@ build_scope(hn_request_t *r, breq_t *b)
         s->scheme = r->scheme[4] == 's' ? "wss" : "ws";
         s->method = NULL;
         s->method_len = 0;
-        subprotocols(r, s);
+        s->subprotocols = hn_ws_subprotocols(r, &s->n_subprotocols);
     }
 
     /* root_path: the configured one (stripped when the proxy left it in

@@ -215,46 +215,58 @@ deflate_offer(const char *s, size_t n, bool *asked)
     return server_bits;
 }
 
+/* Each element of every header of this (lower-case) name, in order. */
+#define FOR_EACH_LIST_ELEMENT(r, lit, elem)                                                        \
+    for (size_t i_ = 0; i_ < (r)->n_headers; i_++)                                                 \
+        if ((r)->headers[i_].name_len == sizeof(lit) - 1 &&                                        \
+            memcmp((r)->headers[i_].name, lit, sizeof(lit) - 1) == 0)                              \
+            for (const char *p_ = (r)->headers[i_].value,                                          \
+                            *e_ = p_ + (r)->headers[i_].value_len;                                 \
+                 hn_str_list_next(&p_, e_, &(elem));)
+
+const char *const *
+hn_ws_subprotocols(hn_request_t *r, size_t *n)
+{
+    hn_str_t e;
+    size_t count = 0;
+    *n = 0;
+    FOR_EACH_LIST_ELEMENT(r, "sec-websocket-protocol", e)
+    count++;
+    if (count == 0)
+        return NULL;
+    const char **list = hn_arena_alloc(r->arena, count * sizeof(*list));
+    FOR_EACH_LIST_ELEMENT(r, "sec-websocket-protocol", e)
+    list[(*n)++] = hn_arena_strndup(r->arena, e.ptr, e.len);
+    return list;
+}
+
 /* Choose the first acceptable permessage-deflate offer of every
  * Sec-WebSocket-Extensions header; the answer into r's arena. 0: none. */
 static int
 negotiate_deflate(hn_request_t *r, const char **answer, size_t *answer_len)
 {
-    for (size_t i = 0; i < r->n_headers; i++) {
-        const hn_header_t *h = &r->headers[i];
-        if (h->name_len != 24 || memcmp(h->name, "sec-websocket-extensions", 24) != 0)
+    hn_str_t offer;
+    FOR_EACH_LIST_ELEMENT(r, "sec-websocket-extensions", offer) {
+        const char *semi = memchr(offer.ptr, ';', offer.len);
+        hn_str_t name = {offer.ptr, semi ? (size_t)(semi - offer.ptr) : offer.len};
+        while (name.len && (name.ptr[name.len - 1] == ' ' || name.ptr[name.len - 1] == '\t'))
+            name.len--;
+        if (!hn_str_case_eq(name, "permessage-deflate"))
             continue;
-        const char *s = h->value, *end = h->value + h->value_len;
-        while (s < end) {
-            const char *comma = memchr(s, ',', (size_t)(end - s));
-            const char *oe = comma ? comma : end;
-            size_t olen = (size_t)(oe - s);
-            while (olen && (*s == ' ' || *s == '\t')) {
-                s++;
-                olen--;
-            }
-            const char *semi = memchr(s, ';', olen);
-            const char *ne = semi ? semi : oe;
-            while (ne > s && (ne[-1] == ' ' || ne[-1] == '\t'))
-                ne--;
-            if (hn_mem_case_eq(s, (size_t)(ne - s), "permessage-deflate", 18)) {
-                bool asked;
-                int bits = semi ? deflate_offer(semi + 1, (size_t)(oe - semi - 1), &asked)
-                                : (asked = false, 15);
-                if (bits > 0) {
-                    char *a = hn_arena_alloc(r->arena, 128);
-                    int k = snprintf(a, 128, "permessage-deflate; server_no_context_takeover; "
-                                     "client_no_context_takeover");
-                    if (asked)
-                        k += snprintf(a + k, (size_t)(128 - k), "; server_max_window_bits=%d",
-                                      bits);
-                    *answer = a;
-                    *answer_len = (size_t)k;
-                    return bits;
-                }
-            }
-            s = comma ? comma + 1 : end;
-        }
+        bool asked = false;
+        int bits = semi ? deflate_offer(semi + 1, (size_t)(offer.ptr + offer.len - semi - 1),
+                                        &asked)
+                        : 15;
+        if (bits < 0)
+            continue;
+        char *a = hn_arena_alloc(r->arena, 128);
+        int k = snprintf(a, 128, "permessage-deflate; server_no_context_takeover; "
+                         "client_no_context_takeover");
+        if (asked)
+            k += snprintf(a + k, (size_t)(128 - k), "; server_max_window_bits=%d", bits);
+        *answer = a;
+        *answer_len = (size_t)k;
+        return bits;
     }
     return 0;
 }

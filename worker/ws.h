@@ -38,6 +38,10 @@ int hn_ws_handshake_h1(hn_request_t *r);
  * version). */
 int hn_ws_handshake_h2(hn_request_t *r, const char *protocol, size_t len);
 
+/* The subprotocols offered (every Sec-WebSocket-Protocol header, in
+ * order), NUL-terminated, in r's arena; NULL when none. */
+const char *const *hn_ws_subprotocols(hn_request_t *r, size_t *n);
+
 /* Answer the handshake (101 over HTTP/1.1, 200 over HTTP/2) with the
  * chosen subprotocol (or NULL), the negotiated compression and the app's
  * extra headers, and start the session. NULL when the client is gone. */
