@@ -454,8 +454,8 @@ check_body_call(hn_request_t *r, const char *what)
 {
     if (BREQ(r)->is_ended || r->aborted)
         return HORNET_EGONE;
-    if (r->resp_state != HN_RESP_STARTED)
-        return unexpected(r, what);
+    if (r->resp_state != HN_RESP_STARTED || BREQ(r)->ws)
+        return unexpected(r, BREQ(r)->ws ? "response body on an accepted WebSocket" : what);
     if (hn_response_pending(r) > HARD_LIMIT) {
         /* The connection was already over its high-water mark when this
          * response began (pipelining: the previous one is still queued), so
