@@ -151,8 +151,13 @@ hn_conn_tls_ready(hn_conn_t *c, bool alpn_h2)
     c->sniff.transport = &c->tcp.super;
     c->proto = &c->sniff;
     c->tcp.super.proto = c->proto;
-    /* the first request head must arrive within keep_alive_timeout, as in h1 */
-    hn_conn_set_timer(c, hn_worker_config()->keep_alive_timeout);
+    /* the first request head must arrive within keep_alive_timeout, as in
+     * h1; a worker that began draining during the handshake gives it only
+     * the drain's grace */
+    if (hn_worker_is_draining())
+        sniff_drain(&c->sniff);
+    else
+        hn_conn_set_timer(c, hn_worker_config()->keep_alive_timeout);
 }
 
 void
