@@ -721,11 +721,14 @@ respond_error(h1_t *h, int status, const char *why)
                      cfg->include_server_header ? "Server: hornet\r\n" : "");
     hn_transport_t *t = h->super.transport;
     t->ops->write(t, head, (size_t)n);
-    t->ops->write(t, body, (size_t)blen);
+    /* RFC 9110 §9.3.2: the answer to HEAD has no body */
+    bool is_head = r && r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+    if (!is_head)
+        t->ops->write(t, body, (size_t)blen);
     if (r && r->method) {
         r->status = status;
         r->resp_content_length = blen;
-        r->resp_body_bytes = (uint64_t)blen;
+        r->resp_body_bytes = is_head ? 0 : (uint64_t)blen;
         if (r->http_version == NULL)
             r->http_version = "1.1";
         if (r->client == NULL)
