@@ -306,7 +306,8 @@ send_close(hn_ws_t *ws, int code, const char *reason, size_t reason_len)
         payload[0] = (char)(code >> 8);
         payload[1] = (char)code;
         n = 2 + HN_MIN(reason_len, sizeof(payload) - 2);
-        memcpy(payload + 2, reason, n - 2);
+        if (n > 2)
+            memcpy(payload + 2, reason, n - 2);
     }
     ws->close_sent = true;
     ws->sent_code = code;
