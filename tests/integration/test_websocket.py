@@ -21,7 +21,6 @@ import signal
 import struct
 import time
 import zlib
-from collections import namedtuple
 
 import pytest
 import websockets
@@ -29,13 +28,14 @@ import websockets
 from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
 from hornet_fixture import build_request, client_ssl_context, wait_until
 from tls_fixture import tls_certs  # noqa: F401,F811  (tls_certs: a fixture)
+from ws_frames import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Frame,
+                       close_payload, deflate, frame, inflate)
 
 pytestmark = requires_gcc
 
 HELLO = b"Hello, world!"
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 # how long a failed connection may take to be closed by the server: well under the 5 s it
 # waits for a client's Close after a close of its own
@@ -44,53 +44,6 @@ FAIL_CLOSE_WITHIN = 2.5
 
 # ---------------------------------------------------------------------------------------------
 # frames
-
-
-def mask_bytes(data, key):
-    return bytes(b ^ key[i % 4] for i, b in enumerate(data))
-
-
-def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, length=None, key=None):
-    """One client frame. rsv: the 3 RSV bits as a number (4 = RSV1, 2 = RSV2, 1 = RSV3).
-    length: the announced length when it must differ from len(payload)."""
-    if isinstance(payload, str):
-        payload = payload.encode()
-    n = len(payload) if length is None else length
-    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
-    m = 0x80 if mask else 0
-    if n < 126:
-        head = bytes([b0, m | n])
-    elif n < 65536:
-        head = bytes([b0, m | 126]) + struct.pack("!H", n)
-    else:
-        head = bytes([b0, m | 127]) + struct.pack("!Q", n)
-    if mask:
-        key = key or os.urandom(4)
-        return head + key + mask_bytes(payload, key)
-    return head + payload
-
-
-def close_payload(code=None, reason=b""):
-    if code is None:
-        return b""
-    if isinstance(reason, str):
-        reason = reason.encode()
-    return struct.pack("!H", code) + reason
-
-
-class Frame(namedtuple("Frame", "fin rsv opcode payload")):
-    @property
-    def close_code(self):
-        assert self.opcode == OP_CLOSE, self
-        return struct.unpack("!H", self.payload[:2])[0] if len(self.payload) >= 2 else None
-
-    @property
-    def close_reason(self):
-        return self.payload[2:]
-
-    def __repr__(self):
-        return "<Frame fin=%d rsv=%d op=%#x len=%d %r>" % (self.fin, self.rsv, self.opcode,
-                                                           len(self.payload), self.payload[:80])
 
 
 def read_frame(conn, timeout=5.0):
@@ -106,20 +59,6 @@ def read_frame(conn, timeout=5.0):
     assert not masked, "the server masked a frame (RFC 6455 5.1)"
     payload = conn.read_exact(n, deadline)
     return Frame(fin, rsv, opcode, payload)
-
-
-def deflate(data):
-    """A permessage-deflate payload: raw deflate, sync flush, without the 00 00 ff ff tail."""
-    c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
-    assert out.endswith(b"\x00\x00\xff\xff")
-    return out[:-4]
-
-
-def inflate(data):
-    """A permessage-deflate payload inflated with a fresh context (no context takeover)."""
-    d = zlib.decompressobj(-15)
-    return d.decompress(data + b"\x00\x00\xff\xff") + d.flush()
 
 
 def ext_params(value):

@@ -25,9 +25,7 @@ TLS with ALPN h2. Every wait has a deadline.
 
 import os
 import signal
-import struct
 import time
-import zlib
 
 import pytest
 from hyperframe.frame import DataFrame, GoAwayFrame, RstStreamFrame, WindowUpdateFrame
@@ -37,11 +35,13 @@ from hornet_fixture import wait_until
 from test_h2 import (CANCEL, NO_ERROR, S_INITIAL_WINDOW_SIZE, H2Client, RawH2, goaway_text,
                      headers_frame, req_headers, tls_cfg)
 from tls_fixture import tls_certs  # noqa: F401  (a fixture)
+from ws_frames import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, close_payload,
+                       deflate, inflate)
+from ws_frames import frame as ws_frame
+from ws_frames import parse_frame as parse_ws_frame
 
 S_ENABLE_CONNECT_PROTOCOL = 0x8
 
-# WebSocket opcodes (RFC 6455 §5.2)
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 HELLO = b"Hello, world!"
 DEFLATE_RESPONSE = {"server_no_context_takeover", "client_no_context_takeover"}
@@ -49,106 +49,6 @@ DEFLATE_RESPONSE = {"server_no_context_takeover", "client_no_context_takeover"}
 
 # =============================================================================================
 # RFC 6455 frames
-
-
-def _mask(data, key):
-    if not data:
-        return b""
-    n = len(data)
-    k = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
-
-
-def ws_frame(opcode, payload=b"", fin=True, mask=True, rsv=0, length=None, key=None):
-    """One WebSocket frame. mask=True: a client frame (random key). length: announce this
-    payload length instead of len(payload) (for frames whose payload is never sent)."""
-    if isinstance(payload, str):
-        payload = payload.encode()
-    n = len(payload) if length is None else length
-    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
-    mbit = 0x80 if mask else 0
-    if n < 126:
-        head = bytes([b0, mbit | n])
-    elif n < 1 << 16:
-        head = bytes([b0, mbit | 126]) + struct.pack(">H", n)
-    else:
-        head = bytes([b0, mbit | 127]) + struct.pack(">Q", n)
-    if mask:
-        key = key or os.urandom(4)
-        return head + key + _mask(payload, key)
-    return head + payload
-
-
-def close_payload(code=None, reason=b""):
-    if code is None:
-        return b""
-    if isinstance(reason, str):
-        reason = reason.encode()
-    return struct.pack(">H", code) + reason
-
-
-class WsFrame:
-    def __init__(self, fin, rsv, opcode, masked, payload):
-        self.fin, self.rsv, self.opcode, self.masked, self.payload = fin, rsv, opcode, masked, \
-            payload
-
-    @property
-    def close_code(self):
-        assert self.opcode == OP_CLOSE, self
-        return struct.unpack(">H", self.payload[:2])[0] if len(self.payload) >= 2 else None
-
-    @property
-    def close_reason(self):
-        return self.payload[2:]
-
-    def __repr__(self):
-        return "<WsFrame op=%#x fin=%s rsv=%d masked=%s len=%d %r>" % (
-            self.opcode, self.fin, self.rsv, self.masked, len(self.payload), self.payload[:80])
-
-
-def parse_ws_frame(buf, pos):
-    """(WsFrame, new pos) for the frame at buf[pos:], or (None, pos) if it is incomplete."""
-    if len(buf) - pos < 2:
-        return None, pos
-    b0, b1 = buf[pos], buf[pos + 1]
-    n = b1 & 0x7F
-    i = pos + 2
-    if n == 126:
-        if len(buf) - i < 2:
-            return None, pos
-        n = struct.unpack(">H", bytes(buf[i:i + 2]))[0]
-        i += 2
-    elif n == 127:
-        if len(buf) - i < 8:
-            return None, pos
-        n = struct.unpack(">Q", bytes(buf[i:i + 8]))[0]
-        i += 8
-    masked = bool(b1 & 0x80)
-    key = None
-    if masked:
-        if len(buf) - i < 4:
-            return None, pos
-        key = bytes(buf[i:i + 4])
-        i += 4
-    if len(buf) - i < n:
-        return None, pos
-    payload = bytes(buf[i:i + n])
-    if masked:
-        payload = _mask(payload, key)
-    return WsFrame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, masked, payload), i + n
-
-
-def inflate(payload):
-    """A permessage-deflate message body (RFC 7692 §7.2.2)."""
-    d = zlib.decompressobj(-15)
-    return d.decompress(payload + b"\x00\x00\xff\xff") + d.flush()
-
-
-def deflate(data):
-    c = zlib.compressobj(wbits=-15)
-    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
-    assert out.endswith(b"\x00\x00\xff\xff")
-    return out[:-4]
 
 
 def parse_extensions(value):
