@@ -24,28 +24,19 @@ CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 SERVERS=${BENCH_SERVERS:-hornet nginx hornet_so}
 export BENCH_PIPELINE=${BENCH_PIPELINE:-16}
 
-WORK=$(mktemp -d /tmp/hornet-bench.XXXXXX)
-SERVER_PID=""
 IDLE_PID=""
-FAILED=0
 declare -A RESULT=()
 
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-cleanup() {
-    local rc=$?
+bench_begin bench
+
+# the idle-connection client holds fd 3 open until it is closed
+bench_at_exit() {
     exec 3>&-
     stop_pid "$IDLE_PID"
-    stop_pid "$SERVER_PID"
-    if ((rc != 0 || FAILED)); then
-        log "bench: failed; logs kept in $WORK"
-    elif [[ -z ${BENCH_KEEP:-} ]]; then
-        rm -rf "$WORK"
-    fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Ticks over the measured run as a share of one CPU.
 cpu_share() {

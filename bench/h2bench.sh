@@ -25,25 +25,12 @@ CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 SERVERS=${BENCH_SERVERS:-hornet nginx h2o}
 MODES=${BENCH_MODES:-h2c tls}
 
-WORK=$(mktemp -d /tmp/hornet-h2bench.XXXXXX)
-SERVER_PID=""
-FAILED=0
 declare -A RESULT=()
 
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-cleanup() {
-    local rc=$?
-    stop_pid "$SERVER_PID"
-    if ((rc != 0 || FAILED)); then
-        log "h2bench: failed; logs kept in $WORK"
-    elif [[ -z ${BENCH_KEEP:-} ]]; then
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_begin h2bench
 
 make_cert() {
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \

@@ -1,5 +1,6 @@
-# lib.sh - what bench.sh and h2bench.sh share: logging, stopping what they
-# started, free ports and CPU time from /proc. Sourced, not run.
+# lib.sh - what the benchmark scripts share: their work directory and exit
+# path, logging, stopping what they started, free ports and CPU time from
+# /proc. Sourced, not run.
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -20,6 +21,32 @@ stop_pid() {
     done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+}
+
+# Start a benchmark: WORK (a fresh directory), SERVER_PID (the server of
+# the moment) and FAILED. On exit the script's bench_at_exit runs if it has
+# one, the server is stopped, and WORK is removed after a clean run but kept
+# (and named) after a failure or with BENCH_KEEP set.
+bench_begin() {
+    BENCH_NAME=$1
+    WORK=$(mktemp -d "/tmp/hornet-$1.XXXXXX")
+    SERVER_PID=""
+    FAILED=0
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+    local rc=$?
+    if declare -F bench_at_exit >/dev/null; then
+        bench_at_exit
+    fi
+    stop_pid "$SERVER_PID"
+    if ((rc != 0 || FAILED)); then
+        log "$BENCH_NAME: failed; logs kept in $WORK"
+    elif [[ -z ${BENCH_KEEP:-} ]]; then
+        rm -rf "$WORK"
+    fi
 }
 
 free_port() {

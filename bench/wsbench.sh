@@ -35,25 +35,12 @@ CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 SERVERS=${BENCH_SERVERS:-hornet hypercorn}
 MODES=${BENCH_MODES:-echo broadcast}
 
-WORK=$(mktemp -d /tmp/hornet-wsbench.XXXXXX)
-SERVER_PID=""
-FAILED=0
 declare -A RESULT=()
 
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-cleanup() {
-    local rc=$?
-    stop_pid "$SERVER_PID"
-    if ((rc != 0 || FAILED)); then
-        log "wsbench: failed; logs kept in $WORK"
-    elif [[ -z ${BENCH_KEEP:-} ]]; then
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_begin wsbench
 
 build() {
     if [[ -z $HORNET_BIN ]]; then
