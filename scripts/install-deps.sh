@@ -12,8 +12,9 @@ packages=(
     curl nghttp2-client wrk nginx-light h2o openssl
     python3-pytest python3-h2 python3-websockets python3-httpx
     procps iproute2 valgrind
-    # the WebSocket browser test and the WebSocket benchmark's peer
-    chromium python3-hypercorn
+    # the WebSocket browser test, the WebSocket benchmark's peer and the codec
+    # benchmark's reference (wslay)
+    chromium python3-hypercorn libwslay-dev
 )
 
 missing=()
