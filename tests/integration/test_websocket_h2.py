@@ -1235,3 +1235,28 @@ def test_graceful_stop_with_a_stalled_websocket_is_bounded(hornet_server, wsprob
     assert time.monotonic() - t0 < 8
     line = wait_log_line(srv, "wsprobe: disconnect path=/stalled-stop ")
     assert "completed=0" in line, line
+
+
+def test_echo_closes_a_client_that_never_reads(hornet_server):
+    """An HTTP/2 stream keeps taking a WebSocket's frames while its output is stalled (the
+    client grants no window): builtin:echo holds at most 4 MiB of unsent echoes, then closes
+    with 1008 instead of buffering without bound. What the server had already taken (up to
+    its hard limit, 512 KiB) arrives before the Close; echo's own queue is dropped."""
+    srv = hornet_server(app="builtin:echo")
+    with WsRawH2(srv.port, windows=False, settings={S_INITIAL_WINDOW_SIZE: 1024}) as c:
+        ws = open_ws(c, "/")
+        chunk = os.urandom(64 * 1024)
+        for _ in range(100):  # 6.4 MiB of messages, none of them read
+            ws.binary(chunk)
+        c.read(1.0)
+        c.send(WindowUpdateFrame(ws.sid, window_increment=1 << 30),
+               WindowUpdateFrame(0, window_increment=1 << 30))
+        echoed = 0
+        while True:
+            f = ws.recv(timeout=20, what="the echoes, then a Close")
+            if f.opcode != OP_BINARY:
+                break
+            assert f.payload == chunk
+            echoed += 1
+        assert f.opcode == OP_CLOSE and f.close_code == 1008, f
+        assert 1 <= echoed <= 9, echoed

@@ -19,7 +19,8 @@
  * A WebSocket is accepted with the first subprotocol the client offered and
  * every message goes back as it came (text or binary). Messages the server
  * refuses for now (HORNET_EAGAIN: the client reads slower than it sends)
- * wait in a heap queue until on_resume, so none is lost.
+ * wait in a heap queue until on_resume, so none is lost; a client that lets
+ * more than 4 MiB pile up there is closed with 1008.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -139,6 +140,9 @@ on_resume(hornet_request_t *req)
         ws_flush(req, e);
 }
 
+/* Most unsent echo bytes held for a WebSocket client that does not read. */
+#define ECHO_QUEUE_MAX (4u << 20)
+
 /* Queued messages: a byte for the type, the length, then the bytes. */
 static void
 ws_flush(hornet_request_t *req, echo_t *e)
@@ -162,6 +166,12 @@ on_websocket_receive(hornet_request_t *req, const void *data, size_t len, bool i
 
     if (e->queue.len == 0 && api->websocket_send(req, data, len, is_text) != HORNET_EAGAIN)
         return;
+    if (e->queue.len - e->queue_sent + len > ECHO_QUEUE_MAX) {
+        /* a client that sends without reading: HTTP/1.1 stops reading it,
+         * but an HTTP/2 stream keeps taking its frames */
+        api->websocket_close(req, 1008, "echo queue full: read the echoes");
+        return;
+    }
     put(&e->queue, is_text ? "t" : "b", 1);
     put(&e->queue, &len, sizeof(len));
     put(&e->queue, data, len);
