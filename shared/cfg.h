@@ -72,6 +72,8 @@ typedef struct hn_config {
     uint64_t max_body_size;     /* 0: unlimited */
     bool include_server_header;
     bool include_date_header;
+    char **server_names;        /* Host values served; none: any */
+    size_t n_server_names;
 
     /* logging */
     char *accesslog; /* NULL: off; "-": stdout */

@@ -29,7 +29,7 @@ typedef enum hn_cfg_type {
     HN_CFG_OCTAL,    /* int, 0..0777 written in octal; -1 when null */
     HN_CFG_MOUNTS,   /* hn_cfg_mount_t * at offset, size_t count at count_offset: a YAML
                       * mapping of path prefix to application, longest prefix first */
-    HN_CFG_PATHS,    /* char ** at offset, size_t count at count_offset: a path or a list */
+    HN_CFG_STRINGS,  /* char ** at offset, size_t count at count_offset: a string or a list */
 } hn_cfg_type_t;
 
 enum {

@@ -67,7 +67,7 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "use_reloader", .type = HN_CFG_BOOL, HN_CFG_FIELD(use_reloader), .def = "false",
      .flags = HN_CFG_RELOADABLE, .cli = "reload", .metavar = "true|false",
      .doc = "reload when the config file or an application's shared object changes"},
-    {.name = "reload.paths", .type = HN_CFG_PATHS, HN_CFG_FIELD(reload_paths),
+    {.name = "reload.paths", .type = HN_CFG_STRINGS, HN_CFG_FIELD(reload_paths),
      .count_offset = offsetof(hn_config_t, n_reload_paths), .def = NULL,
      .flags = HN_CFG_RELOADABLE, .cli = "reload-path", .metavar = "PATH",
      .doc = "also reload when these files, directories or globs (*.html) change; turns the "
@@ -110,6 +110,11 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .doc = "most header fields in one request (431 beyond)"},
     {.name = "max_body_size", .type = HN_CFG_SIZE, HN_CFG_FIELD(max_body_size), .def = "16MiB",
      .flags = HN_CFG_RELOADABLE, .doc = "largest request body (413 beyond; 0: unlimited)"},
+    {.name = "server_names", .type = HN_CFG_STRINGS, HN_CFG_FIELD(server_names),
+     .count_offset = offsetof(hn_config_t, n_server_names), .def = NULL,
+     .flags = HN_CFG_RELOADABLE, .cli = "server-name", .metavar = "NAME",
+     .doc = "host names served: example.com, *.example.com, example.com:8443 (others get 421; "
+            "empty: any)"},
     {.name = "include_server_header", .type = HN_CFG_BOOL, HN_CFG_FIELD(include_server_header),
      .def = "true", .flags = HN_CFG_RELOADABLE, .doc = "add a Server header to responses"},
     {.name = "include_date_header", .type = HN_CFG_BOOL, HN_CFG_FIELD(include_date_header),

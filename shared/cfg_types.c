@@ -56,7 +56,7 @@ static int cmp_mounts(const void *a, const void *b);
 static void store_mounts(hn_config_t *cfg, const hn_cfg_option_t *opt, hn_cfg_mount_t *list,
                          size_t n);
 static void dump_string(const char *s, FILE *out);
-static void store_paths(hn_config_t *cfg, const hn_cfg_option_t *opt, char **list, size_t n);
+static void store_strings(hn_config_t *cfg, const hn_cfg_option_t *opt, char **list, size_t n);
 
 int
 hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *text, bool append,
@@ -140,7 +140,7 @@ hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *
     }
     case HN_CFG_MOUNTS:
         return add_mount(cfg, opt, text, append, where, err);
-    case HN_CFG_PATHS: {
+    case HN_CFG_STRINGS: {
         size_t n = append ? *(size_t *)(void *)((char *)cfg + opt->count_offset) : 0;
         char **list;
         if (*text == '\0')
@@ -149,7 +149,7 @@ hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *
         for (size_t i = 0; i < n; i++)
             list[i] = hn_xstrdup((*FIELD(cfg, opt, char **))[i]);
         list[n] = hn_xstrdup(text);
-        store_paths(cfg, opt, list, n + 1);
+        store_strings(cfg, opt, list, n + 1);
         return HN_OK;
     }
     }
@@ -196,7 +196,7 @@ hn_cfg_types_set_node(hn_config_t *cfg, const hn_cfg_option_t *opt, const hn_cfg
         store_addrs(cfg, opt, list, node->n_items);
         return HN_OK;
     }
-    if (opt->type == HN_CFG_PATHS && node->kind == HN_CFG_YAML_SEQUENCE) {
+    if (opt->type == HN_CFG_STRINGS && node->kind == HN_CFG_YAML_SEQUENCE) {
         char **list = hn_xcalloc(node->n_items + 1, sizeof(*list));
         for (size_t i = 0; i < node->n_items; i++) {
             const hn_cfg_yaml_node_t *item = node->items[i];
@@ -213,10 +213,10 @@ hn_cfg_types_set_node(hn_config_t *cfg, const hn_cfg_option_t *opt, const hn_cfg
             }
             list[i] = hn_xstrdup(item->text);
         }
-        store_paths(cfg, opt, list, node->n_items);
+        store_strings(cfg, opt, list, node->n_items);
         return HN_OK;
     }
-    if (opt->type == HN_CFG_ADDRS || opt->type == HN_CFG_PATHS) {
+    if (opt->type == HN_CFG_ADDRS || opt->type == HN_CFG_STRINGS) {
         set_error(err, opt, &where, "expected %s, got %s",
                   opt->type == HN_CFG_ADDRS ? "an address or a list of addresses"
                                             : "a path or a list of paths",
@@ -242,8 +242,8 @@ hn_cfg_types_clear(hn_config_t *cfg, const hn_cfg_option_t *opt)
     case HN_CFG_MOUNTS:
         store_mounts(cfg, opt, NULL, 0);
         break;
-    case HN_CFG_PATHS:
-        store_paths(cfg, opt, NULL, 0);
+    case HN_CFG_STRINGS:
+        store_strings(cfg, opt, NULL, 0);
         break;
     case HN_CFG_OCTAL:
         *FIELD(cfg, opt, int) = -1; /* "keep the inherited umask" */
@@ -310,7 +310,7 @@ hn_cfg_types_dump(const hn_config_t *cfg, const hn_cfg_option_t *opt, FILE *out)
         }
         break;
     }
-    case HN_CFG_PATHS: {
+    case HN_CFG_STRINGS: {
         char *const *list = *(char **const *)(const void *)((const char *)cfg + opt->offset);
         size_t n = *(const size_t *)(const void *)((const char *)cfg + opt->count_offset);
         if (n == 0)
@@ -381,7 +381,7 @@ hn_cfg_types_describe(const hn_cfg_option_t *opt, char *buf, size_t size)
     case HN_CFG_MOUNTS:
         snprintf(buf, size, "a mapping of path prefixes to applications");
         return buf;
-    case HN_CFG_PATHS:
+    case HN_CFG_STRINGS:
         snprintf(buf, size, "a path or a list of paths");
         return buf;
     }
@@ -412,7 +412,7 @@ hn_cfg_types_name(hn_cfg_type_t type)
         [HN_CFG_STRING] = "string",    [HN_CFG_PATH] = "path",
         [HN_CFG_ENUM] = "enum",        [HN_CFG_ADDRS] = "address list",
         [HN_CFG_OCTAL] = "octal mode", [HN_CFG_MOUNTS] = "mount mapping",
-        [HN_CFG_PATHS] = "path list",
+        [HN_CFG_STRINGS] = "string list",
     };
     return (size_t)type < HN_ARRAY_LEN(names) ? names[type] : "value";
 }
@@ -420,7 +420,7 @@ hn_cfg_types_name(hn_cfg_type_t type)
 bool
 hn_cfg_types_is_list(hn_cfg_type_t type)
 {
-    return type == HN_CFG_ADDRS || type == HN_CFG_MOUNTS || type == HN_CFG_PATHS;
+    return type == HN_CFG_ADDRS || type == HN_CFG_MOUNTS || type == HN_CFG_STRINGS;
 }
 
 /* "FILE:LINE:COL: KEY: ...", "--flag: ..." or "KEY: ...". */
@@ -869,7 +869,7 @@ dump_string(const char *s, FILE *out)
 }
 
 static void
-store_paths(hn_config_t *cfg, const hn_cfg_option_t *opt, char **list, size_t n)
+store_strings(hn_config_t *cfg, const hn_cfg_option_t *opt, char **list, size_t n)
 {
     char **old = *FIELD(cfg, opt, char **);
     size_t *count = (size_t *)(void *)((char *)cfg + opt->count_offset);

@@ -343,6 +343,13 @@ on_headers_complete(llhttp_t *p)
         h->error_why = "malformed request target";
         return -1;
     }
+    if (!hn_request_host_allowed(r, cfg->server_names, cfg->n_server_names)) {
+        /* RFC 9110 §15.5.20: not a host this server answers for; the app
+         * never sees it (Hypercorn answers 404 and keeps the socket) */
+        h->error_status = 421;
+        h->error_why = "Host not in server_names";
+        return -1;
+    }
     if (h->rq->expect_unknown && p->http_minor == 1) {
         h->error_status = 417;
         h->error_why = "an expectation other than 100-continue";

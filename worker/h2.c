@@ -378,6 +378,10 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
         respond_error(h, s, 400, "malformed :path");
         return;
     }
+    if (!hn_request_host_allowed(r, cfg->server_names, cfg->n_server_names)) {
+        respond_error(h, s, 421, ":authority (or Host) not in server_names");
+        return;
+    }
     if (s->protocol) {
         /* nghttp2 let :protocol through only on a CONNECT, as we enabled it */
         int st = hn_ws_handshake_h2(r, s->protocol, s->protocol_len);

@@ -25,6 +25,47 @@
 #include "worker/app.h"
 #include "worker/worker.h"
 
+/* One server_names entry against a host and port (port may be empty). */
+static bool
+name_matches(const char *name, const char *host, size_t hlen, const char *port, size_t plen)
+{
+    const char *colon = strrchr(name, ':');
+    size_t nlen = colon && colon[1] != '\0' && !strchr(colon, ']') ? (size_t)(colon - name)
+                                                                  : strlen(name);
+    if (nlen < strlen(name)) {
+        const char *np = name + nlen + 1;
+        if (plen != strlen(np) || memcmp(port, np, plen) != 0)
+            return false;
+    }
+    if (nlen > 2 && name[0] == '*' && name[1] == '.') {
+        /* *.example.com: one label or more in front of .example.com */
+        size_t slen = nlen - 1;
+        return hlen > slen && hn_mem_case_eq(host + hlen - slen, slen, name + 1, slen);
+    }
+    return hn_mem_case_eq(host, hlen, name, nlen);
+}
+
+bool
+hn_request_host_allowed(const hn_request_t *r, char *const *names, size_t n)
+{
+    if (n == 0)
+        return true;
+    const hn_header_t *h = hn_request_header(r, "host");
+    if (h == NULL || h->value_len == 0)
+        return false;
+    /* host[:port], [v6]:port or [v6] */
+    const char *v = h->value, *end = v + h->value_len, *port = end;
+    const char *close = v[0] == '[' ? memchr(v, ']', h->value_len) : NULL;
+    const char *colon = memrchr(close ? close : v, ':', (size_t)(end - (close ? close : v)));
+    if (colon)
+        port = colon + 1;
+    size_t hlen = (size_t)((colon ? colon : end) - v);
+    for (size_t i = 0; i < n; i++)
+        if (name_matches(names[i], v, hlen, port, (size_t)(end - port)))
+            return true;
+    return false;
+}
+
 const hn_header_t *
 hn_request_header(const hn_request_t *r, const char *name)
 {

@@ -123,6 +123,11 @@ void hn_request_end(hn_request_t *r, bool complete, bool *app_called);
  * and the percent-decoded path, in the request's arena. 0, or 400. */
 int hn_request_set_target(hn_request_t *r, const char *target, size_t len);
 
+/* May this server answer for the request's Host (HTTP/2: :authority)?
+ * names: server_names entries (HOST, HOST:PORT, *.SUFFIX, *.SUFFIX:PORT; a
+ * name without a port allows any port); none allows every host. */
+bool hn_request_host_allowed(const hn_request_t *r, char *const *names, size_t n);
+
 /* First header with this lower-case name, or NULL. */
 const hn_header_t *hn_request_header(const hn_request_t *r, const char *name);
 
