@@ -68,6 +68,7 @@ typedef struct hn_config {
     double graceful_timeout;
     double read_timeout;        /* 0: off */
     size_t h11_max_incomplete_size;
+    size_t max_header_field_size;
     int max_header_count;
     uint64_t max_body_size;     /* 0: unlimited */
     bool include_server_header;

@@ -213,12 +213,25 @@ on_url(llhttp_t *p, const char *at, size_t len)
     return count_head(h, len);
 }
 
+/* One header field, name and value, within max_header_field_size (nginx
+ * and h2o stop at 8 KiB): counted as it arrives, not once it is whole. */
+static int
+count_field(h1_t *h)
+{
+    if (h->rq->field_len + h->rq->value_len > cfg->max_header_field_size) {
+        h->error_status = 431;
+        h->error_why = "header field larger than max_header_field_size";
+        return -1;
+    }
+    return 0;
+}
+
 static int
 on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     h1_t *h = H1_OF(p);
     hn_arena_append(&h->rq->arena, &h->rq->field, &h->rq->field_len, at, len);
-    return count_head(h, len);
+    return count_head(h, len) ? -1 : count_field(h);
 }
 
 static int
@@ -237,7 +250,7 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
         }
     }
     hn_arena_append(&h->rq->arena, &h->rq->value, &h->rq->value_len, at, len);
-    return count_head(h, len);
+    return count_head(h, len) ? -1 : count_field(h);
 }
 
 static int

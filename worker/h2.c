@@ -97,6 +97,7 @@ typedef struct h2_stream {
     bool refused : 1;     /* answered by us (413, 400): the rest is ignored */
     bool body_ended : 1;  /* on_body_end was delivered */
     bool started : 1;     /* the head is complete: counted in n_started */
+    bool field_too_large : 1; /* a header field over max_header_field_size: 431 */
 } h2_stream_t;
 
 typedef struct h2 {
@@ -315,6 +316,11 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *n
     }
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0; /* trailers: counted, not kept (as in HTTP/1.1) */
+    if (namelen + valuelen > cfg->max_header_field_size) {
+        /* answered with 431 once the block is complete, as HTTP/1.1 is */
+        s->field_too_large = true;
+        return 0;
+    }
     hn_request_t *r = &s->req;
     const char *v = hn_arena_strndup(&s->arena, (const char *)value, valuelen);
     if (namelen > 0 && name[0] == ':') {
@@ -373,6 +379,10 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
         /* what an HTTP/1.1 app expects to find (Hypercorn does the same) */
         hn_header_t *hd = &r->headers[r->n_headers++];
         *hd = (hn_header_t){"host", 4, s->authority, s->authority_len};
+    }
+    if (s->field_too_large) {
+        respond_error(h, s, 431, "header field larger than max_header_field_size");
+        return;
     }
     if (r->method == NULL || hn_request_set_target(r, r->raw_path, r->raw_path_len) != 0) {
         respond_error(h, s, 400, "malformed :path");

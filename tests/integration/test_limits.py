@@ -1,0 +1,86 @@
+"""Limits on what a client may send (issue 7): one header field's size over HTTP/1.1 and
+HTTP/2, and a head trickled in a byte at a time (slowloris) while others are served."""
+
+import select
+import time
+
+import pytest
+
+from hornet_fixture import Conn
+from test_h2 import H2Client
+
+HELLO = b"Hello, world!"
+
+
+def head_with(port, name, value):
+    with Conn(port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n" + name + b": " + value + b"\r\n\r\n")
+        r = c.read_response()
+        if r.status == 431:
+            c.assert_closed()
+        return r.status
+
+
+def peer_closed(conn):
+    """Has the server closed the connection (EOF or reset waiting to be read)?"""
+    if not select.select([conn.sock], [], [], 0)[0]:
+        return False
+    try:
+        return conn.sock.recv(1) == b""
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def hello(hornet_server):
+    return hornet_server(app="builtin:hello")
+
+
+def test_header_field_up_to_8_kib_is_served(hello):
+    assert head_with(hello.port, b"x-big", b"a" * (8192 - 5)) == 200
+
+
+@pytest.mark.parametrize("name,value", [(b"x-big", b"a" * 8200), (b"x" * 8200, b"v")])
+def test_header_field_over_8_kib_gets_431(hello, name, value):
+    assert head_with(hello.port, name, value) == 431
+    assert "header field larger than max_header_field_size" in hello.stderr_text()
+
+
+def test_max_header_field_size_is_configurable(hornet_server):
+    srv = hornet_server(app="builtin:hello", config={"max_header_field_size": "1KiB"})
+    assert head_with(srv.port, b"x-a", b"a" * 1000) == 200
+    assert head_with(srv.port, b"x-a", b"a" * 1100) == 431
+
+
+def test_http2_header_field_over_the_limit_gets_431_on_its_stream(hello):
+    """Answered once the header block is whole, as in HTTP/1.1; the connection goes on."""
+    with H2Client(hello.port) as c:
+        st = c.get("/", headers=[("x-big", "a" * 9000)])
+        assert st.status == 431 and st.ended, st
+        st = c.get("/", headers=[("x-fine", "a" * 8000)])
+        assert st.status == 200 and bytes(st.data) == HELLO, st
+
+
+def test_slowloris_head_is_cut_off_while_others_are_served(hornet_server):
+    """A head sent a byte at a time never completes within keep_alive_timeout (which bounds
+    the arrival of a whole head): the connection is closed, and a normal client is served
+    all along."""
+    srv = hornet_server(app="builtin:hello", config={"keep_alive_timeout": "1s"})
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"
+    with Conn(srv.port) as slow:
+        start = time.monotonic()
+        closed_after = None
+        for b in head:
+            try:
+                slow.send(bytes([b]))
+            except OSError:
+                closed_after = time.monotonic() - start
+                break
+            r = srv.request()
+            assert (r.status, r.body) == (200, HELLO)
+            if peer_closed(slow):
+                closed_after = time.monotonic() - start
+                break
+            time.sleep(0.05)
+        assert closed_after is not None, "the trickled head was never cut off"
+        assert 0.8 <= closed_after <= 3.0, closed_after
