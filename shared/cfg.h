@@ -63,6 +63,7 @@ typedef struct hn_config {
     int umask;            /* -1: keep */
 
     /* HTTP */
+    int worker_connections;     /* per worker; beyond, new ones wait in the backlog */
     double keep_alive_timeout;  /* seconds; also bounds the arrival of a request head */
     int keep_alive_max_requests;
     double graceful_timeout;

@@ -90,6 +90,10 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .metavar = "MODE", .doc = "umask of the workers and unix sockets, in octal (unset: keep)"},
 
     /* HTTP */
+    {.name = "worker_connections", .type = HN_CFG_INT, HN_CFG_FIELD(worker_connections),
+     .def = "4096", .min = "1", .max = "1000000", .flags = HN_CFG_RELOADABLE,
+     .cli = "worker-connections", .metavar = "N",
+     .doc = "most connections one worker holds; more wait in the listen backlog"},
     {.name = "keep_alive_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(keep_alive_timeout),
      .def = "5s", .flags = HN_CFG_RELOADABLE, .cli = "keep-alive", .metavar = "SECONDS",
      .doc = "idle time before a keep-alive connection is closed; also bounds a request head"},

@@ -13,8 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shared/cfg.h"
 #include "shared/log.h"
 #include "worker/conn.h"
+#include "worker/worker.h"
 
 /* Accepts per readiness event: enough to empty a burst, few enough that one
  * busy listener cannot starve the connections already open. */
@@ -28,6 +30,9 @@
 
 static hn_listener_t *listeners;
 static size_t n_listeners;
+static struct ev_loop *a_loop;
+static bool at_limit;  /* worker_connections reached: listeners paused */
+static bool stopped;   /* draining: the listeners are closed */
 
 static void
 on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
@@ -38,11 +43,41 @@ on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
         ev_io_start(loop, &l->io);
 }
 
-/* Accept up to max connections; stops at an empty queue. */
+/* worker_connections reached: leave new connections in the kernel's
+ * backlog (nginx does the same) rather than take more descriptors and
+ * memory than the operator allowed. */
 static void
-accept_some(struct ev_loop *loop, hn_listener_t *l, int max)
+pause_for_limit(struct ev_loop *loop)
 {
+    at_limit = true;
+    for (size_t i = 0; i < n_listeners; i++)
+        ev_io_stop(loop, &listeners[i].io);
+    hn_log(HN_LOG_WARN, "worker_connections (%d) reached; new connections wait in the backlog",
+           hn_worker_config()->worker_connections);
+}
+
+void
+hn_accept_conn_closed(void)
+{
+    if (!at_limit || stopped || hn_conn_count() >= (unsigned)hn_worker_config()->worker_connections)
+        return;
+    at_limit = false;
+    for (size_t i = 0; i < n_listeners; i++)
+        if (listeners[i].fd >= 0 && !ev_is_active(&listeners[i].backoff))
+            ev_io_start(a_loop, &listeners[i].io);
+}
+
+/* Accept up to max connections; stops at an empty queue, or at
+ * worker_connections unless final (the drain takes what is queued). */
+static void
+accept_some(struct ev_loop *loop, hn_listener_t *l, int max, bool final)
+{
+    unsigned limit = (unsigned)hn_worker_config()->worker_connections;
     for (int i = 0; i < max; i++) {
+        if (!final && hn_conn_count() >= limit) {
+            pause_for_limit(loop);
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -68,7 +103,7 @@ static void
 on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
-    accept_some(loop, HN_CONTAINER_OF(w, hn_listener_t, io), ACCEPT_BATCH);
+    accept_some(loop, HN_CONTAINER_OF(w, hn_listener_t, io), ACCEPT_BATCH, false);
 }
 
 /* "127.0.0.1:80", "[::1]:80" -> host and port; "unix:/p" -> "/p"; fd://N
@@ -97,6 +132,7 @@ hn_accept_start(struct ev_loop *loop, hn_listener_t *ls, size_t n)
 {
     listeners = ls;
     n_listeners = n;
+    a_loop = loop;
     for (size_t i = 0; i < n; i++) {
         split_text(&ls[i]);
         ev_io_init(&ls[i].io, on_accept, ls[i].fd, EV_READ);
@@ -108,13 +144,14 @@ hn_accept_start(struct ev_loop *loop, hn_listener_t *ls, size_t n)
 void
 hn_accept_stop(struct ev_loop *loop)
 {
+    stopped = true;
     for (size_t i = 0; i < n_listeners; i++) {
         hn_listener_t *l = &listeners[i];
         /* Our copy may be the socket's last one (its slot was removed, or
          * the server stops): closing it would reset every connection still
          * queued, so those are taken and served. */
         if (l->fd >= 0)
-            accept_some(loop, l, ACCEPT_FINAL_MAX);
+            accept_some(loop, l, ACCEPT_FINAL_MAX, true);
         ev_io_stop(loop, &l->io);
         ev_timer_stop(loop, &l->backoff);
         if (l->fd >= 0) {

@@ -28,6 +28,9 @@ void hn_accept_start(struct ev_loop *loop, hn_listener_t *ls, size_t n);
 /* Stop accepting and close the worker's copies of the sockets, after
  * taking the connections already queued on them. */
 void hn_accept_stop(struct ev_loop *loop);
+/* A connection closed: accepting resumes if worker_connections had
+ * paused it. */
+void hn_accept_conn_closed(void);
 const char *hn_listener_text(const hn_listener_t *l);
 
 #endif

@@ -90,6 +90,7 @@ hn_worker_conn_closed(void)
 {
     if (w_rec)
         atomic_store_explicit(&w_rec->connections, hn_conn_count(), memory_order_relaxed);
+    hn_accept_conn_closed();
     check_done();
 }
 

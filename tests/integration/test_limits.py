@@ -84,3 +84,26 @@ def test_slowloris_head_is_cut_off_while_others_are_served(hornet_server):
             time.sleep(0.05)
         assert closed_after is not None, "the trickled head was never cut off"
         assert 0.8 <= closed_after <= 3.0, closed_after
+
+
+def test_worker_connections_leaves_more_in_the_backlog(hornet_server):
+    """At worker_connections the worker stops accepting: a further client waits in the
+    listen backlog (not refused, not reset) and is served as soon as a connection closes."""
+    srv = hornet_server(app="builtin:hello", config={"worker_connections": 3,
+                                                     "keep_alive_timeout": "30s"})
+    held = [Conn(srv.port) for _ in range(3)]
+    try:
+        for c in held:  # each one accepted and served, then idle
+            c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.read_response().status == 200
+        with Conn(srv.port) as waiting:
+            waiting.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            with pytest.raises(OSError):  # socket.timeout: nothing while the limit holds
+                waiting.read_response(timeout=1.0)
+            assert "worker_connections (3) reached" in srv.stderr_text()
+            held.pop().close()
+            r = waiting.read_response(timeout=5.0)
+            assert (r.status, r.body) == (200, HELLO)
+    finally:
+        for c in held:
+            c.close()
