@@ -345,6 +345,12 @@ hn_conn_kill_all(struct ev_loop *loop)
     hn_conn_flush_all(loop);
 }
 
+struct ev_loop *
+hn_conn_loop(void)
+{
+    return conn_loop;
+}
+
 unsigned
 hn_conn_count(void)
 {

@@ -69,6 +69,8 @@ void hn_conn_drain_all(void);
 /* Stop now: close every connection. */
 void hn_conn_kill_all(struct ev_loop *loop);
 unsigned hn_conn_count(void);
+/* The worker's loop, for timers a protocol keeps per stream. */
+struct ev_loop *hn_conn_loop(void);
 
 static inline hn_conn_t *
 hn_conn_of(hn_transport_t *t)

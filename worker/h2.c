@@ -87,6 +87,7 @@ typedef struct h2_stream {
     size_t out_total;  /* plus file bytes */
     nghttp2_nv *trailers;
     size_t n_trailers;
+    ev_timer body_timer;  /* read_timeout between DATA frames of a request body */
     bool app_called;      /* plain bool: hn_request_end takes its address */
     bool has_host : 1;
     bool out_last : 1;    /* the app sent its last byte */
@@ -118,6 +119,7 @@ typedef struct h2 {
 
 static const hn_stream_ops_t h2_stream_ops;
 static const hn_protocol_ops_t h2_ops;
+static void on_body_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 static const hn_config_t *cfg;
 
 #define STREAM_OF(r) HN_CONTAINER_OF((r), h2_stream_t, req)
@@ -173,6 +175,7 @@ stream_new(h2_t *h, int32_t id)
     s->h2 = h;
     s->id = id;
     s->req.http_version = "2";
+    ev_init(&s->body_timer, on_body_timeout);
     s->next = h->streams;
     if (h->streams)
         h->streams->prev = s;
@@ -233,6 +236,7 @@ stream_close(h2_t *h, h2_stream_t *s, bool complete)
     h->n_streams--;
     if (s->started)
         h->n_started--;
+    ev_timer_stop(hn_conn_loop(), &s->body_timer);
     s->h2 = NULL;
     segs_free(s);
     hn_request_end(r, complete && r->resp_state == HN_RESP_DONE, &s->app_called);
@@ -408,7 +412,31 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
     }
     r->app = hn_worker_app();
     s->app_called = true;
+    if (r->has_body && !r->is_websocket && cfg->read_timeout > 0) {
+        s->body_timer.repeat = cfg->read_timeout;
+        ev_timer_again(hn_conn_loop(), &s->body_timer);
+    }
     r->app->on_request(r);
+}
+
+/* A request body stalled for read_timeout (slow-body attack or a dead
+ * client): the stream gets 408 if nothing was answered yet, else a reset;
+ * the connection's other streams go on. */
+static void
+on_body_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    h2_stream_t *s = HN_CONTAINER_OF(w, h2_stream_t, body_timer);
+    h2_t *h = s->h2;
+    ev_timer_stop(loop, w);
+    if (h == NULL || s->body_ended)
+        return;
+    if (s->req.resp_state == HN_RESP_NONE) {
+        respond_error(h, s, 408, "request body read timed out (read_timeout)");
+    } else {
+        nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+        want_flush(h);
+    }
 }
 
 static void
@@ -419,6 +447,7 @@ body_end(h2_stream_t *s)
         return;
     s->body_ended = true;
     r->body_done = true;
+    ev_timer_stop(hn_conn_loop(), &s->body_timer);
     if (s->app_called && !s->refused)
         r->app->on_body_end(r);
 }
@@ -468,6 +497,8 @@ on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t stream_id,
         respond_error(h, s, 413, "body over max_body_size");
         return 0;
     }
+    if (ev_is_active(&s->body_timer))
+        ev_timer_again(hn_conn_loop(), &s->body_timer);
     if (s->app_called)
         r->app->on_body(r, (const char *)data, len);
     return 0;

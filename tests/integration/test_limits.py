@@ -107,3 +107,38 @@ def test_worker_connections_leaves_more_in_the_backlog(hornet_server):
     finally:
         for c in held:
             c.close()
+
+
+def test_http2_slow_body_gets_408_on_its_stream(hornet_server):
+    """read_timeout bounds the wait between DATA frames of an HTTP/2 request body, per stream,
+    as it does between reads of an HTTP/1.1 body: the stalled stream gets 408 and the
+    connection serves others meanwhile and afterwards."""
+    srv = hornet_server(app="builtin:echo", config={"read_timeout": "1s"})
+    with H2Client(srv.port) as c:
+        start = time.monotonic()
+        sid = c.request("POST", "/slow", end_stream=False)
+        c.send_body(sid, b"part", end_stream=False)
+        st = c.get("/meanwhile")
+        assert st.status == 200, st
+        slow = c.streams[sid]
+        c.wait(lambda: slow.done, 5, what="the stalled stream's answer")
+        took = time.monotonic() - start
+        assert slow.status == 408, slow
+        assert 0.8 <= took <= 3.0, took
+        assert c.get("/after").status == 200
+    assert "request body read timed out" in srv.stderr_text()
+
+
+def test_http2_body_that_keeps_coming_is_not_cut_off(hornet_server):
+    """The timer restarts with every DATA frame: a body sent in pieces 0.5 s apart, longer in
+    all than read_timeout, completes."""
+    srv = hornet_server(app="builtin:echo", config={"read_timeout": "1s"})
+    with H2Client(srv.port) as c:
+        sid = c.request("POST", "/steady", end_stream=False)
+        for i in range(5):
+            c.send_body(sid, b"piece%d;" % i, end_stream=False)
+            c.pump(0.5)
+        c.send_body(sid, b"end", end_stream=True)
+        st = c.streams[sid]
+        c.wait(lambda: st.done, 5, what="the answer")
+        assert st.status == 200 and st.data.endswith(b"piece4;end"), st
