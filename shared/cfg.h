@@ -27,6 +27,13 @@ typedef enum hn_cfg_app_mode {
     HN_CFG_APP_SIMPLE,   /* whole request in, whole response out (the WSGI counterpart) */
 } hn_cfg_app_mode_t;
 
+/* proxy_headers: which forwarding headers a trusted proxy's requests carry. */
+typedef enum hn_cfg_proxy_headers {
+    HN_CFG_PROXY_HEADERS_OFF = 0,
+    HN_CFG_PROXY_HEADERS_LEGACY, /* X-Forwarded-For, -Proto, -Host */
+    HN_CFG_PROXY_HEADERS_MODERN, /* RFC 7239 Forwarded */
+} hn_cfg_proxy_headers_t;
+
 /* One entry of `mount` (Hypercorn's DispatcherMiddleware): requests under
  * prefix go to app, with prefix as their root_path. */
 typedef struct hn_cfg_mount {
@@ -74,6 +81,10 @@ typedef struct hn_config {
     uint64_t max_body_size;     /* 0: unlimited */
     bool include_server_header;
     bool include_date_header;
+    int proxy_headers;          /* hn_cfg_proxy_headers_t */
+    int proxy_trusted_hops;
+    char **forwarded_allow_ips; /* entries: IPs, CIDRs, "*", comma-separated */
+    size_t n_forwarded_allow_ips;
     char **server_names;        /* Host values served; none: any */
     size_t n_server_names;
 

@@ -24,6 +24,8 @@ static int parse_app_mode(const char *text);
 static int parse_verify_mode(const char *text);
 static const char *name_verify_mode(int mode);
 static const char *name_app_mode(int mode);
+static int parse_proxy_headers(const char *text);
+static const char *name_proxy_headers(int mode);
 static size_t edit_distance(const char *a, const char *b);
 
 /* A few fields per line keeps each key within one screen. */
@@ -117,6 +119,19 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .doc = "most header fields in one request (431 beyond)"},
     {.name = "max_body_size", .type = HN_CFG_SIZE, HN_CFG_FIELD(max_body_size), .def = "16MiB",
      .flags = HN_CFG_RELOADABLE, .doc = "largest request body (413 beyond; 0: unlimited)"},
+    {.name = "proxy_headers", .type = HN_CFG_ENUM, HN_CFG_FIELD(proxy_headers), .def = "off",
+     .flags = HN_CFG_RELOADABLE, .enum_parse = parse_proxy_headers,
+     .enum_name = name_proxy_headers, .choices = "off, legacy, modern",
+     .cli = "proxy-headers", .metavar = "MODE",
+     .doc = "take the client, scheme and host from X-Forwarded-* (legacy) or Forwarded "
+            "(modern) sent by a trusted proxy"},
+    {.name = "proxy_trusted_hops", .type = HN_CFG_INT, HN_CFG_FIELD(proxy_trusted_hops),
+     .def = "1", .min = "1", .max = "64", .flags = HN_CFG_RELOADABLE,
+     .doc = "proxies in front: the forwarded value taken is this many from the right"},
+    {.name = "forwarded_allow_ips", .type = HN_CFG_STRINGS, HN_CFG_FIELD(forwarded_allow_ips),
+     .count_offset = offsetof(hn_config_t, n_forwarded_allow_ips), .def = "127.0.0.1,::1",
+     .flags = HN_CFG_RELOADABLE, .cli = "forwarded-allow-ips", .metavar = "IPS",
+     .doc = "peers whose forwarding headers are trusted: IPs, CIDRs or *"},
     {.name = "server_names", .type = HN_CFG_STRINGS, HN_CFG_FIELD(server_names),
      .count_offset = offsetof(hn_config_t, n_server_names), .def = NULL,
      .flags = HN_CFG_RELOADABLE, .cli = "server-name", .metavar = "NAME",
@@ -271,6 +286,22 @@ name_loglevel(int level)
     return hn_log_level_name((hn_log_level_t)level);
 }
 
+/* An enum's value from its name in a table (any case), and back. */
+static int
+table_parse(const char *const *names, size_t n, const char *text)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(text, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const char *
+table_name(const char *const *names, size_t n, int v)
+{
+    return v >= 0 && (size_t)v < n ? names[v] : "?";
+}
+
 static const char *const verify_modes[] = {
     [HN_CFG_VERIFY_NONE] = "none",
     [HN_CFG_VERIFY_OPTIONAL] = "optional",
@@ -280,9 +311,9 @@ static const char *const verify_modes[] = {
 static int
 parse_verify_mode(const char *text)
 {
-    for (size_t i = 0; i < HN_ARRAY_LEN(verify_modes); i++)
-        if (strcasecmp(text, verify_modes[i]) == 0)
-            return (int)i;
+    int v = table_parse(verify_modes, HN_ARRAY_LEN(verify_modes), text);
+    if (v >= 0)
+        return v;
     /* Hypercorn's spelling, from Python's ssl module */
     for (size_t i = 0; i < HN_ARRAY_LEN(verify_modes); i++) {
         char up[32];
@@ -296,7 +327,7 @@ parse_verify_mode(const char *text)
 static const char *
 name_verify_mode(int mode)
 {
-    return mode >= 0 && (size_t)mode < HN_ARRAY_LEN(verify_modes) ? verify_modes[mode] : "?";
+    return table_name(verify_modes, HN_ARRAY_LEN(verify_modes), mode);
 }
 
 static const char *const app_modes[] = {
@@ -308,16 +339,31 @@ static const char *const app_modes[] = {
 static int
 parse_app_mode(const char *text)
 {
-    for (size_t i = 0; i < HN_ARRAY_LEN(app_modes); i++)
-        if (strcasecmp(text, app_modes[i]) == 0)
-            return (int)i;
-    return -1;
+    return table_parse(app_modes, HN_ARRAY_LEN(app_modes), text);
 }
 
 static const char *
 name_app_mode(int mode)
 {
-    return mode >= 0 && (size_t)mode < HN_ARRAY_LEN(app_modes) ? app_modes[mode] : "?";
+    return table_name(app_modes, HN_ARRAY_LEN(app_modes), mode);
+}
+
+static const char *const proxy_headers_modes[] = {
+    [HN_CFG_PROXY_HEADERS_OFF] = "off",
+    [HN_CFG_PROXY_HEADERS_LEGACY] = "legacy",
+    [HN_CFG_PROXY_HEADERS_MODERN] = "modern",
+};
+
+static int
+parse_proxy_headers(const char *text)
+{
+    return table_parse(proxy_headers_modes, HN_ARRAY_LEN(proxy_headers_modes), text);
+}
+
+static const char *
+name_proxy_headers(int mode)
+{
+    return table_name(proxy_headers_modes, HN_ARRAY_LEN(proxy_headers_modes), mode);
 }
 
 /* Optimal string alignment distance: Levenshtein plus adjacent swaps, since

@@ -33,6 +33,7 @@
 #include "worker/access_log.h"
 #include "worker/app.h"
 #include "worker/conn.h"
+#include "worker/forwarded.h"
 #include "worker/h2.h"
 #include "worker/request.h"
 #include "worker/worker.h"
@@ -380,6 +381,7 @@ on_headers_complete(llhttp_t *p)
     r->start_time = ev_time();
     hn_conn_t *c = hn_conn_of(h->super.transport);
     hn_conn_fill_addresses(c, r);
+    hn_forwarded_apply(r, cfg);
     r->app = NULL;
 
     uint64_t limit = cfg->max_body_size;

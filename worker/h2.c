@@ -34,6 +34,7 @@
 #include "shared/str.h"
 #include "worker/app.h"
 #include "worker/conn.h"
+#include "worker/forwarded.h"
 #include "worker/request.h"
 #include "worker/worker.h"
 #include "worker/ws.h"
@@ -384,6 +385,7 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
         hn_header_t *hd = &r->headers[r->n_headers++];
         *hd = (hn_header_t){"host", 4, s->authority, s->authority_len};
     }
+    hn_forwarded_apply(r, cfg);
     if (s->field_too_large) {
         respond_error(h, s, 431, "header field larger than max_header_field_size");
         return;
