@@ -81,6 +81,7 @@ typedef struct hn_config {
     uint64_t max_body_size;     /* 0: unlimited */
     bool include_server_header;
     bool include_date_header;
+    bool proxy_protocol;        /* a PROXY header opens every connection */
     int proxy_headers;          /* hn_cfg_proxy_headers_t */
     int proxy_trusted_hops;
     char **forwarded_allow_ips; /* entries: IPs, CIDRs, "*", comma-separated */

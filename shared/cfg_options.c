@@ -119,6 +119,11 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .doc = "most header fields in one request (431 beyond)"},
     {.name = "max_body_size", .type = HN_CFG_SIZE, HN_CFG_FIELD(max_body_size), .def = "16MiB",
      .flags = HN_CFG_RELOADABLE, .doc = "largest request body (413 beyond; 0: unlimited)"},
+    {.name = "proxy_protocol", .type = HN_CFG_BOOL, HN_CFG_FIELD(proxy_protocol),
+     .def = "false", .flags = HN_CFG_RELOADABLE, .cli = "proxy-protocol",
+     .metavar = "true|false",
+     .doc = "every connection starts with a PROXY protocol v1 or v2 header (HAProxy, AWS "
+            "NLB), accepted from forwarded_allow_ips only"},
     {.name = "proxy_headers", .type = HN_CFG_ENUM, HN_CFG_FIELD(proxy_headers), .def = "off",
      .flags = HN_CFG_RELOADABLE, .enum_parse = parse_proxy_headers,
      .enum_name = name_proxy_headers, .choices = "off, legacy, modern",

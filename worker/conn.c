@@ -9,6 +9,7 @@
 #include "worker/conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include "shared/log.h"
 #include "shared/mem.h"
 #include "worker/accept.h"
+#include "worker/forwarded.h"
+#include "worker/proxy_proto.h"
 #include "worker/worker.h"
 #include "worker/h1.h"
 #include "worker/h2.h"
@@ -33,6 +36,9 @@ static void finalize(struct ev_loop *loop, hn_conn_t *c);
 
 static hn_conn_t *all_head;
 static hn_conn_t *pending_head;
+static void begin(hn_conn_t *c, struct ev_loop *loop);
+static bool peer_ip(const hn_conn_t *c, char *buf, size_t size);
+static void on_proxy_io(struct ev_loop *loop, ev_io *w, int revents);
 static unsigned conn_count;
 static struct ev_loop *conn_loop;
 
@@ -59,13 +65,39 @@ hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l, const struct 
     all_head = c;
     conn_count++;
     c->proto = NULL;
+    c->proxy_buf = NULL;
+    c->proxy_len = 0;
+    ev_io_init(&c->proxy_io, on_proxy_io, fd, EV_READ);
+    const hn_config_t *cfg = hn_worker_config();
+    if (cfg->proxy_protocol) {
+        char ip[INET6_ADDRSTRLEN];
+        if (peer_ip(c, ip, sizeof(ip)) && !hn_forwarded_trusted(cfg, ip)) {
+            hn_log(HN_LOG_WARN, "client %s: a PROXY protocol header from a peer not in "
+                   "forwarded_allow_ips; closing", ip);
+            hn_tcp_kill(&c->tcp, loop);
+            return c;
+        }
+        c->proxy_buf = hn_xmalloc(HN_PROXY_MAX);
+        ev_io_start(loop, &c->proxy_io);
+        hn_conn_set_timer(c, cfg->keep_alive_timeout);
+        return c;
+    }
+    begin(c, loop);
+    return c;
+}
+
+/* The connection's own life begins: the TLS handshake, or the protocol. */
+static void
+begin(hn_conn_t *c, struct ev_loop *loop)
+{
+    const hn_listener_t *l = c->listener;
     if (l && l->tls_ctx) {
         /* the protocol starts once the handshake says which (ALPN) */
-        struct ssl_st *ssl = hn_tls_new(l->tls_ctx, fd);
+        struct ssl_st *ssl = hn_tls_new(l->tls_ctx, c->tcp.fd);
         if (ssl == NULL) {
             hn_log(HN_LOG_ERROR, "cannot allocate a TLS connection");
             hn_tcp_kill(&c->tcp, loop);
-            return c;
+            return;
         }
         hn_tcp_use_tls(&c->tcp, ssl);
         hn_conn_set_timer(c, hn_worker_config()->ssl_handshake_timeout);
@@ -73,7 +105,89 @@ hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l, const struct 
         hn_conn_tls_ready(c, false);
     }
     hn_tcp_start(&c->tcp, loop);
-    return c;
+}
+
+/* The peer's IP as text; false for a unix-socket peer (local, trusted). */
+static bool
+peer_ip(const hn_conn_t *c, char *buf, size_t size)
+{
+    if (c->peer.sa.sa_family == AF_INET)
+        return inet_ntop(AF_INET, &c->peer.in.sin_addr, buf, (socklen_t)size) != NULL;
+    if (c->peer.sa.sa_family == AF_INET6)
+        return inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, buf, (socklen_t)size) != NULL;
+    return false;
+}
+
+static void
+proxy_done(hn_conn_t *c, struct ev_loop *loop)
+{
+    ev_io_stop(loop, &c->proxy_io);
+    free(c->proxy_buf);
+    c->proxy_buf = NULL;
+}
+
+static void
+proxy_refuse(hn_conn_t *c, struct ev_loop *loop, const char *why)
+{
+    char ip[INET6_ADDRSTRLEN] = "-";
+    peer_ip(c, ip, sizeof(ip));
+    hn_log(HN_LOG_INFO, "client %s: no valid PROXY protocol header (%s); closing", ip, why);
+    proxy_done(c, loop);
+    hn_tcp_kill(&c->tcp, loop);
+}
+
+/* The PROXY header, and not a byte more: what follows is TLS or HTTP and
+ * belongs to the transport. Bytes are looked at (MSG_PEEK) before they are
+ * taken, and only those that are part of the header are taken. */
+static void
+on_proxy_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    hn_conn_t *c = HN_CONTAINER_OF(w, hn_conn_t, proxy_io);
+    for (;;) {
+        ssize_t n = recv(w->fd, c->proxy_buf + c->proxy_len, HN_PROXY_MAX - c->proxy_len,
+                         MSG_PEEK);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            proxy_done(c, loop);
+            hn_tcp_kill(&c->tcp, loop);
+            return;
+        }
+        ssize_t need = hn_proxy_needed(c->proxy_buf, c->proxy_len + (size_t)n);
+        if (need < 0) {
+            proxy_refuse(c, loop, "not a PROXY header");
+            return;
+        }
+        /* until its length is known, every byte seen is part of the header */
+        size_t take = need > 0 ? HN_MIN((size_t)need - c->proxy_len, (size_t)n) : (size_t)n;
+        ssize_t got = recv(w->fd, c->proxy_buf + c->proxy_len, take, 0);
+        if (got <= 0) {
+            proxy_done(c, loop);
+            hn_tcp_kill(&c->tcp, loop);
+            return;
+        }
+        c->proxy_len += (size_t)got;
+        if (need > 0 && c->proxy_len == (size_t)need)
+            break;
+        if (c->proxy_len >= HN_PROXY_MAX) {
+            proxy_refuse(c, loop, "too long");
+            return;
+        }
+    }
+    hn_proxy_info_t info;
+    const char *why = NULL;
+    if (hn_proxy_parse(c->proxy_buf, c->proxy_len, &info, &why) <= 0) {
+        proxy_refuse(c, loop, why ? why : "invalid");
+        return;
+    }
+    if (!info.is_local && info.src_len > 0) {
+        c->peer_len = HN_MIN(info.src_len, (socklen_t)sizeof(c->peer));
+        memcpy(&c->peer, &info.src, c->peer_len);
+    }
+    proxy_done(c, loop);
+    hn_conn_set_timer(c, 0);
+    begin(c, loop);
 }
 
 /* --- choosing the protocol ----------------------------------------------- */
@@ -312,6 +426,8 @@ static void
 finalize(struct ev_loop *loop, hn_conn_t *c)
 {
     ev_timer_stop(loop, &c->timer);
+    ev_io_stop(loop, &c->proxy_io);
+    free(c->proxy_buf);
     hn_protocol_t *p = c->proto;
     c->proto = NULL;
     c->tcp.super.proto = NULL;

@@ -328,7 +328,7 @@ class Conn(SocketOwner):
     reads as EOF)."""
 
     def __init__(self, port=None, host="127.0.0.1", timeout=DEFAULT_DEADLINE, unix_path=None,
-                 tls=False, ssl_context=None, server_hostname=None):
+                 tls=False, ssl_context=None, server_hostname=None, before_tls=b""):
         self.timeout = timeout
         self.tls = bool(tls)
         if unix_path:
@@ -338,6 +338,8 @@ class Conn(SocketOwner):
         else:
             self.sock = socket.create_connection((host, port), timeout=timeout)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if before_tls:  # bytes a proxy sends ahead of the handshake (a PROXY header)
+            self.sock.sendall(before_tls)
         if self.tls:
             ctx = ssl_context or client_ssl_context()
             raw = self.sock
