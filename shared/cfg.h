@@ -108,6 +108,7 @@ typedef struct hn_config {
     size_t n_insecure_bind;
     char *certfile, *keyfile, *keyfile_password, *ca_certs;
     char *ciphers;             /* TLS 1.2 cipher list (1.3 suites are OpenSSL's) */
+    bool https_redirect;       /* insecure_bind requests: 308 to https */
     int verify_mode;           /* hn_cfg_verify_t */
     double ssl_handshake_timeout;
 

@@ -405,6 +405,8 @@ on_headers_complete(llhttp_t *p)
         }
     }
 
+    if (hn_request_redirect_to_https(r, cfg))
+        return 0; /* answered; the request's body, if any, is read and dropped */
     r->app = hn_worker_app();
     h->rq->app_called = true;
     r->app->on_request(r);
@@ -435,8 +437,10 @@ on_body(llhttp_t *p, const char *at, size_t len)
     }
     if (cfg->read_timeout > 0)
         hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->read_timeout);
-    /* also after an early response: an ASGI app may still receive() */
-    r->app->on_body(r, at, len);
+    /* also after an early response: an ASGI app may still receive(); a
+     * request the server answered itself (https_redirect) has no app */
+    if (r->app)
+        r->app->on_body(r, at, len);
     return (h->is_closing) ? -1 : 0;
 }
 
@@ -477,7 +481,8 @@ on_message_complete(llhttp_t *p)
             h->is_paused = true;
         return HPE_PAUSED;
     }
-    r->app->on_body_end(r);
+    if (r->app)
+        r->app->on_body_end(r);
     if (h->req != r)
         return h->is_closing ? HPE_PAUSED : 0; /* finished inside on_body_end */
     if (r->resp_state == HN_RESP_DONE) {

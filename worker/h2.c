@@ -412,6 +412,10 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
         respond_error(h, s, 413, "content-length over max_body_size");
         return;
     }
+    if (hn_request_redirect_to_https(r, cfg)) {
+        s->refused = true; /* the body, if any, is not the app's */
+        return;
+    }
     r->app = hn_worker_app();
     s->app_called = true;
     if (r->has_body && !r->is_websocket && cfg->read_timeout > 0) {

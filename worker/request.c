@@ -9,6 +9,7 @@
 #endif
 #include "worker/request.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "shared/buf.h"
+#include "shared/cfg.h"
 #include "shared/headers.h"
 #include "shared/log.h"
 #include "shared/str.h"
@@ -64,6 +66,45 @@ hn_request_host_allowed(const hn_request_t *r, char *const *names, size_t n)
         if (name_matches(names[i], v, hlen, port, (size_t)(end - port)))
             return true;
     return false;
+}
+
+bool
+hn_request_redirect_to_https(hn_request_t *r, const hn_config_t *cfg)
+{
+    if (!cfg->https_redirect || cfg->certfile == NULL || r->scheme[4] == 's' ||
+        cfg->n_bind == 0)
+        return false;
+    /* the host the client asked for, without its port */
+    const hn_header_t *h = hn_request_header(r, "host");
+    const char *host = h ? h->value : r->server_host;
+    size_t hlen = h ? h->value_len : strlen(host);
+    const char *close = hlen && host[0] == '[' ? memchr(host, ']', hlen) : NULL;
+    const char *colon = memrchr(close ? close : host, ':', hlen - (size_t)((close ? close : host) - host));
+    if (colon)
+        hlen = (size_t)(colon - host);
+    const struct sockaddr_storage *sa = &cfg->bind[0].sa;
+    int port = sa->ss_family == AF_INET    ? ntohs(((const struct sockaddr_in *)sa)->sin_port)
+               : sa->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+                                           : 0; /* fd:// or unix: the default port */
+    char portbuf[8] = "";
+    if (port > 0 && port != 443)
+        snprintf(portbuf, sizeof(portbuf), ":%d", port);
+    size_t qlen = r->query_len ? r->query_len + 1 : 0;
+    size_t len = 8 + hlen + strlen(portbuf) + r->raw_path_len + qlen;
+    char *loc = hn_arena_alloc(r->arena, len + 1);
+    int k = snprintf(loc, len + 1, "https://%.*s%s%.*s%s%.*s", (int)hlen, host, portbuf,
+                     (int)r->raw_path_len, r->raw_path, qlen ? "?" : "", (int)r->query_len,
+                     r->query);
+    static const char body[] = "308 Permanent Redirect: this site is served over https\n";
+    hn_header_t hd[3] = {
+        {"location", 8, loc, (size_t)k},
+        {"content-type", 12, "text/plain; charset=utf-8", 25},
+        {"content-length", 14, "55", 2},
+    };
+    _Static_assert(sizeof(body) - 1 == 55, "content-length");
+    if (hn_response_start(r, 308, hd, 3) == HN_OK)
+        hn_response_write(r, body, sizeof(body) - 1, true);
+    return true;
 }
 
 const hn_header_t *

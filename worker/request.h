@@ -25,6 +25,7 @@ typedef struct hn_header {
 } hn_header_t;
 
 typedef struct hn_request hn_request_t;
+struct hn_config;
 typedef struct hn_app hn_app_t;
 
 /* What a protocol provides to carry one response. Each returns HN_OK, or
@@ -127,6 +128,12 @@ int hn_request_set_target(hn_request_t *r, const char *target, size_t len);
  * names: server_names entries (HOST, HOST:PORT, *.SUFFIX, *.SUFFIX:PORT; a
  * name without a port allows any port); none allows every host. */
 bool hn_request_host_allowed(const hn_request_t *r, char *const *names, size_t n);
+
+/* https_redirect: a cleartext request while TLS is configured (it came in
+ * on insecure_bind) gets 308 to the same URL over https, on the port of
+ * the first TLS listener (Hypercorn's HTTPToHTTPSRedirectMiddleware, with
+ * a permanent, method-keeping status). True when it was answered. */
+bool hn_request_redirect_to_https(hn_request_t *r, const struct hn_config *cfg);
 
 /* First header with this lower-case name, or NULL. */
 const hn_header_t *hn_request_header(const hn_request_t *r, const char *name);
