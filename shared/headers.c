@@ -10,6 +10,7 @@
 
 #include "shared/headers.h"
 
+#include <ctype.h>
 #include <string.h>
 
 typedef struct cursor {
@@ -90,6 +91,36 @@ hn_headers_valid_value(const char *value, size_t len)
         if (c == '\r' || c == '\n' || c == '\0')
             return false;
     }
+    return true;
+}
+
+bool
+hn_headers_valid_host(const char *v, size_t len)
+{
+    size_t i = 0;
+    if (len && v[0] == '[') {
+        /* IP-literal: hex digits, ':' and '.' (IPv4-embedded), up to ']' */
+        for (i = 1; i < len && v[i] != ']'; i++)
+            if (!isxdigit((unsigned char)v[i]) && v[i] != ':' && v[i] != '.')
+                return false;
+        if (i == len || i == 1)
+            return false;
+        i++;
+    } else {
+        /* reg-name: unreserved / pct-encoded / sub-delims */
+        for (; i < len && v[i] != ':'; i++) {
+            unsigned char c = (unsigned char)v[i];
+            if (!isalnum(c) && (c == 0 || !strchr("-._~%!$&'()*+,;=", c)))
+                return false;
+        }
+    }
+    if (i == len)
+        return true;
+    if (v[i] != ':')
+        return false;
+    for (i++; i < len; i++)
+        if (!isdigit((unsigned char)v[i]))
+            return false;
     return true;
 }
 

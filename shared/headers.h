@@ -15,6 +15,11 @@ bool hn_headers_valid_name(const char *name, size_t len);
 /* RFC 9110 field-value: no CR, LF or NUL, no leading/trailing SP/HTAB. */
 bool hn_headers_valid_value(const char *value, size_t len);
 
+/* RFC 3986 authority as Host carries it (uri-host [":" port]): reg-name
+ * characters or a bracketed IP literal, then an optional decimal port; no
+ * userinfo. Empty is valid (RFC 9112 §3.2 allows an empty Host). */
+bool hn_headers_valid_host(const char *value, size_t len);
+
 /* RFC 9110 §6.4.1: responses to HEAD and 1xx, 204, 304 carry no body. */
 bool hn_headers_suppress_body(const char *method, size_t method_len, int status);
 

@@ -288,6 +288,11 @@ on_header_value_complete(llhttp_t *p)
             return -1;
         }
         h->rq->has_host = true;
+        if (!hn_headers_valid_host(value, vlen)) { /* RFC 9112 §3.2: a 400 */
+            h->error_status = 400;
+            h->error_why = "invalid Host";
+            return -1;
+        }
     } else if (hn_str_eq(n, HN_STR_LIT("transfer-encoding"))) {
         h->rq->has_te = true;
         /* only "chunked" is implemented; anything else is a 501 (RFC 9112 §6.1) */

@@ -172,6 +172,11 @@ hn_request_set_target(hn_request_t *r, const char *t, size_t len)
         if (sep == NULL)
             return 400;
         const char *slash = memchr(sep + 3, '/', len - (size_t)(sep + 3 - t));
+        const char *aend = slash ? slash : memchr(sep + 3, '?', len - (size_t)(sep + 3 - t));
+        if (aend == NULL)
+            aend = t + len;
+        if (!hn_headers_valid_host(sep + 3, (size_t)(aend - sep - 3)))
+            return 400;
         if (slash == NULL) {
             const char *q = memchr(sep + 3, '?', len - (size_t)(sep + 3 - t));
             size_t qlen = q ? len - (size_t)(q - t) : 0;

@@ -54,6 +54,19 @@ BAD_400 = {
     "lowercase_version": b"GET / http/1.1\r\nHost: a\r\n\r\n",
     "missing_host_http11": b"GET / HTTP/1.1\r\nX-A: b\r\n\r\n",
     "two_host_headers": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    # RFC 9112 3.2: a Host with an invalid value is a 400
+    "host_with_space": b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+    "host_with_userinfo": b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n",
+    "host_with_path": b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+    "absolute_form_bad_authority": b"GET http://[bad/x HTTP/1.1\r\nHost: a\r\n\r\n",
+    "bare_cr_in_value": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n",
+    "bare_cr_in_request_line": b"GET /\r HTTP/1.1\r\nHost: a\r\n\r\n",
+    "content_length_list": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello",
+    "content_length_plus": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello",
+    "chunk_extension_bare_lf": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                               b"\r\n5;x\nhello\r\n0\r\n\r\n",
+    "transfer_encoding_identity": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n"
+                                  b"Content-Length: 5\r\n\r\nhello",
     "space_before_colon": b"GET / HTTP/1.1\r\nHost: a\r\nX-Foo : bar\r\n\r\n",
     "header_without_colon": b"GET / HTTP/1.1\r\nHost: a\r\nX-Foo bar\r\n\r\n",
     "bare_lf_in_headers": b"GET / HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n",

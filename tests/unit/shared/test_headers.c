@@ -200,9 +200,28 @@ test_date_parse(void)
     }
 }
 
+static void
+test_host(void)
+{
+    static const char *const good[] = {"example.com", "example.com:8080", "a-b.c_d~e", "",
+                                       "127.0.0.1:80", "[::1]", "[::1]:443",
+                                       "[::ffff:1.2.3.4]", "xn--bcher-kva.example", "%41b",
+                                       "host:"};
+    static const char *const bad[] = {"a b", "a/b", "a?b", "a#b", "user@host", "[::1",
+                                      "[]", "[::1]x", "[g::1]", "host:8o", "host:80:90",
+                                      "a\"b", "a<b"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ok(hn_headers_valid_host(good[i], strlen(good[i])), "valid Host \"%s\"", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ok(!hn_headers_valid_host(bad[i], strlen(bad[i])), "invalid Host \"%s\"", bad[i]);
+    ok(!hn_headers_valid_host("a\0b", 3), "NUL in a Host");
+    ok(!hn_headers_valid_host("a\tb", 3), "tab in a Host");
+}
+
 int
 main(void)
 {
+    test_host();
     test_names();
     test_values();
     test_suppress();
