@@ -15,6 +15,10 @@ packages=(
     # the WebSocket browser test, the WebSocket benchmark's peer and the codec
     # benchmark's reference (wslay)
     chromium python3-hypercorn libwslay-dev
+    # slow-client attacks against a worker (test_slow_clients.py)
+    slowhttptest
+    # fuzzing (scripts/fuzz.sh)
+    clang-14 libclang-rt-14-dev
 )
 
 missing=()
