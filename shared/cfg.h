@@ -72,6 +72,7 @@ typedef struct hn_config {
     /* HTTP */
     int worker_connections;     /* per worker; beyond, new ones wait in the backlog */
     double keep_alive_timeout;  /* seconds; also bounds the arrival of a request head */
+    double request_head_timeout; /* from a head's first byte to its end */
     int keep_alive_max_requests;
     double graceful_timeout;
     double read_timeout;        /* 0: off */

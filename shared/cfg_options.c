@@ -99,6 +99,10 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "keep_alive_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(keep_alive_timeout),
      .def = "5s", .flags = HN_CFG_RELOADABLE, .cli = "keep-alive", .metavar = "SECONDS",
      .doc = "idle time before a keep-alive connection is closed; also bounds a request head"},
+    {.name = "request_head_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(request_head_timeout),
+     .def = "10s", .min = "1ms", .flags = HN_CFG_RELOADABLE,
+     .doc = "an HTTP/1.1 request head must be complete this long after its first byte "
+            "(slowloris); 408 beyond"},
     {.name = "keep_alive_max_requests", .type = HN_CFG_INT,
      HN_CFG_FIELD(keep_alive_max_requests), .def = "1000", .min = "1",
      .flags = HN_CFG_RELOADABLE, .doc = "requests served on one connection before closing it"},

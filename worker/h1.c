@@ -191,6 +191,9 @@ on_message_begin(llhttp_t *p)
     rq->headers_cap = cap;
     h->rq = rq;
     h->req = r;
+    /* the head has begun: it must end within request_head_timeout, however
+     * long the connection may idle between requests (keep_alive_timeout) */
+    hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->request_head_timeout);
     h->error_status = 0;
     h->error_why = NULL;
     h->error_header = NULL;
@@ -674,6 +677,11 @@ h1_timeout(hn_protocol_t *proto)
     if (h->req && h->req->resp_state == HN_RESP_NONE && h->req->app) {
         hn_log(HN_LOG_INFO, "client %s: request body read timed out", h->req->client);
         respond_error(h, 408, "read timeout");
+        return;
+    }
+    if (h->req && h->req->app == NULL && !h->is_tunnel) {
+        /* a head begun and not finished (slowloris): RFC 9110 §15.5.9 */
+        respond_error(h, 408, "request head not complete within request_head_timeout");
         return;
     }
     request_abort(h);
