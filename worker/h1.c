@@ -234,6 +234,8 @@ static int
 on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     h1_t *h = H1_OF(p);
+    if (h->rq == NULL)
+        return -1; /* trailers of a request already answered and let go (closing) */
     hn_arena_append(&h->rq->arena, &h->rq->field, &h->rq->field_len, at, len);
     return count_head(h, len) ? -1 : count_field(h);
 }
@@ -242,6 +244,8 @@ static int
 on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     h1_t *h = H1_OF(p);
+    if (h->rq == NULL)
+        return -1;
     /* llhttp accepts obs-fold and joins the lines; RFC 9112 §5.2 lets a
      * server reject it, and a proxy in front may not have joined them the
      * same way: a value that resumes right after a line break is a 400. */
@@ -261,6 +265,8 @@ static int
 on_header_value_complete(llhttp_t *p)
 {
     h1_t *h = H1_OF(p);
+    if (h->rq == NULL)
+        return -1;
     hn_request_t *r = h->req;
     char *name = h->rq->field, *value = h->rq->value ? h->rq->value : (char *)"";
     size_t nlen = h->rq->field_len, vlen = h->rq->value_len;

@@ -293,3 +293,19 @@ def test_client_closing_mid_request_does_not_hurt(srv):
     time.sleep(0.2)  # let the worker see the EOFs; the assertions below don't depend on it
     assert srv.request().status == 200
     assert srv.workers() == before
+
+
+def test_trailers_after_an_early_answer_do_not_crash(hornet_server):
+    """Found by fuzz_h1: an app that answers at the head (builtin:hello) of a chunked request
+    lets the request go (the connection will close); the trailer fields that follow were
+    parsed into the freed request. The worker must survive and serve on."""
+    srv = hornet_server(app="builtin:hello")
+    workers = srv.workers()
+    with Conn(srv.port) as c:
+        c.send(b"POST /hello HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"0\r\nX-Trailer: 1\r\n\r\n")
+        assert c.read_response().status == 200
+        c.assert_closed()
+    with Conn(srv.port) as c:
+        assert c.request("GET", "/").status == 200
+    assert srv.workers() == workers, "the worker was replaced (crash)"
