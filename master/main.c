@@ -77,7 +77,7 @@ main(int argc, char **argv)
         goto out;
     }
     if (cfg->errorlog == NULL) {
-        hn_log_level = (hn_log_level_t)-1; /* errorlog: off */
+        hn_log_level = HN_LOG_OFF;
     } else {
         hn_log_level = (hn_log_level_t)cfg->loglevel;
         if (hn_log_open(cfg->errorlog, &err) != HN_OK) {

@@ -13,6 +13,7 @@
 #include "shared/common.h"
 
 typedef enum hn_log_level {
+    HN_LOG_OFF = -1, /* errorlog: off (below every level; keeps the enum signed) */
     HN_LOG_CRIT = 0,
     HN_LOG_ERROR,
     HN_LOG_WARN,

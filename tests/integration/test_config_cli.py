@@ -431,3 +431,12 @@ def test_no_arguments_serves_hello_on_8000(hornet_bin, tmp_path):
         assert srv.stop(signal.SIGTERM, timeout=15) == 0
     finally:
         srv.cleanup()
+
+
+def test_errorlog_null_turns_the_error_log_off(hornet_server):
+    """errorlog: null writes nothing at all (it once wrote everything down to DEBUG: an
+    'off' level of -1 in an unsigned enum was above every level; found by fuzz_cfg)."""
+    srv = hornet_server(app="builtin:hello", config={"errorlog": None, "loglevel": "info"})
+    assert srv.request().status == 200
+    assert srv.stop() == 0
+    assert srv.stderr_text() == "", srv.stderr_text()[:500]
