@@ -257,7 +257,8 @@ v2_valid(const char *name, uint8_t ver_cmd, uint8_t fam, const uint8_t *block, s
          const uint8_t *extra, size_t extra_len, bool is_local, const char *src, const char *dst)
 {
     uint8_t body[HN_PROXY_V2_MAX_LEN], buf[HN_PROXY_MAX];
-    memcpy(body, block, block_len);
+    if (block_len)
+        memcpy(body, block, block_len);
     if (extra_len)
         memcpy(body + block_len, extra, extra_len);
     size_t n = v2_build(buf, ver_cmd, fam, body, block_len + extra_len);
