@@ -38,7 +38,7 @@ valgrind)
     mkdir -m 1777 "$logs" # some tests run hornet as nobody
     cat >"$work/vg-hornet" <<EOF
 #!/bin/sh
-exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no \
     --log-file=$logs/%p.log $work/hornet "\$@"
 EOF
     chmod 755 "$work/vg-hornet" "$work"
