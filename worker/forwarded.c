@@ -87,29 +87,16 @@ hn_forwarded_trusted(const hn_config_t *cfg, const char *text)
 static bool
 from_right(const hn_request_t *r, const char *name, unsigned hops, hn_str_t *out)
 {
-    size_t nlen = strlen(name), total = 0;
     hn_str_t e;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        const hn_header_t *h = &r->headers[i];
-        if (h->name_len != nlen || memcmp(h->name, name, nlen) != 0)
-            continue;
-        const char *p = h->value;
-        while (hn_str_list_next(&p, h->value + h->value_len, &e))
-            total++;
-    }
+    size_t total = 0, k = 0;
+    HN_REQUEST_FOR_EACH_LIST_ELEMENT(r, name, e)
+    total++;
     if (total < hops)
         return false;
-    size_t want = total - hops, k = 0;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        const hn_header_t *h = &r->headers[i];
-        if (h->name_len != nlen || memcmp(h->name, name, nlen) != 0)
-            continue;
-        const char *p = h->value;
-        while (hn_str_list_next(&p, h->value + h->value_len, &e))
-            if (k++ == want) {
-                *out = e;
-                return true;
-            }
+    HN_REQUEST_FOR_EACH_LIST_ELEMENT(r, name, e)
+    if (k++ == total - hops) {
+        *out = e;
+        return true;
     }
     return false;
 }

@@ -27,6 +27,20 @@
 #include "worker/app.h"
 #include "worker/worker.h"
 
+/* host[:port], [v6]:port or [v6]: the host's length; the port (maybe
+ * empty) into *port. */
+static size_t
+host_len(const char *v, size_t len, const char **port, size_t *port_len)
+{
+    const char *end = v + len;
+    const char *close = len && v[0] == '[' ? memchr(v, ']', len) : NULL;
+    const char *from = close ? close : v;
+    const char *colon = memrchr(from, ':', (size_t)(end - from));
+    *port = colon ? colon + 1 : end;
+    *port_len = (size_t)(end - *port);
+    return (size_t)((colon ? colon : end) - v);
+}
+
 /* One server_names entry against a host and port (port may be empty). */
 static bool
 name_matches(const char *name, const char *host, size_t hlen, const char *port, size_t plen)
@@ -55,15 +69,10 @@ hn_request_host_allowed(const hn_request_t *r, char *const *names, size_t n)
     const hn_header_t *h = hn_request_header(r, "host");
     if (h == NULL || h->value_len == 0)
         return false;
-    /* host[:port], [v6]:port or [v6] */
-    const char *v = h->value, *end = v + h->value_len, *port = end;
-    const char *close = v[0] == '[' ? memchr(v, ']', h->value_len) : NULL;
-    const char *colon = memrchr(close ? close : v, ':', (size_t)(end - (close ? close : v)));
-    if (colon)
-        port = colon + 1;
-    size_t hlen = (size_t)((colon ? colon : end) - v);
+    const char *port;
+    size_t plen, hlen = host_len(h->value, h->value_len, &port, &plen);
     for (size_t i = 0; i < n; i++)
-        if (name_matches(names[i], v, hlen, port, (size_t)(end - port)))
+        if (name_matches(names[i], h->value, hlen, port, plen))
             return true;
     return false;
 }
@@ -77,11 +86,8 @@ hn_request_redirect_to_https(hn_request_t *r, const hn_config_t *cfg)
     /* the host the client asked for, without its port */
     const hn_header_t *h = hn_request_header(r, "host");
     const char *host = h ? h->value : r->server_host;
-    size_t hlen = h ? h->value_len : strlen(host);
-    const char *close = hlen && host[0] == '[' ? memchr(host, ']', hlen) : NULL;
-    const char *colon = memrchr(close ? close : host, ':', hlen - (size_t)((close ? close : host) - host));
-    if (colon)
-        hlen = (size_t)(colon - host);
+    const char *hport;
+    size_t plen, hlen = host_len(host, h ? h->value_len : strlen(host), &hport, &plen);
     const struct sockaddr_storage *sa = &cfg->bind[0].sa;
     int port = sa->ss_family == AF_INET    ? ntohs(((const struct sockaddr_in *)sa)->sin_port)
                : sa->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)

@@ -15,7 +15,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <string.h>
+
 #include "shared/mem.h"
+#include "shared/str.h"
 
 typedef struct hn_header {
     const char *name; /* lower-cased for request headers */
@@ -134,6 +137,16 @@ bool hn_request_host_allowed(const hn_request_t *r, char *const *names, size_t n
  * the first TLS listener (Hypercorn's HTTPToHTTPSRedirectMiddleware, with
  * a permanent, method-keeping status). True when it was answered. */
 bool hn_request_redirect_to_https(hn_request_t *r, const struct hn_config *cfg);
+
+/* Each element of every header of this (lower-case) name, in order, as an
+ * hn_str_t in elem (a comma list, RFC 9110 §5.6.1). */
+#define HN_REQUEST_FOR_EACH_LIST_ELEMENT(r, hname, elem)                                           \
+    for (size_t i_ = 0; i_ < (r)->n_headers; i_++)                                                 \
+        if ((r)->headers[i_].name_len == strlen(hname) &&                                          \
+            memcmp((r)->headers[i_].name, (hname), (r)->headers[i_].name_len) == 0)                \
+            for (const char *p_ = (r)->headers[i_].value,                                          \
+                            *e_ = p_ + (r)->headers[i_].value_len;                                 \
+                 hn_str_list_next(&p_, e_, &(elem));)
 
 /* First header with this lower-case name, or NULL. */
 const hn_header_t *hn_request_header(const hn_request_t *r, const char *name);

@@ -215,27 +215,18 @@ deflate_offer(const char *s, size_t n, bool *asked)
     return server_bits;
 }
 
-/* Each element of every header of this (lower-case) name, in order. */
-#define FOR_EACH_LIST_ELEMENT(r, lit, elem)                                                        \
-    for (size_t i_ = 0; i_ < (r)->n_headers; i_++)                                                 \
-        if ((r)->headers[i_].name_len == sizeof(lit) - 1 &&                                        \
-            memcmp((r)->headers[i_].name, lit, sizeof(lit) - 1) == 0)                              \
-            for (const char *p_ = (r)->headers[i_].value,                                          \
-                            *e_ = p_ + (r)->headers[i_].value_len;                                 \
-                 hn_str_list_next(&p_, e_, &(elem));)
-
 const char *const *
 hn_ws_subprotocols(hn_request_t *r, size_t *n)
 {
     hn_str_t e;
     size_t count = 0;
     *n = 0;
-    FOR_EACH_LIST_ELEMENT(r, "sec-websocket-protocol", e)
+    HN_REQUEST_FOR_EACH_LIST_ELEMENT(r, "sec-websocket-protocol", e)
     count++;
     if (count == 0)
         return NULL;
     const char **list = hn_arena_alloc(r->arena, count * sizeof(*list));
-    FOR_EACH_LIST_ELEMENT(r, "sec-websocket-protocol", e)
+    HN_REQUEST_FOR_EACH_LIST_ELEMENT(r, "sec-websocket-protocol", e)
     list[(*n)++] = hn_arena_strndup(r->arena, e.ptr, e.len);
     return list;
 }
@@ -246,7 +237,7 @@ static int
 negotiate_deflate(hn_request_t *r, const char **answer, size_t *answer_len)
 {
     hn_str_t offer;
-    FOR_EACH_LIST_ELEMENT(r, "sec-websocket-extensions", offer) {
+    HN_REQUEST_FOR_EACH_LIST_ELEMENT(r, "sec-websocket-extensions", offer) {
         const char *semi = memchr(offer.ptr, ';', offer.len);
         hn_str_t name = {offer.ptr, semi ? (size_t)(semi - offer.ptr) : offer.len};
         while (name.len && (name.ptr[name.len - 1] == ' ' || name.ptr[name.len - 1] == '\t'))
