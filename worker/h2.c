@@ -86,6 +86,7 @@ typedef struct h2_stream {
     out_seg_t *out_head, *out_tail;
     size_t out_bytes;  /* bytes in data segments (the app's backpressure) */
     size_t out_total;  /* plus file bytes */
+    size_t withheld;   /* DATA bytes taken while paused and not yet given back as window */
     nghttp2_nv *trailers;
     size_t n_trailers;
     ev_timer body_timer;  /* read_timeout between DATA frames of a request body */
@@ -437,6 +438,11 @@ on_body_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     ev_timer_stop(loop, w);
     if (h == NULL || s->body_ended)
         return;
+    if (s->withheld) {
+        /* the client waits for the window we withhold: the stall is ours */
+        ev_timer_again(loop, w);
+        return;
+    }
     if (s->req.resp_state == HN_RESP_NONE) {
         respond_error(h, s, 408, "request body read timed out (read_timeout)");
     } else {
@@ -487,6 +493,22 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
     return 0;
 }
 
+static void
+deliver(h2_t *h, h2_stream_t *s, const uint8_t *data, size_t len)
+{
+    hn_request_t *r = &s->req;
+    s->body_bytes += len;
+    uint64_t limit = r->is_websocket ? 0 : cfg->max_body_size; /* frames have their own */
+    if (limit && s->body_bytes > limit) {
+        respond_error(h, s, 413, "body over max_body_size");
+        return;
+    }
+    if (ev_is_active(&s->body_timer))
+        ev_timer_again(hn_conn_loop(), &s->body_timer);
+    if (s->app_called)
+        r->app->on_body(r, (const char *)data, len);
+}
+
 static int
 on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                    const uint8_t *data, size_t len, void *ud)
@@ -494,19 +516,17 @@ on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t stream_id,
     (void)flags;
     h2_t *h = ud;
     h2_stream_t *s = nghttp2_session_get_stream_user_data(session, stream_id);
-    if (s == NULL || s->refused)
-        return 0;
-    hn_request_t *r = &s->req;
-    s->body_bytes += len;
-    uint64_t limit = r->is_websocket ? 0 : cfg->max_body_size; /* frames have their own */
-    if (limit && s->body_bytes > limit) {
-        respond_error(h, s, 413, "body over max_body_size");
-        return 0;
-    }
-    if (ev_is_active(&s->body_timer))
-        ev_timer_again(hn_conn_loop(), &s->body_timer);
-    if (s->app_called)
-        r->app->on_body(r, (const char *)data, len);
+    if (s != NULL && !s->refused)
+        deliver(h, s, data, len);
+    /* The window reopens as the app takes the bytes, except while its
+     * output to this client is stalled: then they are withheld, the
+     * client's window runs out and it stops sending, as HTTP/1.1 stops
+     * reading. Without this an app that answers as it receives (an echo, a
+     * WebSocket) would buffer whatever a client sends and never reads. */
+    if (s != NULL && s->is_paused && !s->refused)
+        s->withheld += len;
+    else
+        nghttp2_session_consume(session, stream_id, len);
     return 0;
 }
 
@@ -518,6 +538,9 @@ on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code
     if (s == NULL)
         return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+    /* what the stream withheld belongs to the connection's window too */
+    if (s->withheld)
+        nghttp2_session_consume_connection(session, s->withheld);
     stream_close(h, s, error_code == NGHTTP2_NO_ERROR && s->sent_all);
     want_flush(h);
     return 0;
@@ -647,6 +670,12 @@ notify_resumed(h2_t *h)
     for (h2_stream_t *s = h->streams; s; s = s->next)
         if (s->is_paused && s->out_bytes < HN_WRITE_LOW_WATER && s->app_called) {
             s->is_paused = false;
+            if (s->withheld) {
+                /* the WINDOW_UPDATE goes out in the next round of the flush pass */
+                nghttp2_session_consume(h->session, s->id, s->withheld);
+                s->withheld = 0;
+                want_flush(h);
+            }
             s->req.app->on_resume(&s->req);
         }
 }
@@ -1078,6 +1107,8 @@ setup_once(void)
     nghttp2_option_set_max_outbound_ack(options, MAX_OUTBOUND_ACK);
     /* closed streams are not kept around for the priority tree */
     nghttp2_option_set_no_closed_streams(options, 1);
+    /* receive windows follow what the apps take (on_data_chunk_recv) */
+    nghttp2_option_set_no_auto_window_update(options, 1);
 }
 
 hn_protocol_t *

@@ -9,10 +9,17 @@
  *       and at HORNET_EAGAIN, continues at on_resume (from a zero-delay timer,
  *       or directly inside on_resume with resume=direct). At most 16 chunks are
  *       written per loop iteration; a zero-delay timer continues.
+ *   POST /echo
+ *       every body chunk goes back as it arrives (no Content-Length). The ABI
+ *       cannot stop the body, so what response_body refuses (HORNET_EAGAIN)
+ *       waits in a heap queue until on_resume: only the server's flow control
+ *       keeps that queue short.
  *   GET /counters
  *       "pauses=.. resumes=.. eagain=.. sent=.. started=.. completed=..
- *        disc_false=.. disc_true=.. paused_now=.. mismatch=.. errors=.. last_rc=.."
+ *        disc_false=.. disc_true=.. paused_now=.. mismatch=.. errors=.. last_rc=..
+ *        echo_queue_max=.."
  *       sent: bytes response_body took (summed over every stream).
+ *       echo_queue_max: the most bytes an /echo queue ever held.
  *       mismatch: api->is_paused disagreed with on_pause/on_resume.
  *   anything else: "stream\n"
  */
@@ -33,6 +40,7 @@ static struct {
     unsigned long pauses, resumes, eagain, started, completed, disc_false, disc_true;
     unsigned long mismatch, errors, paused_now;
     unsigned long long sent;
+    size_t echo_queue_max;
     int last_rc;
 } cnt;
 
@@ -40,8 +48,11 @@ typedef struct st {
     hornet_request_t *req;
     unsigned long long total, sent;
     bool stream, paused, blocked, done, gone, ignore_pause, direct_resume, disc_seen;
+    bool echo, body_done;
     int in_call;
     hornet_timer_t *timer;
+    unsigned char *queue; /* /echo: body bytes response_body refused so far */
+    size_t queue_len, queue_cap;
 } st_t;
 
 static void
@@ -49,6 +60,7 @@ st_release(st_t *s)
 {
     if (s->timer)
         api->timer_free(s->timer);
+    free(s->queue);
     free(s);
 }
 
@@ -134,6 +146,52 @@ pump(st_t *s)
     schedule(s);
 }
 
+/* /echo: hand the queue over, and the end once the body is complete. */
+static void
+echo_drain(st_t *s)
+{
+    while (!s->done && !s->blocked && (s->queue_len > 0 || s->body_done)) {
+        bool last = s->queue_len == 0;
+        s->in_call++;
+        int rc = api->response_body(s->req, s->queue, s->queue_len, !last);
+        size_t n = s->queue_len;
+        if (!call_end(s))
+            return;
+        if (rc == HORNET_EAGAIN) {
+            cnt.eagain++;
+            s->blocked = true;
+        } else if (rc != HORNET_OK) {
+            cnt.errors++;
+            cnt.last_rc = rc;
+            s->done = true;
+        } else {
+            cnt.sent += n;
+            s->queue_len = 0;
+            if (last) {
+                s->done = true;
+                cnt.completed++;
+            }
+        }
+    }
+}
+
+static void
+echo_body(st_t *s, const void *data, size_t len, bool more_body)
+{
+    if (s->queue_len + len > s->queue_cap) {
+        s->queue_cap = (s->queue_len + len) * 2;
+        s->queue = realloc(s->queue, s->queue_cap);
+        if (!s->queue)
+            abort();
+    }
+    memcpy(s->queue + s->queue_len, data, len);
+    s->queue_len += len;
+    if (s->queue_len > cnt.echo_queue_max)
+        cnt.echo_queue_max = s->queue_len;
+    s->body_done = !more_body;
+    echo_drain(s);
+}
+
 static void
 on_timer(hornet_timer_t *t, void *ud)
 {
@@ -166,15 +224,26 @@ on_request(hornet_request_t *req, const hornet_scope_t *scope)
         s->total = qparam(scope, "bytes", v, sizeof(v)) ? strtoull(v, NULL, 10) : 1048576;
         s->ignore_pause = qparam(scope, "ignore", v, sizeof(v)) && v[0] == '1';
         s->direct_resume = qparam(scope, "resume", v, sizeof(v)) && strcmp(v, "direct") == 0;
+    } else if (scope->path_len == 5 && memcmp(scope->path, "/echo", 5) == 0) {
+        s->echo = true;
+        cnt.started++;
+        hornet_header_t h[1] = {{"content-type", 12, "application/octet-stream", 24}};
+        s->in_call++;
+        int rc = api->response_start(req, 200, h, 1, false);
+        if (call_end(s) && rc != HORNET_OK) {
+            cnt.errors++;
+            cnt.last_rc = rc;
+            s->done = true;
+        }
     } else if (scope->path_len == 9 && memcmp(scope->path, "/counters", 9) == 0) {
         char text[512];
         snprintf(text, sizeof(text),
                  "pauses=%lu resumes=%lu eagain=%lu sent=%llu started=%lu completed=%lu "
                  "disc_false=%lu disc_true=%lu paused_now=%lu mismatch=%lu errors=%lu "
-                 "last_rc=%d\n",
+                 "last_rc=%d echo_queue_max=%zu\n",
                  cnt.pauses, cnt.resumes, cnt.eagain, cnt.sent, cnt.started, cnt.completed,
                  cnt.disc_false, cnt.disc_true, cnt.paused_now, cnt.mismatch, cnt.errors,
-                 cnt.last_rc);
+                 cnt.last_rc, cnt.echo_queue_max);
         s->in_call++;
         respond_text(req, text);
         call_end(s);
@@ -188,9 +257,11 @@ on_request(hornet_request_t *req, const hornet_scope_t *scope)
 static void
 on_body(hornet_request_t *req, const void *data, size_t len, bool more_body)
 {
-    (void)data;
-    (void)len;
     st_t *s = api->get_data(req);
+    if (s && s->echo && !s->done) {
+        echo_body(s, data, len, more_body);
+        return;
+    }
     if (!s || !s->stream || more_body)
         return;
     /* the request body is complete: start streaming */
@@ -251,6 +322,10 @@ on_resume(hornet_request_t *req)
         cnt.paused_now--;
     }
     s->blocked = false;
+    if (s->echo && s->in_call == 0) {
+        echo_drain(s);
+        return;
+    }
     if (!s->stream || s->done)
         return;
     if (s->direct_resume && s->in_call == 0)

@@ -3,7 +3,9 @@
 tests/apps/stream.c streams N bytes (byte at offset o is o % 251) in 64 KiB chunks, producing
 only while not paused. A client that does not read must not make the worker buffer the whole
 response: the worker's VmRSS stays bounded while the app sits paused; once the client reads,
-the app resumes and every byte arrives exactly once, in order.
+the app resumes and every byte arrives exactly once, in order. The other way round, an app
+that answers as the body arrives (/echo) is held back by the server too: HTTP/1.1 stops
+reading, HTTP/2 stops giving back flow-control window.
 """
 
 import os
@@ -14,7 +16,10 @@ import time
 import pytest
 
 from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
+from hyperframe.frame import DataFrame
+
 from hornet_fixture import build_request, pid_alive, wait_until
+from test_h2 import S_INITIAL_WINDOW_SIZE, RawH2, headers_frame, req_headers
 
 pytestmark = requires_gcc
 
@@ -244,3 +249,33 @@ def test_pipelined_streams_each_resume(hornet_server, apps):
     counters = dict(kv.split("=") for kv in srv.request(path="/counters").body.decode().split())
     assert counters["completed"] == str(n) and counters["mismatch"] == "0", counters
     assert counters["pauses"] == counters["resumes"], counters
+
+
+def test_h2_upload_to_a_streaming_echo_is_held_back_by_flow_control(hornet_server, apps):
+    """HTTP/2: a client uploads to /echo, which sends every chunk back as it arrives, and reads
+    none of it (the server gets 1 KiB of window). Once the stream's output is stalled the
+    server stops giving back window, so the upload stalls within the stream window (1 MiB)
+    instead of the app queueing all of it. read_timeout (1 s) does not cut the stalled upload:
+    the stall is the server's. Once the client reads, the whole body comes back, in order."""
+    srv = hornet_server(app=apps["stream"], config={"read_timeout": "1s"})
+    body = os.urandom(16 * MB)
+    with RawH2(srv.port, settings={S_INITIAL_WINDOW_SIZE: 1024}) as c:
+        c.handshake()
+        c.send(headers_frame(1, req_headers("/echo", "POST"), end_stream=False))
+        sent = c.send_windowed(1, body, stall=2.5)
+        st = c.stream(1)
+        assert sent < 3 * MB, "the server kept opening its window: %d bytes taken" % sent
+        assert st.status == 200 and st.reset is None and not st.ended, st
+        queued = stream_counters(srv)["echo_queue_max"]
+        assert queued < 2 * MB, "the app queued %d bytes" % queued
+        c.open_windows()
+        deadline = time.monotonic() + 60
+        while sent < len(body):
+            assert time.monotonic() < deadline, "only %d of %d bytes sent" % (sent, len(body))
+            sent += c.send_windowed(1, body[sent:], stall=0.2)
+        c.send(DataFrame(1, data=b"", flags=["END_STREAM"]))
+        c.wait(lambda: st.done, 60, what="the whole echo")
+        assert st.ended and st.reset is None, st
+        assert len(st.data) == len(body) and st.data == body
+    c = stream_counters(srv)
+    assert c["errors"] == 0 and c["completed"] >= 1, c

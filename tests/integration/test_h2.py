@@ -473,6 +473,45 @@ class RawH2(SocketOwner):
             self.read(linger)
         return self.goaway, self.eof
 
+    def send_window(self, sid):
+        """What the server's flow control lets this client send now on stream sid: the lesser
+        of the stream's and the connection's window (RFC 9113 §6.9), from the server's SETTINGS
+        and every WINDOW_UPDATE read so far, less the DATA sent with send_windowed."""
+        sent = getattr(self, "data_sent", {})
+        initial = (self.server_settings or {}).get(S_INITIAL_WINDOW_SIZE, 65535)
+        stream = conn = 0
+        for f in self.frames:
+            if isinstance(f, WindowUpdateFrame):
+                if f.stream_id == sid:
+                    stream += f.window_increment
+                elif f.stream_id == 0:
+                    conn += f.window_increment
+        return min(initial + stream - sent.get(sid, 0), 65535 + conn - sent.get(0, 0))
+
+    def send_windowed(self, sid, data, stall=2.0, timeout=30.0):
+        """Send data as DATA frames on sid as fast as the server's windows allow, reading what
+        the server sends meanwhile (and never acknowledging it). Stops when everything is sent,
+        or when the window stayed shut for `stall` seconds; returns the bytes sent."""
+        self.data_sent = getattr(self, "data_sent", {})
+        pos = 0
+        shut_since = None
+        deadline = time.monotonic() + timeout
+        while pos < len(data) and time.monotonic() < deadline:
+            n = min(self.send_window(sid), 16384, len(data) - pos)
+            if n <= 0:
+                shut_since = shut_since or time.monotonic()
+                if time.monotonic() - shut_since >= stall:
+                    break
+                self.read(0.1)
+                continue
+            shut_since = None
+            self.send(DataFrame(sid, data=data[pos:pos + n]))
+            self.data_sent[sid] = self.data_sent.get(sid, 0) + n
+            self.data_sent[0] = self.data_sent.get(0, 0) + n
+            pos += n
+            self.read(0.001)
+        return pos
+
     def open_windows(self):
         """Give the server 1 GiB of connection and stream window."""
         self.send(SettingsFrame(0, settings={S_INITIAL_WINDOW_SIZE: 1 << 30}),

@@ -19,8 +19,10 @@
  * A WebSocket is accepted with the first subprotocol the client offered and
  * every message goes back as it came (text or binary). Messages the server
  * refuses for now (HORNET_EAGAIN: the client reads slower than it sends)
- * wait in a heap queue until on_resume, so none is lost; a client that lets
- * more than 4 MiB pile up there is closed with 1008.
+ * wait in a heap queue until on_resume, so none is lost. The server stops
+ * taking the client's frames meanwhile (HTTP/1.1 stops reading, HTTP/2 keeps
+ * the stream's window shut), which bounds the queue by a window; should more
+ * than 4 MiB pile up all the same, the client is closed with 1008.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
