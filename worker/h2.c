@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "shared/buf.h"
@@ -81,6 +82,8 @@ typedef struct h2_stream {
     uint64_t body_bytes;
     const char *authority;
     size_t authority_len;
+    const char *host;       /* a host header, which nghttp2 lets through once at most */
+    size_t host_len;
     const char *protocol;   /* :protocol of an extended CONNECT (RFC 8441) */
     size_t protocol_len;
     out_seg_t *out_head, *out_tail;
@@ -356,15 +359,33 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *n
     hd->name_len = namelen;
     hd->value = v;
     hd->value_len = valuelen;
-    if (name_is(name, namelen, "host"))
+    if (name_is(name, namelen, "host")) {
         s->has_host = true;
-    else if (name_is(name, namelen, "content-length")) {
+        s->host = v;
+        s->host_len = valuelen;
+    } else if (name_is(name, namelen, "content-length")) {
         int64_t n = 0;
         for (size_t i = 0; i < valuelen && n >= 0; i++)
             n = (v[i] >= '0' && v[i] <= '9' && n < INT64_MAX / 10) ? n * 10 + (v[i] - '0') : -1;
         r->content_length = n; /* nghttp2 checks it against the DATA received */
     }
     return 0;
+}
+
+/* nghttp2 checks the characters of :authority and host; the grammar is
+ * ours, uri-host[:port] as HTTP/1.1's Host gets, and when both are sent
+ * they must name the same origin (RFC 9113 §8.3.1), or the app and
+ * server_names would each believe a different one. */
+static bool
+authority_valid(const h2_stream_t *s)
+{
+    if (s->authority && !hn_headers_valid_host(s->authority, s->authority_len))
+        return false;
+    if (s->host && !hn_headers_valid_host(s->host, s->host_len))
+        return false;
+    return s->authority == NULL || s->host == NULL ||
+           (s->authority_len == s->host_len &&
+            strncasecmp(s->authority, s->host, s->host_len) == 0);
 }
 
 static void
@@ -393,6 +414,10 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
     }
     if (r->method == NULL || hn_request_set_target(r, r->raw_path, r->raw_path_len) != 0) {
         respond_error(h, s, 400, "malformed :path");
+        return;
+    }
+    if (!authority_valid(s)) {
+        respond_error(h, s, 400, "invalid :authority or Host, or the two differ");
         return;
     }
     if (!hn_request_host_allowed(r, cfg->server_names, cfg->n_server_names)) {

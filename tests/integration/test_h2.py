@@ -771,6 +771,34 @@ def test_malformed_path_is_400(hornet_server):
         assert c.get("/fine").status == 200
 
 
+@pytest.mark.parametrize("authority,host,status", [
+    ("localhost:8000", None, 200),
+    ("[::1]:8000", None, 200),
+    (None, "localhost", 200),
+    ("Example.COM", "example.com", 200),        # one origin, any case
+    ("localhost:80x", None, 400),               # a port is digits
+    ("a:1:2", None, 400),
+    ("user@localhost", None, 400),              # no userinfo (RFC 9113 §8.3.1)
+    ("[::1", None, 400),
+    (None, "localhost:abc", 400),
+    ("a.example", "b.example", 400),            # two origins: which one is it?
+])
+def test_authority_and_host_are_checked(hornet_server, authority, host, status):
+    """:authority and host follow HTTP/1.1's Host rule (uri-host[:port]) and, when both are
+    sent, must agree; a bad one is 400 on that stream only, and the connection goes on."""
+    srv = hornet_server(app="builtin:echo")
+    with RawH2(srv.port) as c:
+        c.handshake()
+        extra = [("host", host)] if host is not None else []
+        c.send(headers_frame(1, req_headers("/a", authority=authority, extra=extra)))
+        st = c.stream(1)
+        c.wait(lambda: st.done, what="the answer to stream 1")
+        assert st.status == status, st
+        c.send(headers_frame(3, req_headers("/after")))
+        c.wait(lambda: c.stream(3).done, what="the next stream")
+        assert c.stream(3).status == 200 and c.goaway is None, c.stream(3)
+
+
 def test_access_log_records_h2_requests(hornet_server, tmp_path):
     log = tmp_path / "access.log"
     srv = hornet_server(app="builtin:hello", config={"accesslog": str(log)})
