@@ -78,6 +78,7 @@ typedef struct hn_config {
     double read_timeout;        /* 0: off */
     size_t h11_max_incomplete_size;
     size_t max_header_field_size;
+    size_t max_request_line_size;  /* method and target; HTTP/2: :path */
     int max_header_count;
     uint64_t max_body_size;     /* 0: unlimited */
     bool include_server_header;

@@ -118,6 +118,11 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "max_header_field_size", .type = HN_CFG_SIZE, HN_CFG_FIELD(max_header_field_size),
      .def = "8KiB", .min = "256", .max = "1MiB", .flags = HN_CFG_RELOADABLE,
      .doc = "largest header field, name and value, in HTTP/1.1 and HTTP/2 (431 beyond)"},
+    {.name = "max_request_line_size", .type = HN_CFG_SIZE,
+     HN_CFG_FIELD(max_request_line_size), .def = "8KiB", .min = "256", .max = "1MiB",
+     .flags = HN_CFG_RELOADABLE,
+     .doc = "largest request line, method and target (HTTP/2: :path), as nginx's header "
+            "buffer (414 beyond)"},
     {.name = "max_header_count", .type = HN_CFG_INT, HN_CFG_FIELD(max_header_count),
      .def = "100", .min = "1", .max = "1000", .flags = HN_CFG_RELOADABLE,
      .doc = "most header fields in one request (431 beyond)"},

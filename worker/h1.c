@@ -214,6 +214,12 @@ on_url(llhttp_t *p, const char *at, size_t len)
 {
     h1_t *h = H1_OF(p);
     hn_arena_append(&h->rq->arena, (char **)&h->req->raw_path, &h->req->raw_path_len, at, len);
+    /* counted as it arrives, like a header field: nginx's and Apache's 414 */
+    if (h->req->method_len + h->req->raw_path_len > cfg->max_request_line_size) {
+        h->error_status = 414;
+        h->error_why = "request line larger than max_request_line_size";
+        return -1;
+    }
     return count_head(h, len);
 }
 

@@ -104,6 +104,7 @@ typedef struct h2_stream {
     bool body_ended : 1;  /* on_body_end was delivered */
     bool started : 1;     /* the head is complete: counted in n_started */
     bool field_too_large : 1; /* a header field over max_header_field_size: 431 */
+    bool path_too_long : 1;   /* :path over max_request_line_size: 414 */
 } h2_stream_t;
 
 typedef struct h2 {
@@ -325,7 +326,13 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *n
     }
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0; /* trailers: counted, not kept (as in HTTP/1.1) */
-    if (namelen + valuelen > cfg->max_header_field_size) {
+    if (name_is(name, namelen, ":path")) {
+        if (valuelen > cfg->max_request_line_size) {
+            /* the request line's limit, not a header field's: 414, as HTTP/1.1 */
+            s->path_too_long = true;
+            return 0;
+        }
+    } else if (namelen + valuelen > cfg->max_header_field_size) {
         /* answered with 431 once the block is complete, as HTTP/1.1 is */
         s->field_too_large = true;
         return 0;
@@ -408,6 +415,10 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
         *hd = (hn_header_t){"host", 4, s->authority, s->authority_len};
     }
     hn_forwarded_apply(r, cfg);
+    if (s->path_too_long) {
+        respond_error(h, s, 414, ":path larger than max_request_line_size");
+        return;
+    }
     if (s->field_too_large) {
         respond_error(h, s, 431, "header field larger than max_header_field_size");
         return;

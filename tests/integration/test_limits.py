@@ -1,5 +1,5 @@
-"""Limits on what a client may send (issue 7): one header field's size over HTTP/1.1 and
-HTTP/2, and a head trickled in a byte at a time (slowloris) while others are served."""
+"""Limits on what a client may send (issue 7): one header field's size and the request line's
+over HTTP/1.1 and HTTP/2, and a head trickled in a byte at a time (slowloris) while others are served."""
 
 import select
 import time
@@ -52,6 +52,58 @@ def test_max_header_field_size_is_configurable(hornet_server):
     srv = hornet_server(app="builtin:hello", config={"max_header_field_size": "1KiB"})
     assert head_with(srv.port, b"x-a", b"a" * 1000) == 200
     assert head_with(srv.port, b"x-a", b"a" * 1100) == 431
+
+
+def line_with(port, target):
+    """The status a request line with this target gets; a 414 closes the connection."""
+    with Conn(port) as c:
+        c.send(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+        if r.status == 414:
+            c.assert_closed()
+        return r.status
+
+
+def test_request_line_up_to_8_kib_is_served(hello):
+    # "GET" and the target: 8192 bytes
+    assert line_with(hello.port, b"/" + b"a" * (8192 - 4)) == 200
+
+
+@pytest.mark.parametrize("size", [8192 - 2, 12000, 20000])
+def test_request_line_over_8_kib_gets_414(hello, size):
+    """As nginx does, 414 URI Too Long; also past h11_max_incomplete_size (16 KiB), since the
+    line is judged as it arrives."""
+    assert line_with(hello.port, b"/" + b"a" * size) == 414
+    assert "request line larger than max_request_line_size" in hello.stderr_text()
+
+
+def test_request_line_arriving_byte_by_byte_is_cut_at_the_limit(hornet_server):
+    """The 414 comes when the line passes the limit, not when it ends."""
+    srv = hornet_server(app="builtin:hello", config={"max_request_line_size": "1KiB"})
+    with Conn(srv.port) as c:
+        c.send(b"GET /" + b"a" * 1100)
+        r = c.read_response()
+        assert r.status == 414, r
+        c.assert_closed()
+
+
+def test_max_request_line_size_is_configurable(hornet_server):
+    srv = hornet_server(app="builtin:hello", config={"max_request_line_size": "32KiB",
+                                                     "h11_max_incomplete_size": "64KiB",
+                                                     "max_header_field_size": "1KiB"})
+    # the request line has its own limit, not the header field's
+    assert line_with(srv.port, b"/" + b"a" * 30000) == 200
+    assert line_with(srv.port, b"/" + b"a" * 33000) == 414
+
+
+def test_http2_path_over_the_limit_gets_414_on_its_stream(hornet_server):
+    srv = hornet_server(app="builtin:hello", config={"max_request_line_size": "1KiB"})
+    with H2Client(srv.port) as c:
+        st = c.get("/" + "a" * 1100)
+        assert st.status == 414 and st.ended, st
+        st = c.get("/" + "a" * 1000)
+        assert st.status == 200 and bytes(st.data) == HELLO, st
+    assert ":path larger than max_request_line_size" in srv.stderr_text()
 
 
 def test_http2_header_field_over_the_limit_gets_431_on_its_stream(hello):
