@@ -735,16 +735,17 @@ def test_scope_of_an_h2_stream(hornet_server, apps):
         assert ["x-one", "1"] in s["headers"] and ["accept", "*/*"] in s["headers"]
         # :authority becomes host when the client sent none
         assert [v for k, v in s["headers"] if k == "host"] == ["example.test:8080"]
-    # the client's own host header is kept alone; with no :authority and no host, no host
-    # header is invented (raw: the h2 library refuses both requests)
+    # the client's own host header (naming the same origin) is kept alone; with no
+    # :authority and no host, no host header is invented (raw: the h2 library refuses both
+    # requests; a host naming another origin is a 400, test_authority_and_host_are_checked)
     with RawH2(srv.port) as c:
         c.handshake()
-        c.send(headers_frame(1, req_headers("/scope", authority="authority.test",
-                                            extra=[("host", "given.test")])),
+        c.send(headers_frame(1, req_headers("/scope", authority="given.test",
+                                            extra=[("host", "Given.Test")])),
                headers_frame(3, req_headers("/scope", authority=None)))
         c.wait(lambda: c.stream(1).done and c.stream(3).done, what="two scopes")
         s = json.loads(bytes(c.stream(1).data))
-        assert [v for k, v in s["headers"] if k == "host"] == ["given.test"], s["headers"]
+        assert [v for k, v in s["headers"] if k == "host"] == ["Given.Test"], s["headers"]
         if c.stream(3).reset is None:
             s = json.loads(bytes(c.stream(3).data))
             assert "host" not in [k for k, _ in s["headers"]], s["headers"]

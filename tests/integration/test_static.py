@@ -386,6 +386,19 @@ def test_if_range(srv):
     assert r.status == 200, "If-Range needs a strong match"
 
 
+@pytest.mark.parametrize("when", [
+    "Wed, 02 Dec 2026 10:00:00 GMT",   # a date may begin with W, as a weak tag does
+    "Sun, 06 Nov 1994 08:49:37 GMT",
+])
+def test_if_range_with_a_date_on_any_day(srv, tree, when):
+    stamp = email.utils.parsedate_to_datetime(when).timestamp()
+    os.utime(tree / "a.txt", (stamp, stamp))
+    g = get(srv, "/a.txt")
+    assert g.header("last-modified") == when, g
+    r = get(srv, "/a.txt", [("Range", "bytes=0-4"), ("If-Range", when)])
+    assert r.status == 206 and r.body == TEXT[:5], r
+
+
 def test_range_with_curl(srv):
     p = curl("-sS", "-r", "2-6", srv.url + "/a.txt")
     assert p.returncode == 0, p.stderr

@@ -591,7 +591,10 @@ parse_range(const hornet_scope_t *s, uint64_t size, const char *etag, time_t mti
     if (ifr != NULL) {
         /* An entity tag must match strongly; a date must be exactly our
          * Last-Modified (§13.1.5). Otherwise send the whole, current file. */
-        if (ifr->value_len > 0 && (ifr->value[0] == '"' || ifr->value[0] == 'W')) {
+        /* "W/" opens a weak tag; a bare W opens a date ("Wed, ...") */
+        if (ifr->value_len > 0 && (ifr->value[0] == '"' ||
+                                   (ifr->value_len > 1 && ifr->value[0] == 'W' &&
+                                    ifr->value[1] == '/'))) {
             if (ifr->value_len != strlen(etag) || memcmp(ifr->value, etag, ifr->value_len) != 0)
                 return RANGE_NONE;
         } else if (hn_headers_parse_date(ifr->value, ifr->value_len) != mtime) {
