@@ -234,6 +234,8 @@ hn_listeners_derive(hn_listeners_t *next, const hn_listeners_t *cur, const hn_co
         hn_listen_item_t *it = &next->items[i];
         next->n = i + 1;
         it->tls = secure && cfg->certfile != NULL;
+        /* from cfg, never from a kept socket: a reload may move it */
+        it->proxy_protocol = hn_cfg_has_proxy_protocol(cfg, conf);
         if (derive_item(it, conf, cur, cfg, n_slots, err) != HN_OK) {
             hn_listeners_close_keeping(next, cur);
             return HN_ERR;

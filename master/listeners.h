@@ -21,6 +21,8 @@ typedef struct hn_listen_item {
     hn_addr_t addr;   /* as bound (a TCP port 0 is replaced by the kernel's choice) */
     bool per_slot;    /* TCP: fds[slot]; otherwise fds[0] for everyone */
     bool tls;         /* a bind address while certfile is set (insecure_bind: not) */
+    /* connections start with a PROXY header (hn_cfg_has_proxy_protocol) */
+    bool proxy_protocol;
     int *fds;
     size_t n_fds;
     bool unlink_on_close; /* a unix socket file we created */

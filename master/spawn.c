@@ -50,6 +50,7 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generatio
         }
         memcpy(mine[k].text, it->addr.text, sizeof(mine[k].text));
         mine[k].tls = it->tls;
+        mine[k].proxy_protocol = it->proxy_protocol;
         k++;
     }
 

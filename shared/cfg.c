@@ -33,6 +33,8 @@ typedef struct cfg_box {
 static int walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
                         const char *section, hn_err_t *err);
 static void print_default(const hn_cfg_option_t *opt, FILE *out);
+static bool is_listener(const hn_config_t *cfg, const hn_addr_t *a);
+static int check_proxy_protocol_bind(const hn_config_t *cfg, hn_err_t *err);
 
 hn_config_t *
 hn_cfg_new(void)
@@ -136,6 +138,65 @@ systemd_sockets(hn_config_t *cfg, hn_err_t *err)
     return (int)n;
 }
 
+/* Is a one of the listeners, bind or insecure_bind? */
+static bool
+is_listener(const hn_config_t *cfg, const hn_addr_t *a)
+{
+    for (size_t i = 0; i < cfg->n_bind; i++)
+        if (hn_addr_equal(&cfg->bind[i], a))
+            return true;
+    for (size_t i = 0; i < cfg->n_insecure_bind; i++)
+        if (hn_addr_equal(&cfg->insecure_bind[i], a))
+            return true;
+    return false;
+}
+
+/* proxy_protocol_bind picks listeners, so an entry that is none of them
+ * would silently leave a load balancer's port without PROXY parsing (every
+ * connection closed, or its header taken for a request). Run after the
+ * default bind is in place: "proxy_protocol_bind: 127.0.0.1:8000" alone is
+ * a listener. The entries carry no line, so the errors name the key. */
+static int
+check_proxy_protocol_bind(const hn_config_t *cfg, hn_err_t *err)
+{
+    char listeners[320];
+    size_t len = 0;
+
+    if (cfg->n_proxy_protocol_bind == 0)
+        return HN_OK;
+    if (cfg->proxy_protocol) {
+        hn_err_set(err, 0, "proxy_protocol_bind: expected nothing beside proxy_protocol: true, "
+                   "which already covers every listener, got \"%s\"",
+                   cfg->proxy_protocol_bind[0].text);
+        return HN_ERR;
+    }
+    listeners[0] = '\0';
+    for (size_t i = 0; i < cfg->n_bind + cfg->n_insecure_bind && len < sizeof(listeners); i++) {
+        const hn_addr_t *l = i < cfg->n_bind ? &cfg->bind[i] : &cfg->insecure_bind[i - cfg->n_bind];
+        len += (size_t)snprintf(listeners + len, sizeof(listeners) - len, "%s%s", i ? ", " : "",
+                                l->text);
+    }
+    for (size_t i = 0; i < cfg->n_proxy_protocol_bind; i++) {
+        if (is_listener(cfg, &cfg->proxy_protocol_bind[i]))
+            continue;
+        hn_err_set(err, 0, "proxy_protocol_bind: expected an address of bind or insecure_bind "
+                   "(%s), got \"%s\"", listeners, cfg->proxy_protocol_bind[i].text);
+        return HN_ERR;
+    }
+    return HN_OK;
+}
+
+bool
+hn_cfg_has_proxy_protocol(const hn_config_t *cfg, const hn_addr_t *listener)
+{
+    if (cfg->proxy_protocol)
+        return true;
+    for (size_t i = 0; i < cfg->n_proxy_protocol_bind; i++)
+        if (hn_addr_equal(&cfg->proxy_protocol_bind[i], listener))
+            return true;
+    return false;
+}
+
 int
 hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
 {
@@ -148,6 +209,8 @@ hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
                                   err) != HN_OK)
             return HN_ERR;
     }
+    if (check_proxy_protocol_bind(cfg, err) != HN_OK)
+        return HN_ERR;
     if (cfg->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = (int)(n < 1 ? 1 : n > HN_CFG_MAX_WORKERS ? HN_CFG_MAX_WORKERS : n);

@@ -84,6 +84,8 @@ typedef struct hn_config {
     bool include_server_header;
     bool include_date_header;
     bool proxy_protocol;        /* a PROXY header opens every connection */
+    hn_addr_t *proxy_protocol_bind; /* ...or only those to these listeners */
+    size_t n_proxy_protocol_bind;
     int proxy_headers;          /* hn_cfg_proxy_headers_t */
     int proxy_trusted_hops;
     char **forwarded_allow_ips; /* entries: IPs, CIDRs, "*", comma-separated */
@@ -150,8 +152,14 @@ int hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char 
                hn_err_t *err);
 
 /* Cross-field checks and resolution ("auto" workers, an empty bind list
- * becomes 127.0.0.1:8000). Call once after the file and the CLI. */
+ * becomes 127.0.0.1:8000, proxy_protocol_bind names listeners and is not
+ * set beside proxy_protocol: true). Call once after the file and the CLI. */
 int hn_cfg_finish(hn_config_t *cfg, hn_err_t *err);
+
+/* Does a connection to the listener configured as `listener` (an entry of
+ * bind or insecure_bind) start with a PROXY header? proxy_protocol: true
+ * says every listener, else proxy_protocol_bind names them. */
+bool hn_cfg_has_proxy_protocol(const hn_config_t *cfg, const hn_addr_t *listener);
 
 /* Documentation of every option, from the table: for --help. */
 void hn_cfg_print_help(FILE *out);

@@ -133,6 +133,11 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .metavar = "true|false",
      .doc = "every connection starts with a PROXY protocol v1 or v2 header (HAProxy, AWS "
             "NLB), accepted from forwarded_allow_ips only"},
+    {.name = "proxy_protocol_bind", .type = HN_CFG_ADDRS, HN_CFG_FIELD(proxy_protocol_bind),
+     .count_offset = offsetof(hn_config_t, n_proxy_protocol_bind), .def = NULL,
+     .flags = HN_CFG_RELOADABLE, .cli = "proxy-protocol-bind", .metavar = "ADDR",
+     .doc = "only connections to these listeners (each one of bind or insecure_bind) start "
+            "with a PROXY header; proxy_protocol: true is every listener"},
     {.name = "proxy_headers", .type = HN_CFG_ENUM, HN_CFG_FIELD(proxy_headers), .def = "off",
      .flags = HN_CFG_RELOADABLE, .enum_parse = parse_proxy_headers,
      .enum_name = name_proxy_headers, .choices = "off, legacy, modern",

@@ -18,6 +18,7 @@ struct hn_listener {
     char host[HN_ADDR_TEXT_MAX]; /* text split once: "127.0.0.1", "::1", a unix path */
     int port;                    /* -1 when there is none */
     struct ssl_ctx_st *tls_ctx;  /* a TLS listener's context, or NULL */
+    bool proxy_protocol;         /* a PROXY header comes first (before TLS) */
     ev_io io;
     ev_timer backoff; /* accept paused after EMFILE */
 };

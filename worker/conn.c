@@ -69,7 +69,7 @@ hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l, const struct 
     c->proxy_len = 0;
     ev_io_init(&c->proxy_io, on_proxy_io, fd, EV_READ);
     const hn_config_t *cfg = hn_worker_config();
-    if (cfg->proxy_protocol) {
+    if (l && l->proxy_protocol) {
         char ip[INET6_ADDRSTRLEN];
         if (peer_ip(c, ip, sizeof(ip)) && !hn_forwarded_trusted(cfg, ip)) {
             hn_log(HN_LOG_WARN, "client %s: a PROXY protocol header from a peer not in "

@@ -35,7 +35,7 @@ typedef struct hn_conn {
         struct sockaddr_in6 in6;
     } peer;
     socklen_t peer_len;
-    /* proxy_protocol: the PROXY header is read before anything else */
+    /* a proxy_protocol listener: the PROXY header is read before anything else */
     ev_io proxy_io;
     char *proxy_buf; /* its bytes so far (HN_PROXY_MAX); NULL once read */
     size_t proxy_len;

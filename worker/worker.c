@@ -344,6 +344,7 @@ hn_worker_main(const hn_worker_args_t *a)
     for (size_t i = 0; i < a->n_sockets; i++) {
         ls[i].fd = a->sockets[i].fd;
         ls[i].tls_ctx = a->sockets[i].tls ? a->tls_ctx : NULL;
+        ls[i].proxy_protocol = a->sockets[i].proxy_protocol;
         memcpy(ls[i].text, a->sockets[i].text, sizeof(ls[i].text));
     }
     hn_accept_start(w_loop, ls, a->n_sockets);

@@ -22,6 +22,7 @@ typedef struct hn_worker_socket {
     int fd;
     char text[HN_ADDR_TEXT_MAX]; /* the address as configured, for logs */
     bool tls;                    /* served with args->tls_ctx */
+    bool proxy_protocol;         /* connections start with a PROXY header */
 } hn_worker_socket_t;
 
 typedef struct hn_worker_args {
