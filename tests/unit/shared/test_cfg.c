@@ -2,7 +2,8 @@
  * test_cfg.c - shared/cfg*.c: defaults, every type good and bad through both
  * the file and hn_cfg_set, the exact words of errors (file:line:col, key,
  * expected, got), CLI override order, bind replace/append, the application
- * keys (root_path's normalisation, mount's mapping and its errors), and that
+ * keys (root_path's normalisation, mount's mapping and its errors),
+ * proxy_protocol_bind's checks against the listeners, and that
  * --dump-config output loads back to the same config.
  */
 #ifdef HAVE_CONFIG_H
@@ -860,6 +861,79 @@ test_dump_roundtrip(void)
     hn_cfg_free(d);
 }
 
+/* Load text and finish; "OK" or the error of either step (static). */
+static const char *
+finish_err(const char *text)
+{
+    static char msg[512];
+    hn_config_t *cfg = hn_cfg_new();
+    hn_err_t err;
+
+    snprintf(msg, sizeof(msg), "%s", load_into(cfg, text));
+    if (strcmp(msg, "OK") == 0 && hn_cfg_finish(cfg, &err) != HN_OK)
+        snprintf(msg, sizeof(msg), "%s", err.msg);
+    hn_cfg_free(cfg);
+    return msg;
+}
+
+/* proxy_protocol_bind: listeners chosen among bind and insecure_bind, checked by finish. */
+static void
+test_proxy_protocol_bind(void)
+{
+    hn_config_t *cfg = hn_cfg_new();
+    hn_err_t err;
+    hn_addr_t a, b, c;
+
+    is_str(load_into(cfg, "bind: [127.0.0.1:9101, \"[::1]:9102\"]\n"
+                          "insecure_bind: 127.0.0.1:9103\n"
+                          "proxy_protocol_bind: [\"[::1]:9102\", 127.0.0.1:9103]\n"),
+           "OK", "a bind and an insecure_bind address");
+    is_int(hn_cfg_finish(cfg, &err), HN_OK, "finish accepts listeners");
+    hn_addr_parse("127.0.0.1:9101", &a, &err);
+    hn_addr_parse("[::1]:9102", &b, &err);
+    hn_addr_parse("127.0.0.1:9103", &c, &err);
+    ok(!hn_cfg_has_proxy_protocol(cfg, &a), "bind not named: no PROXY header");
+    ok(hn_cfg_has_proxy_protocol(cfg, &b), "bind named: PROXY header");
+    ok(hn_cfg_has_proxy_protocol(cfg, &c), "insecure_bind named: PROXY header");
+    cfg->proxy_protocol = true;
+    ok(hn_cfg_has_proxy_protocol(cfg, &a), "proxy_protocol: true is every listener");
+    hn_cfg_free(cfg);
+
+    is_str(finish_err("proxy_protocol_bind: 127.0.0.1:8000\n"), "OK",
+           "the default bind is a listener");
+    is_str(finish_err("bind: \"[::1]:9101\"\nproxy_protocol_bind: \"[0:0::0:1]:9101\"\n"), "OK",
+           "compared as addresses, not text");
+    is_str(finish_err("bind: [127.0.0.1:9101, 127.0.0.1:9102]\n"
+                      "proxy_protocol_bind: [127.0.0.1:9101, 127.0.0.1:9104]\n"),
+           "proxy_protocol_bind: expected an address of bind or insecure_bind "
+           "(127.0.0.1:9101, 127.0.0.1:9102), got \"127.0.0.1:9104\"",
+           "an address that is not a listener");
+    is_str(finish_err("bind: 127.0.0.1:9101\nproxy_protocol: true\n"
+                      "proxy_protocol_bind: 127.0.0.1:9101\n"),
+           "proxy_protocol_bind: expected nothing beside proxy_protocol: true, which already "
+           "covers every listener, got \"127.0.0.1:9101\"",
+           "both keys");
+    is_str(finish_err("bind: 127.0.0.1:9101\nproxy_protocol: true\nproxy_protocol_bind: []\n"),
+           "OK", "proxy_protocol: true beside an empty list");
+
+    /* the flag replaces the file's list, then appends, as --bind does */
+    cfg = hn_cfg_new();
+    is_str(load_into(cfg, "bind: [127.0.0.1:9101, 127.0.0.1:9102]\n"
+                          "proxy_protocol_bind: 127.0.0.1:9101\n"),
+           "OK", "file");
+    is_int(hn_cfg_set(cfg, "proxy_protocol_bind", "127.0.0.1:9102", "--proxy-protocol-bind",
+                      &err),
+           HN_OK, "flag");
+    ok(cfg->n_proxy_protocol_bind == 1 && !hn_cfg_has_proxy_protocol(cfg, &a),
+       "the flag replaced the file's list");
+    is_int(hn_cfg_set(cfg, "proxy_protocol_bind", "127.0.0.1:9101", "--proxy-protocol-bind",
+                      &err),
+           HN_OK, "flag again");
+    ok(cfg->n_proxy_protocol_bind == 2 && hn_cfg_has_proxy_protocol(cfg, &a), "and appended");
+    is_int(hn_cfg_finish(cfg, &err), HN_OK, "finish");
+    hn_cfg_free(cfg);
+}
+
 /* reload.paths: a key inside the mapping "reload", also accepted dotted. */
 static void
 test_reload_paths(void)
@@ -913,6 +987,7 @@ main(void)
     test_app_keys();
     test_mount();
     test_reload_paths();
+    test_proxy_protocol_bind();
     test_override_order();
     test_dump_roundtrip();
 
