@@ -858,12 +858,19 @@ dump_string(const char *s, FILE *out)
     fputc('"', out);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+        unsigned char next = (unsigned char)s[1];
+        if (c == '"' || c == '\\') {
             fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
+        } else if (c < 0x20 || c == 0x7f) {
             fprintf(out, "\\x%02X", c);
-        else
+        } else if (c == 0xc2 && next >= 0x80 && next <= 0x9f && next != 0x85) {
+            /* U+0080..U+009F (but NEL) are not printable in YAML: libyaml
+             * refuses them raw, so the dump would not load again */
+            fprintf(out, "\\x%02X", next);
+            s++;
+        } else {
             fputc(c, out);
+        }
     }
     fputc('"', out);
 }
