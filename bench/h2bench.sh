@@ -7,6 +7,9 @@
 # Every server gets one worker (thread) pinned to CPU $BENCH_SERVER_CPU (0);
 # h2load runs one thread on CPU $BENCH_CLIENT_CPU (1) with
 # $BENCH_CONNECTIONS (50) connections of $BENCH_STREAMS (32) streams each.
+# BENCH_UPLOAD=N makes every request a POST of N random bytes (at most 1 MiB,
+# nginx's client_max_body_size), which each server reads and ignores: the
+# receive path, HTTP/2 flow control and WINDOW_UPDATEs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +27,8 @@ SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 SERVERS=${BENCH_SERVERS:-hornet nginx h2o}
 MODES=${BENCH_MODES:-h2c tls}
+UPLOAD=${BENCH_UPLOAD:-}
+UPLOAD_ARGS=()
 
 declare -A RESULT=()
 
@@ -135,12 +140,12 @@ run_h2load() {
     out="$WORK/$name-$MODE/h2load.txt"
     if ((WARMUP > 0)); then
         taskset -c "$CLIENT_CPU" "$H2LOAD_BIN" -t1 -c"$CONNECTIONS" -m"$STREAMS" \
-            -D"$WARMUP" "$URL" >/dev/null 2>&1 || true
+            -D"$WARMUP" "${UPLOAD_ARGS[@]}" "$URL" >/dev/null 2>&1 || true
     fi
     mapfile -t pids < <(server_pids)
     t0=$(cpu_ticks "${pids[@]}")
     taskset -c "$CLIENT_CPU" "$H2LOAD_BIN" -t1 -c"$CONNECTIONS" -m"$STREAMS" -D"$DURATION" \
-        "$URL" >"$out" 2>&1 || true
+        "${UPLOAD_ARGS[@]}" "$URL" >"$out" 2>&1 || true
     t1=$(cpu_ticks "${pids[@]}")
     local key=$name.$MODE
     RESULT[$key.rps]=$(awk '/^finished in/ { gsub(",", "", $4); printf "%.0f", $4 }' "$out")
@@ -188,6 +193,7 @@ print_table() {
     done
     printf '\n%s connections x %s streams, %ss runs after %ss warm-ups; one server worker.\n' \
         "$CONNECTIONS" "$STREAMS" "$DURATION" "$WARMUP"
+    [[ -z $UPLOAD ]] || printf 'Every request a POST of %s bytes.\n' "$UPLOAD"
 }
 
 main() {
@@ -196,6 +202,12 @@ main() {
     [[ -x $H2LOAD_BIN ]] || die "h2load not found at $H2LOAD_BIN (apt install nghttp2-client)"
     ulimit -n 20000 2>/dev/null || true
     make_cert
+    if [[ -n $UPLOAD ]]; then
+        [[ $UPLOAD =~ ^[0-9]+$ ]] && ((UPLOAD <= 1048576)) ||
+            die "BENCH_UPLOAD: a byte count up to 1048576 (nginx's client_max_body_size)"
+        head -c "$UPLOAD" /dev/urandom >"$WORK/upload.bin"
+        UPLOAD_ARGS=(-d "$WORK/upload.bin")
+    fi
     for MODE in $MODES; do
         for name in $SERVERS; do
             case $name in
