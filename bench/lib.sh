@@ -23,12 +23,22 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# The benchmarks' own packages (the peers nginx, h2o and Hypercorn, wrk,
+# h2load), installed on first use and never started as services
+# (scripts/install-deps.sh); BENCH_SKIP_DEPS=1 skips the check.
+bench_deps() {
+    [[ ${BENCH_SKIP_DEPS:-0} == 1 ]] && return 0
+    bash "$(dirname "${BASH_SOURCE[0]}")/../scripts/install-deps.sh" bench >&2 ||
+        die "scripts/install-deps.sh bench failed"
+}
+
 # Start a benchmark: WORK (a fresh directory), SERVER_PID (the server of
 # the moment) and FAILED. On exit the script's bench_at_exit runs if it has
 # one, the server is stopped, and WORK is removed after a clean run but kept
 # (and named) after a failure or with BENCH_KEEP set.
 bench_begin() {
     BENCH_NAME=$1
+    bench_deps
     WORK=$(mktemp -d "/tmp/hornet-$1.XXXXXX")
     SERVER_PID=""
     FAILED=0

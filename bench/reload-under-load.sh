@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HORNET=${HORNET:-./hornet}
 RELOADS=${RELOADS:-10}
-command -v wrk >/dev/null || { echo "wrk is missing (scripts/install-deps.sh)"; exit 1; }
+[[ ${BENCH_SKIP_DEPS:-0} == 1 ]] || bash scripts/install-deps.sh bench >&2
+command -v wrk >/dev/null || { echo "wrk is missing (scripts/install-deps.sh bench)"; exit 1; }
 [ -x "$HORNET" ] || { echo "$HORNET is missing: build first"; exit 1; }
 
 tmp=$(mktemp -d)

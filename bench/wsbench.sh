@@ -69,7 +69,7 @@ find_hypercorn() {
     elif "$PYTHON3" -c 'import hypercorn' 2>/dev/null; then
         HYPERCORN=("$PYTHON3" -m hypercorn)
     else
-        die "Hypercorn not found (apt install python3-hypercorn, or scripts/install-deps.sh)"
+        die "Hypercorn not found (scripts/install-deps.sh bench)"
     fi
 }
 

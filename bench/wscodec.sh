@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # wscodec.sh - hornet's WebSocket codec against wslay (bench/wscodec.c):
 # ns per echoed message, codec only, for a range of message sizes. Needs
-# libwslay-dev (scripts/install-deps.sh installs it) and zlib.
+# libwslay-dev and zlib (scripts/install-deps.sh bench, run first).
 #
 #   bench/wscodec.sh            sizes 16 B to 1 MiB
 #   BENCH_WS_SIZES="64" bench/wscodec.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CC=${CC:-gcc}
+[[ ${BENCH_SKIP_DEPS:-0} == 1 ]] || bash "$ROOT/scripts/install-deps.sh" bench >&2
 SIZES=${BENCH_WS_SIZES:-16 64 1024 16384 1048576}
 bin=$(mktemp /tmp/hornet-wscodec.XXXXXX)
 trap 'rm -f "$bin"' EXIT

@@ -17,7 +17,7 @@ work=$(mktemp -d /tmp/hornet-san.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 cd "$top"
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh test sanitizers
 git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$work"
 cd "$work"
 

@@ -11,7 +11,7 @@
 #
 # Environment:
 #   HN_CONFIGURE_FLAGS  flags for ./configure on first configure (e.g. --enable-asan)
-#   HN_SKIP_DEPS=1      do not run scripts/install-deps.sh
+#   HN_SKIP_DEPS=1      do not run scripts/install-deps.sh test
 #   PYTEST_ARGS         passed to pytest (see tests/run-integration.sh)
 # Exit status: 0 if nothing failed, 1 otherwise.
 set -euo pipefail
@@ -26,7 +26,7 @@ log() { printf '== %s\n' "$*"; }
 # -- dependencies, configure, build -------------------------------------------
 
 if [[ ${HN_SKIP_DEPS:-0} != 1 ]]; then
-    bash scripts/install-deps.sh
+    bash scripts/install-deps.sh test
 fi
 
 if [[ ! -x configure || configure.ac -nt configure || Makefile.am -nt Makefile.in ]]; then
