@@ -16,10 +16,11 @@ the fixture, with the compiler's output.
 
 import glob
 import os
-import shutil
 import subprocess
 
 import pytest
+
+from hornet_fixture import require_tool, requires_tool
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(_HERE, "..", ".."))
@@ -28,9 +29,7 @@ INCLUDE_DIR = os.path.join(SRCDIR, "include")
 GCC = os.environ.get("HN_TEST_CC", "gcc")
 CFLAGS = ["-shared", "-fPIC", "-std=gnu11", "-Wall", "-Wextra", "-Werror"]
 
-requires_gcc = pytest.mark.skipif(shutil.which(GCC) is None,
-                                  reason="%s not found: the test applications (tests/apps/*.c) "
-                                         "cannot be built" % GCC)
+requires_gcc = requires_tool(GCC)
 
 
 class BuiltApps:
@@ -69,6 +68,5 @@ def build_apps(outdir):
 
 @pytest.fixture(scope="session")
 def apps(tmp_path_factory):
-    if shutil.which(GCC) is None:
-        pytest.skip("%s not found: the test applications cannot be built" % GCC)
+    require_tool(GCC)
     return build_apps(str(tmp_path_factory.mktemp("apps")))

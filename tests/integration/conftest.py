@@ -21,6 +21,16 @@ import hornet_fixture  # noqa: E402
 from hornet_fixture import HornetServer  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "requires_tool(name): the test runs NAME; it fails when NAME is missing")
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("requires_tool"):
+        hornet_fixture.require_tool(mark.args[0])
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -30,12 +30,15 @@ with a client context that checks nothing (``client_ssl_context()``), or with th
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import threading
 import time
+
+import pytest
 
 READY_USER_AGENT = "hornet-fixture-ready"
 DEFAULT_DEADLINE = 10.0
@@ -44,7 +47,23 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # --------------------------------------------------------------------------------------------
-# binary, ports, waiting
+# binary, tools, ports, waiting
+
+
+def require_tool(name):
+    """The path of a program the suite runs. scripts/install-deps.sh test installs every one,
+    so a missing one fails the test instead of skipping it: a suite that skips on a fresh
+    machine checks nothing there."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail("%s is not installed (scripts/install-deps.sh test installs it)" % name,
+                    pytrace=False)
+    return path
+
+
+def requires_tool(name):
+    """A mark: the test runs NAME (checked by conftest.py before the test, see require_tool)."""
+    return pytest.mark.requires_tool(name)
 
 
 def hornet_bin():

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from hornet_fixture import require_tool
+
 SRC = Path(__file__).resolve().parents[2]
 MAN5 = SRC / "man" / "hornet.yaml.5"
 MAN8 = SRC / "man" / "hornet.8"
+MAN3 = SRC / "man" / "hornet-app.3"
 EXAMPLE = SRC / "etc" / "hornet.yaml"
 
 # A config key in the help: "  keep_alive_timeout: 5s    (--keep-alive)"
@@ -135,14 +138,11 @@ def test_dump_config_is_valid_config(hornet_bin, tmp_path):
     assert set(help_keys) <= dumped_keys, sorted(set(help_keys) - dumped_keys)
 
 
-@pytest.mark.parametrize("page", [MAN8, MAN5], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [MAN8, MAN5, MAN3], ids=lambda p: p.name)
 def test_man_page_renders_cleanly(page):
-    if not os.path.exists("/usr/bin/groff") and not os.path.exists("/usr/bin/nroff"):
-        pytest.skip("groff is not installed")
-    tool = "/usr/bin/groff" if os.path.exists("/usr/bin/groff") else "/usr/bin/nroff"
-    args = [tool, "-man", "-Tutf8", "-ww", "-z"] if tool.endswith("groff") else [tool, "-man"]
+    groff = require_tool("groff")
     r = subprocess.run(
-        args + [str(page)],
+        [groff, "-man", "-Tutf8", "-ww", "-z", str(page)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -150,3 +150,17 @@ def test_man_page_renders_cleanly(page):
         timeout=20,
     )
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+
+
+@pytest.mark.parametrize("page", [MAN8, MAN5, MAN3], ids=lambda p: p.name)
+def test_man_l_shows_the_page(page):
+    """The README's `man -l man/PAGE` works where its first command ran (it installs man-db):
+    the page's NAME line comes out as text."""
+    man = require_tool("man")
+    r = subprocess.run([man, "-l", str(page)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=20,
+                       env=dict(os.environ, MANPAGER="cat", MANWIDTH="200", LANG="C.UTF-8"))
+    assert r.returncode == 0, r.stderr
+    source = page.read_text()
+    name_line = source.split(".SH NAME\n", 1)[1].split("\n", 1)[0].replace("\\-", "-")
+    assert name_line in r.stdout, (name_line, r.stdout[:400])

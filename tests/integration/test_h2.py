@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -37,7 +36,8 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, 
 
 import apps_fixture
 from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
-from hornet_fixture import Conn, SocketOwner, client_ssl_context, curl, free_port, wait_until
+from hornet_fixture import (Conn, SocketOwner, client_ssl_context, curl, free_port,
+                            require_tool, requires_tool, wait_until)
 from tls_fixture import requires_openssl, tls_certs  # noqa: F401,F811  (a fixture)
 
 HELLO = b"Hello, world!"
@@ -614,8 +614,7 @@ const hornet_app_t app = {.abi_version = HORNET_ABI_VERSION, .name = "h2hdrs",
 def headers_app(tmp_path_factory):
     """A shared-object app answering with mixed-case and connection-specific headers and its
     own Server header (none of the test apps does)."""
-    if shutil.which(apps_fixture.GCC) is None:
-        pytest.skip("gcc not found")
+    require_tool(apps_fixture.GCC)
     d = tmp_path_factory.mktemp("h2app")
     src = d / "h2hdrs.c"
     src.write_text(HEADERS_APP_C)
@@ -1766,7 +1765,7 @@ def test_protocol_violation(hornet_server, name):
 # other clients: curl, nghttp, h2load
 
 
-requires_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl not found")
+requires_curl = requires_tool("curl")
 
 
 @requires_curl
@@ -1792,7 +1791,7 @@ def test_curl_over_tls_and_cleartext(hornet_server, tls_certs):
     assert body.endswith(b"\n\nposted")
 
 
-@pytest.mark.skipif(shutil.which("nghttp") is None, reason="nghttp not found")
+@requires_tool("nghttp")
 @requires_openssl
 def test_nghttp(hornet_server, tls_certs):
     plain = free_port()
@@ -1808,7 +1807,7 @@ def test_nghttp(hornet_server, tls_certs):
         assert "[ERROR]" not in out, out
 
 
-@pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load not found")
+@requires_tool("h2load")
 @requires_openssl
 def test_h2load_all_requests_succeed(hornet_server, tls_certs):
     """A correctness check under load (counts only, never timing)."""

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from hornet_fixture import (Conn, build_request, free_port, listening_inodes, pid_alive,
-                            port_accepts, run_hornet, socket_inodes, unix_listening_inodes,
-                            wait_until)
+                            port_accepts, require_tool, requires_tool, run_hornet, socket_inodes,
+                            unix_listening_inodes, wait_until)
 
 HELLO = b"Hello, world!"
 LOG_LINE = re.compile(r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}\] \[(\d+)\] "
@@ -60,8 +60,7 @@ def test_one_reuseport_socket_per_worker(hornet_server):
 
 
 def test_ss_shows_two_listeners(hornet_server):
-    if not shutil.which("ss"):
-        pytest.skip("ss not installed")
+    require_tool("ss")
     srv = hornet_server(config={"workers": 2})
     srv.wait_workers(2)
     out = subprocess.run(["ss", "-ltnH", "sport", "= :%d" % srv.port], stdout=subprocess.PIPE,
@@ -148,7 +147,7 @@ def test_bind_in_use_second_address(hornet_server):
         blocker.close()
 
 
-@pytest.mark.skipif(not shutil.which("setpriv"), reason="setpriv not installed")
+@requires_tool("setpriv")
 def test_bind_permission_denied():
     """A privileged port as an unprivileged user: exit 1 naming the address."""
     with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:

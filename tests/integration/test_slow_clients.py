@@ -2,18 +2,16 @@
 and slow bodies (R-U-Dead-Yet). The worker must answer normal requests promptly the whole
 time; slowloris connections are cut off by keep_alive_timeout, slow bodies by read_timeout."""
 
-import shutil
 import subprocess
 import threading
 import time
 
 import pytest
 
-from hornet_fixture import Conn
+from hornet_fixture import Conn, requires_tool
 
-SLOWHTTPTEST = shutil.which("slowhttptest")
-pytestmark = pytest.mark.skipif(SLOWHTTPTEST is None,
-                                reason="slowhttptest not installed (scripts/install-deps.sh)")
+SLOWHTTPTEST = "slowhttptest"
+pytestmark = requires_tool(SLOWHTTPTEST)
 
 
 class Prober(threading.Thread):

@@ -25,8 +25,8 @@ The browser goes away at the end of the module, by its PID (its process group), 
 bounded wait, also when a test failed. It may only reach 127.0.0.1: every other address goes
 to a proxy on 127.0.0.1 that does not exist.
 
-The module is skipped when /usr/bin/chromium (or $HORNET_CHROMIUM) does not exist, unless
-HORNET_REQUIRE_BROWSER is set (CI installs chromium, so there the test must run).
+The module fails when /usr/bin/chromium (or $HORNET_CHROMIUM) does not exist: scripts/install-deps.sh
+test installs it.
 """
 
 import asyncio
@@ -43,10 +43,10 @@ import pytest
 import websockets
 
 from apps_fixture import GCC, INCLUDE_DIR, SRCDIR, requires_gcc
+from hornet_fixture import requires_tool
 from tls_fixture import requires_openssl, tls_certs  # noqa: F401,F811  (tls_certs: a fixture)
 
 CHROMIUM = os.environ.get("HORNET_CHROMIUM", "/usr/bin/chromium")
-REQUIRE_BROWSER = bool(os.environ.get("HORNET_REQUIRE_BROWSER"))
 CHAT_SRC = os.path.join(SRCDIR, "examples", "chat.c")
 # examples/Makefile's warnings: the example must build there, so build it the same way here
 CHAT_CFLAGS = ["-shared", "-fPIC", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
@@ -59,9 +59,7 @@ TEST_TIMEOUT = 90.0     # a whole test's conversation with the browser
 pytestmark = [
     requires_openssl,
     requires_gcc,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM) and not REQUIRE_BROWSER,
-                       reason="%s not found (set HORNET_REQUIRE_BROWSER to fail instead)"
-                       % CHROMIUM),
+    requires_tool(CHROMIUM),
 ]
 
 

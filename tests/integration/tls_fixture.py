@@ -29,15 +29,15 @@ import types
 
 import pytest
 
+from hornet_fixture import require_tool, requires_tool
+
 OPENSSL = os.environ.get("HN_TEST_OPENSSL", "openssl")
 KEY_PASSWORD = "s3cret"
 SERVER_CN = "hornet-test"
 SERVER2_CN = "hornet-test-2"
 CLIENT_CN = "hornet-test-client"
 
-requires_openssl = pytest.mark.skipif(shutil.which(OPENSSL) is None,
-                                      reason="%s not found: no certificates for the TLS tests"
-                                      % OPENSSL)
+requires_openssl = requires_tool(OPENSSL)
 
 _EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
 
@@ -105,6 +105,5 @@ def make_certs(d):
 
 @pytest.fixture(scope="session")
 def tls_certs(tmp_path_factory):
-    if shutil.which(OPENSSL) is None:
-        pytest.skip("%s not found: no certificates for the TLS tests" % OPENSSL)
+    require_tool(OPENSSL)
     return make_certs(tmp_path_factory.mktemp("tls"))
