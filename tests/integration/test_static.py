@@ -5,7 +5,10 @@ symlinks must not reach files outside static_root."""
 import email.utils
 import os
 import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -480,18 +483,32 @@ def test_fifo_is_not_served(hornet_server, tmp_path):
     assert get(s, "/").status == 200
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_unreadable_file(hornet_server, tmp_path):
-    root = tmp_path / "permroot"
-    root.mkdir()
-    (root / "index.html").write_bytes(INDEX)
-    p = root / "locked.txt"
-    p.write_bytes(b"locked\n")
-    p.chmod(0)
-    s = hornet_server(app="builtin:static", config={"static_root": str(root)})
-    r = get(s, "/locked.txt")
-    assert r.status == 403
-    assert b"locked" not in r.body.replace(b"Forbidden", b"")
+    """A file the worker may not read is 403. Root reads files whatever their mode, so as root
+    the workers drop to nobody, and the files go where nobody can reach them (the test's own
+    tmp_path is closed to other users)."""
+    config = {}
+    if os.geteuid() == 0:
+        tmp_path = Path(tempfile.mkdtemp(prefix="hornet-static-"))
+        tmp_path.chmod(0o755)
+        config = {"user": "nobody", "group": "nogroup"}
+    try:
+        root = tmp_path / "permroot"
+        root.mkdir(mode=0o755)
+        (root / "index.html").write_bytes(INDEX)
+        (root / "index.html").chmod(0o644)
+        p = root / "locked.txt"
+        p.write_bytes(b"locked\n")
+        p.chmod(0)
+        config["static_root"] = str(root)
+        s = hornet_server(app="builtin:static", config=config)
+        assert get(s, "/").status == 200
+        r = get(s, "/locked.txt")
+        assert r.status == 403
+        assert b"locked" not in r.body.replace(b"Forbidden", b"")
+    finally:
+        if config.get("user"):
+            shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def test_missing_root_fails_startup(hornet_server, tmp_path):
