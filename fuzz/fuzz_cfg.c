@@ -23,16 +23,14 @@
  * FUZZ_FD (200) is a stream socket, so "fd://200" is valid and others are
  * not, the same for every run.
  *
- * bind and insecure_bind values may name hosts. getaddrinfo is replaced
- * below by one that resolves numeric addresses and "localhost" only, so no
+ * bind and insecure_bind values may name hosts. Both builds link
+ * tests/unit/resolver_fixture.c, whose getaddrinfo resolves numeric
+ * addresses and the names of its default hosts table (localhost) only, so no
  * input sends a DNS query (slow, and not the same answer twice); any other
  * name fails as an unknown host does.
  */
 #include "fuzz/fuzz.h"
 
-#include <arpa/inet.h>
-#include <dlfcn.h>
-#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,33 +49,6 @@
 static int memfd = -1;
 static hn_config_t *defaults;
 static char memfd_path[64];
-
-typedef int (*getaddrinfo_fn)(const char *, const char *, const struct addrinfo *,
-                              struct addrinfo **);
-
-/* The C library's getaddrinfo with AI_NUMERICHOST forced: numeric hosts
- * resolve as before, names never reach NSS or DNS. */
-int
-getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-            struct addrinfo **res)
-{
-    static getaddrinfo_fn real;
-    struct addrinfo h;
-
-    if (real == NULL) {
-        real = (getaddrinfo_fn)dlsym(RTLD_NEXT, "getaddrinfo");
-        if (real == NULL)
-            abort();
-    }
-    if (hints)
-        h = *hints;
-    else
-        memset(&h, 0, sizeof(h));
-    h.ai_flags |= AI_NUMERICHOST;
-    if (node && strcmp(node, "localhost") == 0)
-        node = "127.0.0.1";
-    return real(node, service, &h, res);
-}
 
 /* Replace the memfd's contents with data. */
 static void

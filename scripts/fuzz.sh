@@ -120,12 +120,15 @@ fi
 
 for t in "${targets[@]}"; do
     bin=$build/fuzz_$t
+    # tests/unit/resolver_fixture.c: getaddrinfo without NSS or DNS (fuzz_cfg.c)
     if [[ ! -x $bin || fuzz/fuzz_$t.c -nt $bin || fuzz/fuzz.h -nt $bin ||
+          tests/unit/resolver_fixture.c -nt $bin || tests/unit/resolver_fixture.h -nt $bin ||
           $build/libhornet-fuzz.a -nt $bin ]]; then
         echo "fuzz.sh: linking $bin"
         # shellcheck disable=SC2086 # flags are word lists
-        "$cc" $cflags -fsanitize=fuzzer $cppflags "fuzz/fuzz_$t.c" "$build/libhornet-fuzz.a" \
-            $libs -o "$bin" || { echo "fuzz.sh: build failed" >&2; exit 2; }
+        "$cc" $cflags -fsanitize=fuzzer $cppflags "fuzz/fuzz_$t.c" tests/unit/resolver_fixture.c \
+            "$build/libhornet-fuzz.a" $libs -o "$bin" ||
+            { echo "fuzz.sh: build failed" >&2; exit 2; }
     fi
 done
 flock -u 9
