@@ -15,6 +15,7 @@
 #   FUZZ_CC       the compiler (default clang-14)
 #   FUZZ_ARGS     more libFuzzer flags, e.g. "-jobs=2 -workers=2"
 #   FUZZ_BUILD_ONLY=1  build the targets and stop
+#   FUZZ_SKIP_DEPS=1   do not run scripts/install-deps.sh fuzz (clang-14) first
 #
 # The sources are compiled here, not through the autotools build: the
 # server's with -fsanitize=fuzzer-no-link,address,undefined (coverage, no
@@ -46,8 +47,9 @@ nproc=$(nproc 2>/dev/null || echo 2)
 for t in "${targets[@]}"; do
     [[ -f fuzz/fuzz_$t.c ]] || { echo "fuzz.sh: no target \"$t\" (fuzz/fuzz_$t.c)" >&2; exit 2; }
 done
+[[ ${FUZZ_SKIP_DEPS:-0} == 1 ]] || bash scripts/install-deps.sh fuzz >&2
 if ! command -v "$cc" >/dev/null 2>&1; then
-    echo "fuzz.sh: $cc not found; scripts/install-deps.sh installs clang-14 and libclang-rt-14-dev" >&2
+    echo "fuzz.sh: $cc not found; scripts/install-deps.sh fuzz installs clang-14 and libclang-rt-14-dev" >&2
     exit 2
 fi
 

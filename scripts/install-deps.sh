@@ -38,7 +38,7 @@ declare -A groups=(
 )
 
 usage() {
-    echo "usage: $0 [--list] [build|test|sanitizers|bench|fuzz]..." >&2
+    sed -n '2,/^set -euo/{/^set -euo/d; s/^# \{0,1\}//; p}' "$0" >&2
     exit 2
 }
 
