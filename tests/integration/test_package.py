@@ -37,12 +37,22 @@ SWITCHED_ON = {
     "# pid_path: /run/hornet/hornet.pid": "pid_path: /run/hornet/hornet.pid",
 }
 
-# Mounts the throwaway root at $1/merged and runs the rest of the arguments in it. /run and
-# /tmp are fresh tmpfs, as after a boot: the host's are no business of the packages.
+# Runs in a new mount namespace: mounts the throwaway root at $1/merged and runs the rest of
+# the arguments in it. /run and /tmp are fresh tmpfs, as after a boot: the host's are no
+# business of the packages. Our mounts must not propagate back: unshare's own
+# --propagation private fails where / is not a mount point (this suite run in a chroot, as
+# scripts/test-fresh-debian.sh does), so it is done here, and there the mounts in sight must
+# already be private (as unshare -m leaves them) for the one holding the chroot to be too.
 ENTER = r"""
 set -e
 d=$1; shift
 m=$d/merged
+if ! mount --make-rprivate / 2>/dev/null; then
+    if ! test -r /proc/self/mountinfo || grep -q " shared:" /proc/self/mountinfo; then
+        echo "/ is not a mount point and the mounts here may be shared: not mounting" >&2
+        exit 1
+    fi
+fi
 mount -t overlay overlay -o "lowerdir=/,upperdir=$d/upper,workdir=$d/work" "$m"
 mount -t proc proc "$m/proc"
 mount --rbind /dev "$m/dev"
@@ -212,7 +222,7 @@ class Root:
         self.dir = dir
 
     def argv(self, *cmd):
-        return ["unshare", "-m", "--propagation", "private", "sh", "-c", ENTER, "sh",
+        return ["unshare", "-m", "--propagation", "unchanged", "sh", "-c", ENTER, "sh",
                 str(self.dir)] + list(cmd)
 
     def run(self, *cmd, timeout=60):
