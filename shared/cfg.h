@@ -34,6 +34,14 @@ typedef enum hn_cfg_proxy_headers {
     HN_CFG_PROXY_HEADERS_MODERN, /* RFC 7239 Forwarded */
 } hn_cfg_proxy_headers_t;
 
+/* access_log_escape: how bytes from the client or the app are written into
+ * an access-log line (nginx's log_format escape=). */
+typedef enum hn_cfg_access_log_escape {
+    HN_CFG_ESCAPE_DEFAULT = 0, /* \xHH for controls, '"', '\' and bytes >= 0x7f */
+    HN_CFG_ESCAPE_JSON,        /* JSON string escapes; a line stays valid UTF-8 */
+    HN_CFG_ESCAPE_NONE,        /* as they came */
+} hn_cfg_access_log_escape_t;
+
 /* One entry of `mount` (Hypercorn's DispatcherMiddleware): requests under
  * prefix go to app, with prefix as their root_path. */
 typedef struct hn_cfg_mount {
@@ -98,6 +106,8 @@ typedef struct hn_config {
     char *errorlog;  /* NULL: off; "-": stderr */
     int loglevel;    /* hn_log_level_t */
     char *access_log_format;
+    int access_log_escape;   /* hn_cfg_access_log_escape_t */
+    bool access_log_prefix;  /* lines start with "[date] [pid] [INFO] " (Hypercorn's) */
 
     /* built-in apps */
     char *static_root;

@@ -25,6 +25,8 @@ static int parse_verify_mode(const char *text);
 static const char *name_verify_mode(int mode);
 static const char *name_app_mode(int mode);
 static int parse_proxy_headers(const char *text);
+static int parse_access_log_escape(const char *text);
+static const char *name_access_log_escape(int mode);
 static const char *name_proxy_headers(int mode);
 static size_t edit_distance(const char *a, const char *b);
 
@@ -176,6 +178,17 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .def = "%(h)s %(l)s %(l)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"",
      .flags = HN_CFG_RELOADABLE, .cli = "access-logformat", .metavar = "FMT",
      .doc = "access log line, Hypercorn's %(atom)s format"},
+    {.name = "access_log_escape", .type = HN_CFG_ENUM, HN_CFG_FIELD(access_log_escape),
+     .def = "default", .flags = HN_CFG_RELOADABLE, .enum_parse = parse_access_log_escape,
+     .enum_name = name_access_log_escape, .choices = "default, json, none",
+     .cli = "access-log-escape", .metavar = "MODE",
+     .doc = "how client and app bytes are written in access-log values: \\xHH (default), "
+            "JSON string escapes (json) or as they came (none)"},
+    {.name = "access_log_prefix", .type = HN_CFG_BOOL, HN_CFG_FIELD(access_log_prefix),
+     .def = "true", .flags = HN_CFG_RELOADABLE, .cli = "access-log-prefix",
+     .metavar = "true|false",
+     .doc = "start access-log lines with Hypercorn's \"[date] [pid] [INFO] \" (false: only "
+            "the formatted line, e.g. for JSON lines)"},
 
     /* built-in apps */
     {.name = "static_root", .type = HN_CFG_PATH, HN_CFG_FIELD(static_root), .def = ".",
@@ -387,6 +400,24 @@ static const char *
 name_proxy_headers(int mode)
 {
     return table_name(proxy_headers_modes, HN_ARRAY_LEN(proxy_headers_modes), mode);
+}
+
+static const char *const access_log_escapes[] = {
+    [HN_CFG_ESCAPE_DEFAULT] = "default",
+    [HN_CFG_ESCAPE_JSON] = "json",
+    [HN_CFG_ESCAPE_NONE] = "none",
+};
+
+static int
+parse_access_log_escape(const char *text)
+{
+    return table_parse(access_log_escapes, HN_ARRAY_LEN(access_log_escapes), text);
+}
+
+static const char *
+name_access_log_escape(int mode)
+{
+    return table_name(access_log_escapes, HN_ARRAY_LEN(access_log_escapes), mode);
 }
 
 /* Optimal string alignment distance: Levenshtein plus adjacent swaps, since

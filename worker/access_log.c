@@ -8,7 +8,8 @@
  * The atoms and their values follow Hypercorn's AccessLogAtoms
  * (shared/reference/hypercorn.md 1.4), with two deliberate differences:
  * r, R, U and Uq use the raw path as received (Hypercorn logs the decoded
- * one), and client- or app-supplied bytes are escaped as \xHH.
+ * one), and client- or app-supplied bytes are escaped (access_log_escape:
+ * \xHH as nginx does by default, JSON string escapes, or none).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -31,12 +32,16 @@
 #include "shared/log.h"
 #include "shared/mem.h"
 #include "worker/request.h"
+#include "worker/ws_codec.h"
 
 /* The buffer holds many lines so that a busy worker issues one write(2) per
  * loop iteration; past FLUSH_AT it writes at once so a burst of pipelined
  * requests in one iteration never needs more than the static buffer. */
 #define BUF_SIZE (64 * 1024)
 #define FLUSH_AT (32 * 1024)
+
+/* The format's own text must leave most of the buffer to the values. */
+#define LITERAL_MAX (BUF_SIZE / 4)
 
 #define DEFAULT_FORMAT "%(h)s %(l)s %(l)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\""
 
@@ -60,6 +65,7 @@ typedef enum op_kind {
     OP_SECONDS,      /* T */
     OP_MICROS,       /* D */
     OP_SECONDS_FRAC, /* L */
+    OP_ENV,          /* {name}e that is set: its value, escaped like the request's bytes */
 } op_kind_t;
 
 typedef struct op {
@@ -79,16 +85,22 @@ typedef struct format {
     size_t n_ops, cap_ops;
     char *pool;
     size_t pool_len, pool_cap;
+    size_t literal_size; /* the most bytes the OP_LITERAL ops write, padding included */
 } format_t;
 
-/* Output cursor over the buffer; end leaves room for the line's ending. */
+/* Output cursor over the buffer. Values (atoms) get at most room bytes; the
+ * rest of the buffer is kept for the format's own text, the prefix, a "..."
+ * and the newline, so a value too long for the line is cut but the format
+ * around it is whole (a JSON format keeps its closing quote and brace). */
 typedef struct out {
     char *p;
-    char *end;
-    bool truncated;
+    size_t room;      /* bytes left for values */
+    size_t prec_left; /* bytes of the current value its %.N precision still allows */
+    bool truncated;   /* a value did not fit */
 } out_t;
 
 static int compile(const char *fmt, format_t *f, hn_err_t *err);
+static int reserve_literals(format_t *f, hn_err_t *err);
 static void format_free(format_t *f);
 static size_t format_line(char *dst, size_t cap, const hn_request_t *r, double now,
                           bool *truncated);
@@ -98,6 +110,8 @@ static int open_target(const char *path, hn_err_t *err);
 extern char **environ;
 
 static format_t fmt_compiled;
+static hn_cfg_access_log_escape_t escape_mode;
+static bool with_prefix;
 static char *log_path;  /* NULL when disabled or stdout */
 static int log_fd = -1;
 static bool log_is_stdout;
@@ -176,19 +190,13 @@ add_literal(format_t *f, const char *s, size_t len)
     last->arg_len = len;
 }
 
-static bool
-must_escape(unsigned char c)
-{
-    return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
-}
-
-/* A literal holding an environment variable's value, escaped now since the
- * environment of a worker does not change. Hypercorn lower-cases the names
- * of the environment, so the lookup ignores case; the last match wins. */
+/* {name}e: the environment of a worker does not change, so the value is
+ * looked up once; it is escaped per line like any other value. Hypercorn
+ * lower-cases the names of the environment, so the lookup ignores case; the
+ * last match wins. */
 static void
-add_env_literal(format_t *f, op_t *op, const char *name, size_t name_len)
+add_env(format_t *f, op_t *op, const char *name, size_t name_len)
 {
-    static const char hex[] = "0123456789ABCDEF";
     const char *value = NULL;
 
     for (char **e = environ; e && *e; e++) {
@@ -201,17 +209,9 @@ add_env_literal(format_t *f, op_t *op, const char *name, size_t name_len)
         op->arg_len = 1;
         return;
     }
-    op->arg_off = f->pool_len;
-    for (const char *v = value; *v; v++) {
-        unsigned char c = (unsigned char)*v;
-        if (must_escape(c)) {
-            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            pool_add(f, esc, 4);
-        } else {
-            pool_add(f, v, 1);
-        }
-    }
-    op->arg_len = f->pool_len - op->arg_off;
+    op->kind = OP_ENV;
+    op->arg_len = strlen(value);
+    op->arg_off = pool_add(f, value, op->arg_len);
 }
 
 /* Turn the name inside %(...) into an op. */
@@ -270,7 +270,7 @@ resolve_atom(format_t *f, op_t *op, const char *name, size_t len)
             op->arg_len = hlen;
             return;
         case 'e':
-            add_env_literal(f, op, hname, hlen);
+            add_env(f, op, hname, hlen);
             return;
         default:
             break;
@@ -279,6 +279,27 @@ resolve_atom(format_t *f, op_t *op, const char *name, size_t len)
     /* Unknown atoms (including Hypercorn's documented but absent u) */
     op->arg_off = pool_add(f, "-", 1);
     op->arg_len = 1;
+}
+
+/* Each line keeps room for the format's own text (see out_t), so that text
+ * must leave most of the buffer to the values. */
+static int
+reserve_literals(format_t *f, hn_err_t *err)
+{
+    f->literal_size = 0;
+    for (size_t i = 0; i < f->n_ops; i++) {
+        const op_t *op = &f->ops[i];
+        if (op->kind != OP_LITERAL)
+            continue;
+        size_t len = op->prec >= 0 ? HN_MIN(op->arg_len, (size_t)op->prec) : op->arg_len;
+        f->literal_size += op->width >= 0 ? HN_MAX(len, (size_t)op->width) : len;
+    }
+    if (f->literal_size > LITERAL_MAX) {
+        hn_err_set(err, 0, "access_log_format: its text and padding take %zu bytes; at most %d",
+                   f->literal_size, LITERAL_MAX);
+        return HN_ERR;
+    }
+    return HN_OK;
 }
 
 /* Parse Python's printf-style mapping format: literal text, %%, and
@@ -361,7 +382,7 @@ compile(const char *fmt, format_t *f, hn_err_t *err)
         lit = p;
     }
     add_literal(f, lit, (size_t)(p - lit));
-    return HN_OK;
+    return reserve_literals(f, err);
 }
 
 static void
@@ -420,6 +441,8 @@ hn_access_log_open(const hn_config_t *cfg, hn_err_t *err)
         }
         log_path = hn_xstrdup(cfg->accesslog);
     }
+    escape_mode = (hn_cfg_access_log_escape_t)cfg->access_log_escape;
+    with_prefix = cfg->access_log_prefix;
     pid_len = (size_t)snprintf(pid_str, sizeof(pid_str), "%ld", (long)getpid());
     /* localtime_r is not required to read TZ; tzset makes the offset right. */
     tzset();
@@ -438,15 +461,49 @@ hn_access_log_enabled(void)
 
 /* ---- formatting --------------------------------------------------------- */
 
-static void
+/* Text of a value that may be cut anywhere: up to len bytes, fewer when its
+ * precision runs out or the line is full. Returns whether all of it went in
+ * (false: the value stops here). */
+static bool
 put(out_t *o, const char *s, size_t len)
 {
-    size_t room = (size_t)(o->end - o->p);
+    size_t n = HN_MIN(len, o->prec_left);
 
-    if (hn_unlikely(len > room)) {
-        len = room;
+    if (hn_unlikely(n > o->room)) {
+        n = o->room;
         o->truncated = true;
     }
+    memcpy(o->p, s, n);
+    o->p += n;
+    o->room -= n;
+    o->prec_left -= n;
+    return n == len;
+}
+
+/* One escape sequence or one UTF-8 character standing for in_len bytes of
+ * the value: all of it or nothing, so a cut never leaves half an escape. */
+static bool
+put_unit(out_t *o, size_t in_len, const char *s, size_t len)
+{
+    if (in_len > o->prec_left) {
+        o->prec_left = 0; /* what follows in this value is cut too */
+        return false;
+    }
+    if (hn_unlikely(len > o->room)) {
+        o->truncated = true;
+        return false;
+    }
+    memcpy(o->p, s, len);
+    o->p += len;
+    o->room -= len;
+    o->prec_left -= in_len;
+    return true;
+}
+
+/* The format's own text: room for it was kept (out_t). */
+static void
+put_literal(out_t *o, const char *s, size_t len)
+{
     memcpy(o->p, s, len);
     o->p += len;
 }
@@ -457,26 +514,86 @@ put_str(out_t *o, const char *s)
     put(o, s, strlen(s));
 }
 
-/* Client- or app-supplied bytes: control characters, '"', '\' and non-ASCII
- * become \xHH (nginx's escaping), so a header value can neither end the line
- * nor close a quoted field. */
+/* Bytes that both escaping modes rewrite; all others are copied in runs. */
+static bool
+must_escape(unsigned char c)
+{
+    return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+}
+
+/* access_log_escape: default, nginx's \xHH, so a header value can neither
+ * end the line nor close a quoted field. */
+static size_t
+escape_hex(const unsigned char *u, char *esc, size_t *in_len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    esc[0] = '\\';
+    esc[1] = 'x';
+    esc[2] = hex[u[0] >> 4];
+    esc[3] = hex[u[0] & 15];
+    *in_len = 1;
+    return 4;
+}
+
+/* access_log_escape: json, for a value inside a JSON string (RFC 8259 §7):
+ * '"' and '\' and the control characters escaped, a well-formed UTF-8
+ * character kept as it is, and any other byte >= 0x80 written as \u00XX (the
+ * code point of the same number), so a line is valid JSON and valid UTF-8
+ * whatever the client sent. */
+static size_t
+escape_json(const unsigned char *u, size_t avail, char *esc, size_t *in_len)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char short_form[] = {['"'] = '"', ['\\'] = '\\', ['\b'] = 'b',
+                                      ['\f'] = 'f', ['\n'] = 'n',  ['\r'] = 'r', ['\t'] = 't'};
+    unsigned char c = u[0];
+
+    *in_len = 1;
+    if (c < sizeof(short_form) && short_form[c]) {
+        esc[0] = '\\';
+        esc[1] = short_form[c];
+        return 2;
+    }
+    if (c >= 0xC0) {
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (n <= avail && hn_ws_utf8_valid((const char *)u, n)) {
+            memcpy(esc, u, n);
+            *in_len = n;
+            return n;
+        }
+    }
+    memcpy(esc, "\\u00", 4);
+    esc[4] = hex[c >> 4];
+    esc[5] = hex[c & 15];
+    return 6;
+}
+
+/* Client- or app-supplied bytes (paths, header values), in the configured
+ * access_log_escape. */
 static void
 put_esc(out_t *o, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789ABCDEF";
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
 
+    if (escape_mode == HN_CFG_ESCAPE_NONE) {
+        put(o, s, len);
+        return;
+    }
     while (i < len) {
         size_t run = i;
         while (run < len && !must_escape(u[run]))
             run++;
-        put(o, s + i, run - i);
-        if (run == len)
-            break;
-        char esc[4] = {'\\', 'x', hex[u[run] >> 4], hex[u[run] & 15]};
-        put(o, esc, 4);
-        i = run + 1;
+        if (!put(o, s + i, run - i) || run == len)
+            return;
+        char esc[8];
+        size_t in_len, esc_len = escape_mode == HN_CFG_ESCAPE_JSON
+                                     ? escape_json(u + run, len - run, esc, &in_len)
+                                     : escape_hex(u + run, esc, &in_len);
+        if (!put_unit(o, in_len, esc, esc_len))
+            return;
+        i = run + in_len;
     }
 }
 
@@ -590,8 +707,10 @@ put_op(out_t *o, const op_t *op, const format_t *f, const hn_request_t *r, doubl
     int n;
 
     switch (op->kind) {
-    case OP_LITERAL:
-        put(o, arg, op->arg_len);
+    case OP_LITERAL: /* format_line writes them */
+        break;
+    case OP_ENV:
+        put_esc(o, arg, op->arg_len);
         break;
     case OP_CLIENT:
         put_field(o, r->client, r->client ? strlen(r->client) : 0);
@@ -658,27 +777,21 @@ put_op(out_t *o, const op_t *op, const format_t *f, const hn_request_t *r, doubl
     }
 }
 
-/* Apply %-width and precision to the text an op just wrote at start. */
-static void
-apply_width(out_t *o, char *start, const op_t *op)
+/* The spaces Python's %-width adds to len bytes of text. */
+static size_t
+width_pad(const op_t *op, size_t len)
 {
-    size_t len = (size_t)(o->p - start);
+    return op->width >= 0 && (size_t)op->width > len ? (size_t)op->width - len : 0;
+}
 
-    if (op->prec >= 0 && len > (size_t)op->prec) {
-        o->p = start + op->prec;
-        len = (size_t)op->prec;
-    }
-    if (op->width < 0 || len >= (size_t)op->width)
-        return;
-    size_t pad = (size_t)op->width - len;
-    if (pad > (size_t)(o->end - o->p)) {
-        pad = (size_t)(o->end - o->p);
-        o->truncated = true;
-    }
+/* Pad the len bytes at start with pad spaces: on the left, or on the right
+ * for '-'. The caller has the room. */
+static void
+pad_to_width(char *start, size_t len, size_t pad, const op_t *op)
+{
     if (!op->left)
         memmove(start + pad, start, len);
     memset(op->left ? start + len : start, ' ', pad);
-    o->p += pad;
 }
 
 static void
@@ -717,9 +830,11 @@ refresh_time(time_t sec)
     cached_sec = sec;
 }
 
-/* Format one line into dst (cap bytes). Always ends with '\n'; a line that
- * does not fit ends with "...\n" and sets *truncated. Returns its length,
- * 0 if cap is too small for even that. */
+/* Format one line into dst (cap bytes). Always ends with '\n'. A value
+ * that does not fit is cut (never inside an escape or a UTF-8 character)
+ * and followed by "...", the values after it are left empty, the format's
+ * own text is always whole, and *truncated is set. Returns the line's
+ * length, 0 (and *truncated) if cap cannot hold even the format's text. */
 static size_t
 format_line(char *dst, size_t cap, const hn_request_t *r, double now, bool *truncated)
 {
@@ -727,31 +842,47 @@ format_line(char *dst, size_t cap, const hn_request_t *r, double now, bool *trun
     double elapsed = r->start_time > 0 && now > r->start_time ? now - r->start_time : 0.0;
     time_t sec = (time_t)now;
 
-    *truncated = false;
-    if (cap < 5) {
-        *truncated = true;
-        return 0;
-    }
     if (sec != cached_sec)
         refresh_time(sec);
+    size_t kept = (with_prefix ? prefix_len : 0) + fmt_compiled.literal_size + 4; /* "...\n" */
+    *truncated = cap < kept;
+    if (*truncated)
+        return 0;
     o.p = dst;
-    o.end = dst + cap - 4; /* room for "...\n" */
+    o.room = cap - kept;
     o.truncated = false;
 
-    put(&o, prefix_str, prefix_len);
+    if (with_prefix)
+        put_literal(&o, prefix_str, prefix_len);
     for (size_t i = 0; i < fmt_compiled.n_ops; i++) {
         const op_t *op = &fmt_compiled.ops[i];
         char *start = o.p;
+        size_t len, pad;
+        if (op->kind == OP_LITERAL) {
+            len = op->prec >= 0 ? HN_MIN(op->arg_len, (size_t)op->prec) : op->arg_len;
+            put_literal(&o, fmt_compiled.pool + op->arg_off, len);
+            pad = width_pad(op, len);
+            pad_to_width(start, len, pad, op);
+            o.p += pad;
+            continue;
+        }
+        if (o.truncated)
+            continue;
+        o.prec_left = op->prec >= 0 ? (size_t)op->prec : SIZE_MAX;
         put_op(&o, op, &fmt_compiled, r, elapsed);
-        if (op->width >= 0 || op->prec >= 0)
-            apply_width(&o, start, op);
-    }
-    if (o.truncated) {
-        memcpy(o.p, "...", 3);
-        o.p += 3;
-        *truncated = true;
+        len = (size_t)(o.p - start);
+        pad = width_pad(op, len);
+        if (!o.truncated && pad <= o.room) {
+            pad_to_width(start, len, pad, op);
+            o.p += pad;
+            o.room -= pad;
+        } else {
+            o.truncated = true;
+            put_literal(&o, "...", 3);
+        }
     }
     *o.p++ = '\n';
+    *truncated = o.truncated;
     return (size_t)(o.p - dst);
 }
 

@@ -6,12 +6,13 @@
  * as the buffer passes 32 KiB), reopened on SIGUSR1.
  *
  * Each line is what Hypercorn writes for `--access-logfile`: its handler
- * prefix, then the formatted atoms:
+ * prefix (unless cfg->access_log_prefix is false), then the formatted atoms:
  *   [2026-11-23 12:00:00 +0000] [4242] [INFO] 127.0.0.1:51234 - - [23/Nov/2026:12:00:00 +0000]
  *   "GET / 1.1" 200 13 "-" "curl/7.88.1"
- * Bytes that come from the client or the app (paths, header values) have
- * control characters, '"', '\' and bytes >= 0x7f written as \xHH, so a
- * request cannot forge a log line.
+ * Bytes that come from the client or the app (paths, header values) are
+ * escaped per cfg->access_log_escape: by default control characters, '"',
+ * '\' and bytes >= 0x7f as \xHH, so a request cannot forge a log line; json
+ * gives JSON string escapes and keeps the line valid UTF-8.
  *
  * Module state is per process: call hn_access_log_open in the worker, after
  * fork. Not thread-safe (one event loop per worker).
@@ -27,8 +28,9 @@ struct hn_config;
 struct hn_request;
 
 /* Compile cfg->access_log_format (NULL: Hypercorn's default
- *   %(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")
- * and open cfg->accesslog: NULL disables the log, "-" is stdout, anything
+ *   %(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"),
+ * take cfg->access_log_escape and cfg->access_log_prefix, and open
+ * cfg->accesslog: NULL disables the log, "-" is stdout, anything
  * else a file opened O_APPEND|O_CREAT|O_CLOEXEC, mode 0644. A second call
  * closes what the first opened. Returns HN_OK, or HN_ERR with err filled (a
  * malformed format or an open failure); the log is then disabled. */

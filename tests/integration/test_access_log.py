@@ -1,16 +1,24 @@
 """Access log (worker/access_log.c) through the real binary: Hypercorn's default line for a
 curl request, a custom format with many atoms, logging to stdout, reopening on SIGUSR1
-(logrotate), and a start-up failure for a log that cannot be opened.
+(logrotate), a start-up failure for a log that cannot be opened, and JSON lines
+(access_log_escape: json, access_log_prefix: false) that parse whatever bytes the client sent.
 
 Lines are flushed once per loop iteration, so every check polls the file for a bounded time.
 """
 
+import json
 import os
 import re
 import signal
+import socket
 import time
 
-from hornet_fixture import READY_USER_AGENT, Conn, curl, wait_until
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+
+from hornet_fixture import READY_USER_AGENT, Conn, build_request, curl, wait_until
 
 # [2026-11-23 12:00:00 +0000] [4242] [INFO] <formatted atoms>
 PREFIX_RE = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(\d+)\] \[INFO\] "
@@ -181,3 +189,113 @@ def test_unopenable_log_fails_start(hornet_server, tmp_path):
     assert code is not None, "hornet kept running with an access log it cannot open"
     assert code != 0
     assert path in srv.stderr_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# escaping modes and bare lines
+
+# What a client may put in a request: '"', '\', a tab (the only control byte HTTP allows in a
+# field value), UTF-8 (é, U+1F600), and bytes that are not UTF-8: a lone 0xFF, a truncated
+# 3-byte character, an overlong '/'. Other control bytes reach a line through {name}e.
+UA = b'q"b\\s\tz \xc3\xa9\xf0\x9f\x98\x80 \xff \xe2\x82 \xc0\xaf'
+H2_PATH = b'/h2/a"b\\c\xff\xc3\xa9\xe2\x82'
+H2_QUERY = b'x="\\\xfe'
+ENV_VALUE = 'e"\\\x01\n\x1f\x7f\udce9\u00e9'  # \udce9: the byte 0xE9 in the environment
+JSON_FORMAT = ('{"m":"%(m)s","path":"%(U)s","q":"%(q)s","ua":"%({user-agent}i)s",'
+               '"env":"%({HN_ACCESS_ENV}e)s","s":"%(s)s","tab":"%({x-tab}i)s"}')
+
+
+def json_value(raw):
+    """What a JSON line holds for raw bytes: the UTF-8 characters in them, and U+00XX for each
+    byte that is not part of one (so bytes and text round-trip through one rule)."""
+    text = raw.decode("utf-8", "surrogateescape")
+    return "".join(chr(ord(c) - 0xDC00) if 0xDC80 <= ord(c) <= 0xDCFF else c for c in text)
+
+
+def h2_request(port, path, headers):
+    """One HTTP/2 (prior knowledge) GET whose path and headers are sent as given, unchecked by
+    the client library; returns the :status."""
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(
+        client_side=True, header_encoding=None, validate_outbound_headers=False,
+        normalize_outbound_headers=False))
+    conn.initiate_connection()
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(b":method", b"GET"), (b":scheme", b"http"), (b":path", path),
+                            (b":authority", b"localhost")] + headers, end_stream=True)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(conn.data_to_send())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            data = sock.recv(65536)
+            assert data, "connection closed before a response"
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    return int(dict(ev.headers)[b":status"])
+                assert not isinstance(ev, h2.events.StreamReset), "stream reset: %r" % ev
+            sock.sendall(conn.data_to_send())
+    raise AssertionError("no HTTP/2 response within 10 s")
+
+
+def wait_raw_lines(path, count, timeout=10.0):
+    """The file's lines as bytes, without readiness probes, once there are count of them."""
+    def lines():
+        try:
+            with open(path, "rb") as f:
+                got = [ln for ln in f.read().split(b"\n")[:-1]
+                       if READY_USER_AGENT.encode() not in ln]
+        except FileNotFoundError:
+            return None
+        return got if len(got) >= count else None
+    return wait_until(lines, timeout, what="%d access lines in %s" % (count, path))
+
+
+def test_json_lines_parse_and_round_trip(hornet_server, tmp_path):
+    path = str(tmp_path / "access.log")
+    srv = hornet_server(config={"accesslog": path, "access_log_format": JSON_FORMAT,
+                                "access_log_escape": "json", "access_log_prefix": False},
+                        env={"HN_ACCESS_ENV": ENV_VALUE})
+    with Conn(srv.port) as c:
+        c.send(build_request("GET", '/h1/a"b\\c?x="\\',
+                             [("User-Agent", UA.decode("latin-1")), ("X-Tab", "a\tb")]))
+        assert c.read_response().status == 200
+    assert h2_request(srv.port, H2_PATH + b"?" + H2_QUERY, [(b"user-agent", UA)]) == 200
+
+    raw = wait_raw_lines(path, 2)
+    with open(path, "rb") as f:
+        every = f.read()
+    every.decode("utf-8")  # strict: the file is UTF-8 whatever the clients sent
+    lines = [json.loads(ln) for ln in every.split(b"\n")[:-1]]  # probes included
+    assert all(ln.startswith(b"{") for ln in raw), "no error-log prefix: %r" % raw
+
+    h1, h2_ = (json.loads(ln) for ln in raw)
+    env = json_value(os.fsencode(ENV_VALUE))
+    assert h1 == {"m": "GET", "path": '/h1/a"b\\c', "q": 'x="\\', "ua": json_value(UA),
+                  "env": env, "s": "200", "tab": "a\tb"}, h1
+    assert h2_ == {"m": "GET", "path": json_value(H2_PATH), "q": json_value(H2_QUERY),
+                   "ua": json_value(UA), "env": env, "s": "200", "tab": "-"}, h2_
+    assert len(lines) >= 2
+
+
+@pytest.mark.parametrize("escape, prefix, ua", [
+    # today's escaping, kept as the default
+    (None, None, rb'q\x22b\x5Cs\x09z \xC3\xA9\xF0\x9F\x98\x80 \xFF \xE2\x82 \xC0\xAF'),
+    ("none", False, UA),
+])
+def test_escape_modes_and_prefix(hornet_server, tmp_path, escape, prefix, ua):
+    path = str(tmp_path / "access.log")
+    config = {"accesslog": path, "access_log_format": "%(m)s %({user-agent}i)s"}
+    if escape:
+        config["access_log_escape"] = escape
+    if prefix is not None:
+        config["access_log_prefix"] = prefix
+    srv = hornet_server(config=config)
+    with Conn(srv.port) as c:
+        c.send(build_request("GET", "/", [("User-Agent", UA.decode("latin-1"))]))
+        assert c.read_response().status == 200
+    (line,) = wait_raw_lines(path, 1)
+    if prefix is False:
+        assert line == b"GET " + ua
+    else:
+        m = re.fullmatch(PREFIX_RE.encode() + rb"(.*)", line, re.S)
+        assert m, "the default keeps Hypercorn's prefix: %r" % line
+        assert m.group(2) == b"GET " + ua

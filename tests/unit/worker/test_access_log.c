@@ -90,6 +90,10 @@ read_log(const char *p)
     return (size_t)n;
 }
 
+/* What open_log configures besides the format. */
+static hn_cfg_access_log_escape_t cur_escape = HN_CFG_ESCAPE_DEFAULT;
+static bool cur_prefix = true;
+
 static int
 open_log(const char *fmt)
 {
@@ -99,6 +103,8 @@ open_log(const char *fmt)
     memset(&cfg, 0, sizeof(cfg));
     cfg.accesslog = path;
     cfg.access_log_format = (char *)fmt;
+    cfg.access_log_escape = cur_escape;
+    cfg.access_log_prefix = cur_prefix;
     return hn_access_log_open(&cfg, &err);
 }
 
@@ -144,6 +150,7 @@ test_default_format(void)
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.accesslog = path;
+    cfg.access_log_prefix = true;
     unlink(path);
     /* access_log_format NULL: Hypercorn's default */
     is_int(hn_access_log_open(&cfg, &err), HN_OK, "open with the default format");
@@ -271,6 +278,122 @@ test_escaping(void)
     is_str(atom("U", &r), "/\\x01\\x22", "path escaped");
     setenv("HN_TEST_ENV", "a\nb", 1);
     is_str(atom("{HN_TEST_ENV}e", &r), "a\\x0Ab", "env value escaped");
+}
+
+/* The whole file written for r with fmt, without a prefix, and without the
+ * final newline (static). */
+static const char *
+bare_line(const char *fmt, const hn_request_t *r)
+{
+    static char line[128 * 1024];
+
+    cur_prefix = false;
+    unlink(path);
+    if (open_log(fmt) != HN_OK)
+        snprintf(line, sizeof(line), "(open failed)");
+    hn_access_log_request(r, NOW_SEC);
+    hn_access_log_close();
+    cur_prefix = true;
+    size_t n = read_log(path);
+    if (n == 0 || content[n - 1] != '\n')
+        return "(no newline)";
+    memcpy(line, content, n - 1);
+    line[n - 1] = '\0';
+    return line;
+}
+
+static void
+test_no_prefix(void)
+{
+    hn_request_t r = make_request();
+
+    is_str(bare_line("%(m)s %(s)s", &r), "GET 200", "access_log_prefix false: the line alone");
+    is_str(bare_line("x", &r), "x", "a format without atoms");
+}
+
+static void
+test_escape_json(void)
+{
+    hn_request_t r = make_request();
+    hn_header_t h[] = {
+        {"x-evil", 6, "a\"b\nc\\d\x7f\te\r\x01\b\f", 14},
+        /* é in UTF-8, a lone 0xE9, an overlong '/', a truncated 3-byte
+         * character, a UTF-16 surrogate, then U+1F600 */
+        {"x-bytes", 7, "\xC3\xA9|\xE9|\xC0\xAF|\xE2\x82|\xED\xA0\x80|\xF0\x9F\x98\x80", 19},
+    };
+
+    cur_escape = HN_CFG_ESCAPE_JSON;
+    r.headers = h;
+    r.n_headers = HN_ARRAY_LEN(h);
+    is_str(bare_line("{\"v\":\"%({x-evil}i)s\"}", &r),
+           "{\"v\":\"a\\\"b\\nc\\\\d\\u007f\\te\\r\\u0001\\b\\f\"}",
+           "json: quote, backslash and control characters as JSON escapes");
+    is_str(bare_line("%({x-bytes}i)s", &r),
+           "\xC3\xA9|\\u00e9|\\u00c0\\u00af|\\u00e2\\u0082|\\u00ed\\u00a0\\u0080|"
+           "\xF0\x9F\x98\x80",
+           "json: UTF-8 kept, each byte of anything else as \\u00XX");
+    r.raw_path = "/\xff\"";
+    r.raw_path_len = 3;
+    is_str(bare_line("%(U)s", &r), "/\\u00ff\\\"", "json: the path too");
+    setenv("HN_TEST_ENV", "a\nb", 1);
+    is_str(bare_line("%({HN_TEST_ENV}e)s", &r), "a\\nb", "json: an env value too");
+    is_str(bare_line("%({x-evil}i).3s|%({x-bytes}i).1s|%({x-bytes}i).2s", &r), "a\\\"b||\xC3\xA9",
+           "precision counts the value's bytes and never splits an escape or a character");
+    cur_escape = HN_CFG_ESCAPE_DEFAULT;
+    is_str(bare_line("%({x-evil}i).3s", &r), "a\\x22b", "so does the default escaping");
+}
+
+static void
+test_escape_none(void)
+{
+    hn_request_t r = make_request();
+
+    cur_escape = HN_CFG_ESCAPE_NONE;
+    is_str(bare_line("%({x-evil}i)s", &r), "a\"b\nc\\d\x7f", "none: bytes as they came");
+    cur_escape = HN_CFG_ESCAPE_DEFAULT;
+}
+
+/* A JSON line cut for length stays JSON: the value is cut between escapes
+ * and the format's closing text is kept. */
+static void
+test_long_json_line(void)
+{
+    hn_request_t r = make_request();
+    size_t len = 100 * 1024;
+    char *value = malloc(len);
+    hn_header_t big[] = {{"x-big", 5, value, len}, {"user-agent", 10, "ua", 2}};
+
+    for (size_t i = 0; i < len; i++)
+        value[i] = i % 2 ? '"' : '\x01';
+    r.headers = big;
+    r.n_headers = HN_ARRAY_LEN(big);
+    cur_escape = HN_CFG_ESCAPE_JSON;
+    const char *line = bare_line("{\"big\":\"%({x-big}i)s\",\"ua\":\"%(a)s\"}", &r);
+    size_t n = strlen(line);
+    ok(n > 60 * 1024 && n < 64 * 1024, "cut to the buffer (%zu bytes)", n);
+    const char *tail = "...\",\"ua\":\"\"}";
+    is_str(line + n - strlen(tail), tail, "the cut value ends with ..., the format's text is whole");
+    const char *p = line + 8;
+    while (strncmp(p, "\\u0001\\\"", 8) == 0)
+        p += 8;
+    if (strncmp(p, "\\u0001", 6) == 0)
+        p += 6;
+    ok(strcmp(p, tail) == 0, "only whole escapes before the cut: %.20s", p);
+    cur_escape = HN_CFG_ESCAPE_DEFAULT;
+    free(value);
+}
+
+static void
+test_format_text_limit(void)
+{
+    char fmt[20000];
+    hn_err_t err = {0};
+
+    memset(fmt, 'x', sizeof(fmt) - 1);
+    fmt[sizeof(fmt) - 1] = '\0';
+    is_int(hn_access_log_check_format(fmt, &err), HN_ERR, "a format whose text fills the buffer");
+    ok(strstr(err.msg, "access_log_format") != NULL, "is refused: %s", err.msg);
+    is_int(hn_access_log_check_format("%(l)20000s", &err), HN_ERR, "padding counts");
 }
 
 static void
@@ -443,6 +566,11 @@ main(void)
     test_default_format();
     test_atoms();
     test_escaping();
+    test_no_prefix();
+    test_escape_json();
+    test_escape_none();
+    test_long_json_line();
+    test_format_text_limit();
     test_timezone();
     test_bad_formats();
     test_buffering();
