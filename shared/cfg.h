@@ -106,8 +106,8 @@ typedef struct hn_config {
     char *errorlog;  /* NULL: off; "-": stderr */
     int loglevel;    /* hn_log_level_t */
     char *access_log_format;
-    int access_log_escape;   /* hn_cfg_access_log_escape_t */
-    bool access_log_prefix;  /* lines start with "[date] [pid] [INFO] " (Hypercorn's) */
+    int access_log_escape;  /* hn_cfg_access_log_escape_t */
+    bool access_log_prefix; /* lines start with "[date] [pid] [INFO] " (Hypercorn's) */
 
     /* built-in apps */
     char *static_root;

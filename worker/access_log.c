@@ -545,8 +545,8 @@ static size_t
 escape_json(const unsigned char *u, size_t avail, char *esc, size_t *in_len)
 {
     static const char hex[] = "0123456789abcdef";
-    static const char short_form[] = {['"'] = '"', ['\\'] = '\\', ['\b'] = 'b',
-                                      ['\f'] = 'f', ['\n'] = 'n',  ['\r'] = 'r', ['\t'] = 't'};
+    static const char short_form[] = {['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+                                      ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't'};
     unsigned char c = u[0];
 
     *in_len = 1;

@@ -372,7 +372,8 @@ test_long_json_line(void)
     size_t n = strlen(line);
     ok(n > 60 * 1024 && n < 64 * 1024, "cut to the buffer (%zu bytes)", n);
     const char *tail = "...\",\"ua\":\"\"}";
-    is_str(line + n - strlen(tail), tail, "the cut value ends with ..., the format's text is whole");
+    is_str(line + n - strlen(tail), tail,
+           "the cut value ends with ..., the format's text is whole");
     const char *p = line + 8;
     while (strncmp(p, "\\u0001\\\"", 8) == 0)
         p += 8;
