@@ -52,6 +52,7 @@ typedef struct slot {
     unsigned rec;    /* pid's record in the control block */
     unsigned old_rec; /* old_pid's */
     int stuck_stage; /* watchdog: 0 fine, 1 TERM sent, 2 ABRT sent, 3 KILL sent */
+    int watchdog_sig; /* the last signal the watchdog sent pid (0: none): its exit says so */
     double stuck_since;
     bool is_ready;
     bool was_ever_ready;
@@ -85,6 +86,7 @@ typedef struct master {
     int exit_status;
     bool announced;
     bool immediate;
+    bool deadline_killed; /* stopping: on_kill_timer sent SIGKILL */
     unsigned int_count;
     int sigfd;
     int ready_pipe[2];
@@ -184,7 +186,8 @@ spawn_slot(unsigned i)
         errno = EAGAIN;
     }
     if (pid < 0) {
-        hn_log(HN_LOG_ERROR, "fork for worker %u failed: %s", i, strerror(errno));
+        hn_log(HN_LOG_ERROR, "fork for worker %u failed: %s; trying again in %.0fs", i,
+               strerror(errno), BACKOFF_MAX);
         s->failures++;
         ev_timer_set(&s->respawn, BACKOFF_MAX, 0);
         ev_timer_start(M.loop, &s->respawn);
@@ -194,6 +197,7 @@ spawn_slot(unsigned i)
     s->rec = (unsigned)rec;
     s->is_ready = false;
     s->stuck_stage = 0;
+    s->watchdog_sig = 0;
     s->started = ev_now(M.loop);
     hn_log(HN_LOG_DEBUG, "worker %u started, pid %d", i, (int)pid);
 }
@@ -204,8 +208,12 @@ on_respawn(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     slot_t *s = HN_CONTAINER_OF(w, slot_t, respawn);
-    if (M.state == RUNNING && s->pid == 0)
-        spawn_slot((unsigned)(s - M.slots));
+    if (M.state != RUNNING || s->pid != 0)
+        return;
+    unsigned i = (unsigned)(s - M.slots);
+    spawn_slot(i);
+    if (s->pid > 0)
+        hn_log(HN_LOG_NOTICE, "worker %u respawned as pid %d", i, (int)s->pid);
 }
 
 static void
@@ -243,6 +251,7 @@ on_kill_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     hn_log(HN_LOG_WARN, "%u worker(s) still running after the deadline; killing them",
            live_workers());
+    M.deadline_killed = true;
     signal_workers(SIGKILL);
 }
 
@@ -320,6 +329,7 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
         hn_log(HN_LOG_ERROR, "worker %u (pid %d): no heartbeat for %.1fs (worker_timeout %gs); "
                "sending SIG%s", i, (int)s->pid, age, timeout, sigabbrev_np(sig));
         kill(s->pid, sig);
+        s->watchdog_sig = sig;
         s->stuck_stage++;
         s->stuck_since = now;
     }
@@ -673,6 +683,28 @@ on_ready(struct ev_loop *loop, ev_io *w, int revents)
     announce();
 }
 
+/* Signals whose default action leaves a core: saying "no core dump" for
+ * them tells the operator to look at RLIMIT_CORE or the dumpable flag. */
+static bool
+dumps_core(int sig)
+{
+    switch (sig) {
+    case SIGQUIT:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGABRT:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGSEGV:
+    case SIGSYS:
+    case SIGXCPU:
+    case SIGXFSZ:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void
 describe_exit(int status, char *buf, size_t size)
 {
@@ -680,9 +712,83 @@ describe_exit(int status, char *buf, size_t size)
         snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
         snprintf(buf, size, "killed by signal %d (%s)%s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+                 strsignal(WTERMSIG(status)),
+                 WCOREDUMP(status)              ? ", core dumped"
+                 : dumps_core(WTERMSIG(status)) ? ", no core dump"
+                                                : "");
     else
         snprintf(buf, size, "ended with wait status %d", status);
+}
+
+/* A signal, or a status other than 0: the worker failed. */
+static bool
+exit_failed(int status)
+{
+    return !WIFEXITED(status) || WEXITSTATUS(status) != HN_EXIT_OK;
+}
+
+/* The SIGKILL of on_kill_timer, not a crash. */
+static bool
+killed_at_deadline(int status)
+{
+    return M.deadline_killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+/* Why a slot's worker ended, as far as the master knows: what the watchdog
+ * or the stop's deadline did to it, and how it ended. */
+static void
+describe_slot_exit(const slot_t *s, int status, char *buf, size_t size)
+{
+    char how[128];
+    describe_exit(status, how, sizeof(how));
+    if (s->watchdog_sig)
+        snprintf(buf, size, "stopped by the watchdog (no heartbeat within worker_timeout %gs; "
+                 "it sent SIG%s): %s", M.cfg->worker_timeout, sigabbrev_np(s->watchdog_sig), how);
+    else if (killed_at_deadline(status))
+        snprintf(buf, size, "%s: still running at the stop's deadline", how);
+    else
+        snprintf(buf, size, "%s", how);
+}
+
+/* The worker of a slot ended while the server runs: say why and respawn it,
+ * at once after a worker that had served, with a doubling back-off after one
+ * that died right after starting. */
+static void
+respawn_after_exit(unsigned i, pid_t pid, int status, const char *what)
+{
+    slot_t *s = &M.slots[i];
+    /* an exit 0 nobody here asked for (a TERM sent to the worker itself) is
+     * no crash, but a slot that stopped serving all the same */
+    hn_log_level_t level = exit_failed(status) || s->watchdog_sig ? HN_LOG_ERROR : HN_LOG_WARN;
+
+    if (WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_STARTUP) {
+        /* it would fail the same way again: stop instead of looping */
+        hn_log(HN_LOG_CRIT, "worker %u (pid %d) %s: it could not start; stopping the server", i,
+               (int)pid, what);
+        stop(false, HN_EXIT_FAILURE);
+        return;
+    }
+    bool quick = ev_now(M.loop) - s->started < MIN_UPTIME || !s->was_ever_ready;
+    s->failures = quick ? s->failures + 1 : 0;
+    if (s->failures >= MAX_START_FAILURES) {
+        hn_log(HN_LOG_CRIT, "worker %u (pid %d) %s: %u failures in a row right after starting; "
+               "stopping the server", i, (int)pid, what, s->failures);
+        stop(false, HN_EXIT_FAILURE);
+        return;
+    }
+    double delay = 0;
+    if (s->failures > 0) {
+        delay = BACKOFF_BASE * (double)(1u << (s->failures - 1));
+        if (delay > BACKOFF_MAX)
+            delay = BACKOFF_MAX;
+        hn_log(level, "worker %u (pid %d) %s; respawning it in %.1fs (failure %u of %u right "
+               "after starting)", i, (int)pid, what, delay, s->failures, MAX_START_FAILURES);
+    } else {
+        hn_log(level, "worker %u (pid %d) %s; respawning it now", i, (int)pid, what);
+    }
+    s->was_ever_ready = false;
+    ev_timer_set(&s->respawn, delay, 0);
+    ev_timer_start(M.loop, &s->respawn);
 }
 
 static void
@@ -692,11 +798,15 @@ reap(void)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         rec_release(pid);
+        char what[256];
         int old_slot = forget_draining(pid);
         if (old_slot >= 0) {
-            char done[128];
-            describe_exit(status, done, sizeof(done));
-            hn_log(HN_LOG_INFO, "replaced worker %d (pid %d) %s", old_slot, (int)pid, done);
+            /* told to drain (max_requests, max_worker_lifetime, a reload,
+             * SIGTTOU): a clean exit is the end of a replacement */
+            describe_exit(status, what, sizeof(what));
+            hn_log(exit_failed(status) ? HN_LOG_ERROR : HN_LOG_INFO,
+                   "replaced worker %d (pid %d) %s%s", old_slot, (int)pid, what,
+                   exit_failed(status) ? " while draining" : "");
             continue;
         }
         unsigned i;
@@ -707,21 +817,29 @@ reap(void)
             continue;
         slot_t *s = &M.slots[i];
         if (s->old_pid == pid) {
-            /* a replaced worker finished its drain */
-            char done[128];
-            describe_exit(status, done, sizeof(done));
+            /* still serving: its successor (a replacement or a reload's
+             * new generation) was not ready yet */
+            describe_exit(status, what, sizeof(what));
             s->old_pid = 0;
-            hn_log(HN_LOG_INFO, "replaced worker %u (pid %d) %s", i, (int)pid, done);
+            bool stopping = M.state == STOPPING;
+            hn_log(exit_failed(status) ? HN_LOG_ERROR
+                   : stopping          ? HN_LOG_INFO
+                                       : HN_LOG_WARN,
+                   "worker %u (pid %d) %s%s", i, (int)pid, what,
+                   stopping ? "" : " while its successor was starting");
             continue;
         }
         s->pid = 0;
         s->is_ready = false;
-        char what[128];
-        describe_exit(status, what, sizeof(what));
-        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_OK;
+        describe_slot_exit(s, status, what, sizeof(what));
         if (M.state == STOPPING) {
-            hn_log(clean ? HN_LOG_INFO : HN_LOG_WARN, "worker %u (pid %d) %s", i, (int)pid,
-                   what);
+            /* a crash is an error; a failed lifespan shutdown (the worker
+             * said why) and the deadline's SIGKILL are warnings */
+            hn_log_level_t level = HN_LOG_INFO;
+            if (exit_failed(status))
+                level = WIFSIGNALED(status) && !killed_at_deadline(status) ? HN_LOG_ERROR
+                                                                           : HN_LOG_WARN;
+            hn_log(level, "worker %u (pid %d) %s", i, (int)pid, what);
             /* a failed lifespan shutdown is a failure of the stop */
             if (WIFEXITED(status) && WEXITSTATUS(status) != HN_EXIT_OK &&
                 M.exit_status == HN_EXIT_OK)
@@ -732,31 +850,7 @@ reap(void)
             reload_abort(i, pid, what);
             continue;
         }
-        hn_log(HN_LOG_ERROR, "worker %u (pid %d) %s", i, (int)pid, what);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_STARTUP) {
-            /* it would fail the same way again: stop instead of looping */
-            hn_log(HN_LOG_CRIT, "worker %u could not start; stopping the server", i);
-            stop(false, HN_EXIT_FAILURE);
-            continue;
-        }
-        bool quick = ev_now(M.loop) - s->started < MIN_UPTIME || !s->was_ever_ready;
-        s->failures = quick ? s->failures + 1 : 0;
-        if (s->failures >= MAX_START_FAILURES) {
-            hn_log(HN_LOG_CRIT, "worker %u failed %u times in a row right after starting; "
-                   "stopping the server", i, s->failures);
-            stop(false, HN_EXIT_FAILURE);
-            continue;
-        }
-        double delay = 0;
-        if (s->failures > 0) {
-            delay = BACKOFF_BASE * (double)(1u << (s->failures - 1));
-            if (delay > BACKOFF_MAX)
-                delay = BACKOFF_MAX;
-            hn_log(HN_LOG_WARN, "respawning worker %u in %.1fs", i, delay);
-        }
-        s->was_ever_ready = false;
-        ev_timer_set(&s->respawn, delay, 0);
-        ev_timer_start(M.loop, &s->respawn);
+        respawn_after_exit(i, pid, status, what);
     }
     if (M.state == STOPPING && live_workers() == 0)
         ev_break(M.loop, EVBREAK_ALL);

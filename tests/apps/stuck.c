@@ -1,9 +1,12 @@
 /*
  * stuck.c - a test app whose /stuck request never returns to the loop (the
- * worker's heartbeat stops), for the master's watchdog; other paths: 200.
+ * worker's heartbeat stops), for the master's watchdog; /stuck-until-term
+ * returns once the watchdog's SIGTERM is pending (the worker then drains and
+ * exits 0); other paths: 200.
  */
 #include <hornet/app.h>
 
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +25,14 @@ on_request(hornet_request_t *req, const hornet_scope_t *scope)
     if (scope->path_len == 6 && memcmp(scope->path, "/stuck", 6) == 0) {
         for (;;)
             sleep(1); /* TERM is read by the loop, which never runs again */
+    }
+    if (scope->path_len == 17 && memcmp(scope->path, "/stuck-until-term", 17) == 0) {
+        sigset_t pending;
+        /* the worker reads TERM through a signalfd, so it stays pending here */
+        do {
+            usleep(10000);
+            sigpending(&pending);
+        } while (!sigismember(&pending, SIGTERM));
     }
     static const hornet_header_t h[] = {{"content-length", 14, "3", 1}};
     if (api->response_start(req, 200, h, 1, false) == HORNET_OK)

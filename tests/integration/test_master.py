@@ -420,11 +420,20 @@ def test_repeated_kills_are_respawned(hornet_server):
 
 
 def test_crashed_worker_logged(hornet_server):
+    """The death, its signal and the respawn in one ERROR line; the new pid at NOTICE."""
     srv = hornet_server(config={"workers": 1})
     (victim,) = srv.wait_workers(1)
     os.kill(victim, signal.SIGKILL)
-    wait_until(lambda: str(victim) in srv.stderr_text(), 15,
-               what="the master to log the death of worker %d" % victim)
+    # within a second of its start a death counts as a failed start: a back-off then
+    died = re.compile(r"\[ERROR\] master: worker 0 \(pid %d\) killed by signal 9 \(Killed\); "
+                      r"respawning it (now|in 0\.1s \(failure 1 of 5 right after starting\))$"
+                      % victim, re.M)
+    wait_until(lambda: died.search(srv.stderr_text()), 15,
+               what="the master to log the death of worker %d and its respawn" % victim)
+    (new,) = srv.wait_workers(1, timeout=15)
+    assert new != victim
+    wait_until(lambda: re.search(r"\[NOTICE\] master: worker 0 respawned as pid %d$" % new,
+                                 srv.stderr_text(), re.M), 15, what="the respawn's new pid")
 
 
 # ---------------------------------------------------------------------------------------------
