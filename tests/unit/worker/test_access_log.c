@@ -266,20 +266,6 @@ test_atoms(void)
     is_str(atom("D", &r), "0", "a clock step back never logs negative time");
 }
 
-static void
-test_escaping(void)
-{
-    hn_request_t r = make_request();
-
-    is_str(atom("{x-evil}i", &r), "a\\x22b\\x0Ac\\x5Cd\\x7F",
-           "control characters, quote and backslash escaped");
-    r.raw_path = "/\x01\"";
-    r.raw_path_len = 3;
-    is_str(atom("U", &r), "/\\x01\\x22", "path escaped");
-    setenv("HN_TEST_ENV", "a\nb", 1);
-    is_str(atom("{HN_TEST_ENV}e", &r), "a\\x0Ab", "env value escaped");
-}
-
 /* The whole file written for r with fmt, without a prefix, and without the
  * final newline (static). */
 static const char *
@@ -311,6 +297,32 @@ test_no_prefix(void)
     is_str(bare_line("x", &r), "x", "a format without atoms");
 }
 
+/* The same client bytes in each access_log_escape mode. */
+static void
+test_escaping(void)
+{
+    static const struct {
+        hn_cfg_access_log_escape_t mode;
+        const char *header, *path, *env;
+    } modes[] = {
+        {HN_CFG_ESCAPE_DEFAULT, "a\\x22b\\x0Ac\\x5Cd\\x7F", "/\\x01\\x22\\xFF", "a\\x0Ab"},
+        {HN_CFG_ESCAPE_JSON, "a\\\"b\\nc\\\\d\\u007f", "/\\u0001\\\"\\u00ff", "a\\nb"},
+        {HN_CFG_ESCAPE_NONE, "a\"b\nc\\d\x7f", "/\x01\"\xff", "a\nb"},
+    };
+    hn_request_t r = make_request();
+
+    r.raw_path = "/\x01\"\xff";
+    r.raw_path_len = 4;
+    setenv("HN_TEST_ENV", "a\nb", 1);
+    for (size_t i = 0; i < HN_ARRAY_LEN(modes); i++) {
+        cur_escape = modes[i].mode;
+        is_str(bare_line("%({x-evil}i)s", &r), modes[i].header, "mode %zu: a header value", i);
+        is_str(bare_line("%(U)s", &r), modes[i].path, "mode %zu: the path", i);
+        is_str(bare_line("%({HN_TEST_ENV}e)s", &r), modes[i].env, "mode %zu: an env value", i);
+    }
+    cur_escape = HN_CFG_ESCAPE_DEFAULT;
+}
+
 static void
 test_escape_json(void)
 {
@@ -327,30 +339,15 @@ test_escape_json(void)
     r.n_headers = HN_ARRAY_LEN(h);
     is_str(bare_line("{\"v\":\"%({x-evil}i)s\"}", &r),
            "{\"v\":\"a\\\"b\\nc\\\\d\\u007f\\te\\r\\u0001\\b\\f\"}",
-           "json: quote, backslash and control characters as JSON escapes");
+           "json: every short escape, \\u00XX for the other control characters");
     is_str(bare_line("%({x-bytes}i)s", &r),
            "\xC3\xA9|\\u00e9|\\u00c0\\u00af|\\u00e2\\u0082|\\u00ed\\u00a0\\u0080|"
            "\xF0\x9F\x98\x80",
            "json: UTF-8 kept, each byte of anything else as \\u00XX");
-    r.raw_path = "/\xff\"";
-    r.raw_path_len = 3;
-    is_str(bare_line("%(U)s", &r), "/\\u00ff\\\"", "json: the path too");
-    setenv("HN_TEST_ENV", "a\nb", 1);
-    is_str(bare_line("%({HN_TEST_ENV}e)s", &r), "a\\nb", "json: an env value too");
     is_str(bare_line("%({x-evil}i).3s|%({x-bytes}i).1s|%({x-bytes}i).2s", &r), "a\\\"b||\xC3\xA9",
            "precision counts the value's bytes and never splits an escape or a character");
     cur_escape = HN_CFG_ESCAPE_DEFAULT;
     is_str(bare_line("%({x-evil}i).3s", &r), "a\\x22b", "so does the default escaping");
-}
-
-static void
-test_escape_none(void)
-{
-    hn_request_t r = make_request();
-
-    cur_escape = HN_CFG_ESCAPE_NONE;
-    is_str(bare_line("%({x-evil}i)s", &r), "a\"b\nc\\d\x7f", "none: bytes as they came");
-    cur_escape = HN_CFG_ESCAPE_DEFAULT;
 }
 
 /* A JSON line cut for length stays JSON: the value is cut between escapes
@@ -569,7 +566,6 @@ main(void)
     test_escaping();
     test_no_prefix();
     test_escape_json();
-    test_escape_none();
     test_long_json_line();
     test_format_text_limit();
     test_timezone();
