@@ -514,11 +514,16 @@ put_str(out_t *o, const char *s)
     put(o, s, strlen(s));
 }
 
-/* Bytes that both escaping modes rewrite; all others are copied in runs. */
-static bool
+/* Bytes that both escaping modes rewrite; all others are copied in runs. A
+ * table, because this test runs for every byte a line takes from a request. */
+static const bool escaped_bytes[256] = {
+    [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f ... 0xff] = true,
+};
+
+static inline bool
 must_escape(unsigned char c)
 {
-    return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+    return escaped_bytes[c];
 }
 
 /* access_log_escape: default, nginx's \xHH, so a header value can neither
@@ -789,6 +794,8 @@ width_pad(const op_t *op, size_t len)
 static void
 pad_to_width(char *start, size_t len, size_t pad, const op_t *op)
 {
+    if (pad == 0)
+        return;
     if (!op->left)
         memmove(start + pad, start, len);
     memset(op->left ? start + len : start, ' ', pad);
