@@ -136,6 +136,15 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
         fprintf(stderr, "hornet: -s %s: %s\n", name, err.msg);
         return 1;
     }
+    /* A master killed with -9 leaves its PID file behind, and its pid may
+     * since have gone to another program. No process at all is left to
+     * kill() below, whose ESRCH says so. */
+    if (!hn_pidfile_is_master(pid, &err) && err.code != ESRCH) {
+        fprintf(stderr, "hornet: -s %s: pid %d from %s is not a hornet master but %s: not "
+                "signalled (the file is stale and its pid was reused)\n", name, (int)pid,
+                cfg->pid_path, err.msg);
+        return 1;
+    }
     char before[1024];
     read_status(cfg->pid_path, before, sizeof(before));
     if (kill(pid, sig) < 0) {

@@ -4,9 +4,12 @@ protocol (READY, RELOADING with MONOTONIC_USEC, STATUS, ERRNO, STOPPING)."""
 import os
 import signal
 import socket
+import subprocess
 import time
 
-from hornet_fixture import children, run_hornet, to_yaml, wait_until
+import pytest
+
+from hornet_fixture import children, pid_alive, run_hornet, to_yaml, wait_until
 
 HELLO = b"Hello, world!"
 
@@ -95,6 +98,62 @@ def test_s_without_a_pid_file(hornet_bin, tmp_path):
     assert p.returncode == 1 and "pid_path" in p.stderr
     p = run_hornet(["-c", str(cfg), "-s", "bogus"])
     assert p.returncode == 2 and "expected stop, quit, reopen or reload" in p.stderr
+
+
+def untouched(pid):
+    """Alive with no signal pending: what kill() sends is pending until the target runs, so a
+    process that was signalled either is gone or shows it in SigPnd/ShdPnd."""
+    if not pid_alive(pid):
+        return False
+    with open("/proc/%d/status" % pid) as f:
+        pending = [line.split()[1] for line in f if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return len(pending) == 2 and all(int(mask, 16) == 0 for mask in pending)
+
+
+@pytest.mark.parametrize("name", ["stop", "quit", "reopen", "reload"])
+def test_s_refuses_a_pid_file_naming_another_program(tmp_path, name):
+    """The master was killed -9 and its PID reused: -s signals nothing and says why."""
+    other = subprocess.Popen(["sleep", "600"])
+    try:
+        pid_path = tmp_path / "hornet.pid"
+        pid_path.write_text("%d\n" % other.pid)
+        cfg = tmp_path / "hornet.yaml"
+        cfg.write_text(to_yaml({"pid_path": str(pid_path)}))
+        p = run_hornet(["-c", str(cfg), "-s", name])
+        assert p.returncode == 1, (p.returncode, p.stderr)
+        assert "pid %d from %s is not a hornet master" % (other.pid, pid_path) in p.stderr, \
+            p.stderr
+        assert "sleep 600" in p.stderr and "not signalled" in p.stderr, p.stderr
+        assert untouched(other.pid)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_s_refuses_a_pid_file_naming_a_worker(hornet_server, tmp_path):
+    """A worker has the master's command line (forked, not executed): still not a master."""
+    srv = start(hornet_server, tmp_path, workers=2)
+    worker = srv.wait_workers(2)[0]
+    with open(srv.config["pid_path"], "w") as f:
+        f.write("%d\n" % worker)
+    p = control(srv, "stop")
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "is not a hornet master but a worker of pid %d" % srv.pid in p.stderr, p.stderr
+    assert untouched(worker) and worker in srv.workers()
+    assert srv.request().status == 200
+
+
+def test_s_with_a_stale_pid_file(tmp_path):
+    """No process at all: the file is stale; nothing to signal, exit 1."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    pid_path = tmp_path / "hornet.pid"
+    pid_path.write_text("%d\n" % dead.pid)
+    cfg = tmp_path / "hornet.yaml"
+    cfg.write_text(to_yaml({"pid_path": str(pid_path)}))
+    p = run_hornet(["-c", str(cfg), "-s", "stop"])
+    assert p.returncode == 1
+    assert "pid %d from %s: No such process" % (dead.pid, pid_path) in p.stderr, p.stderr
 
 
 def test_systemd_notify_protocol(hornet_server, tmp_path):

@@ -212,6 +212,16 @@ def test_stale_pid_file_is_replaced(hornet_server, tmp_path):
     assert not pidfile.exists()
 
 
+def test_pid_file_naming_a_worker_of_another_hornet_is_stale(hornet_server, tmp_path):
+    """The pid was reused by a worker of another server: no master runs under this file."""
+    other = hornet_server()
+    pidfile = tmp_path / "hornet.pid"
+    pidfile.write_text("%d\n" % other.wait_workers(1)[0])
+    srv = hornet_server(config={"pid_path": str(pidfile)})
+    assert pidfile.read_text() == "%d\n" % srv.pid
+    assert other.request().body == HELLO
+
+
 def test_garbage_pid_file_is_replaced(hornet_server, tmp_path):
     pidfile = tmp_path / "hornet.pid"
     pidfile.write_text("not a pid\n")
