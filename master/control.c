@@ -7,6 +7,7 @@
 #include "master/control.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -19,7 +20,8 @@
 #include "master/pidfile.h"
 #include "shared/cfg.h"
 
-static unsigned long status_seq;
+static unsigned long attempt; /* the current one; 0: the start */
+static char history[HN_CONTROL_HISTORY][512]; /* attempt a's line: [a % HN_CONTROL_HISTORY] */
 
 static void
 status_path(const char *pid_path, char *buf, size_t size)
@@ -27,25 +29,53 @@ status_path(const char *pid_path, char *buf, size_t size)
     snprintf(buf, size, "%s.status", pid_path);
 }
 
+static void
+status_write(const char *pid_path)
+{
+    char path[4096], tmp[4200];
+    status_path(pid_path, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return;
+    unsigned long first = attempt >= HN_CONTROL_HISTORY ? attempt - HN_CONTROL_HISTORY + 1 : 0;
+    for (unsigned long a = first; a <= attempt; a++)
+        fprintf(f, "%lu %s\n", a, history[a % HN_CONTROL_HISTORY]);
+    /* renamed into place: a reader never sees half a file */
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+void
+hn_control_status_start(const char *pid_path)
+{
+    if (pid_path == NULL)
+        return;
+    attempt = 0;
+    snprintf(history[0], sizeof(history[0]), "started");
+    status_write(pid_path);
+}
+
+void
+hn_control_status_begin(const char *pid_path)
+{
+    if (pid_path == NULL)
+        return;
+    attempt++;
+    snprintf(history[attempt % HN_CONTROL_HISTORY], sizeof(history[0]), "reloading");
+    status_write(pid_path);
+}
+
 void
 hn_control_status(const char *pid_path, const char *fmt, ...)
 {
     if (pid_path == NULL)
         return;
-    char path[4096], tmp[4200], line[1024];
-    status_path(pid_path, path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(history[attempt % HN_CONTROL_HISTORY], sizeof(history[0]), fmt, ap);
     va_end(ap);
-    FILE *f = fopen(tmp, "we");
-    if (f == NULL)
-        return;
-    fprintf(f, "%lu %s\n", status_seq++, line);
-    /* renamed into place: a reader never sees half a line */
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        unlink(tmp);
+    status_write(pid_path);
 }
 
 void
@@ -58,20 +88,40 @@ hn_control_status_remove(const char *pid_path)
     unlink(path);
 }
 
-/* The status line, or "" when there is none. */
-static void
-read_status(const char *pid_path, char *buf, size_t size)
+/* Reads the status file: the latest attempt it names into *latest (unless
+ * NULL; 0 when there is none) and, when an attempt after `after` is there,
+ * the first such attempt's line into line. */
+static bool
+read_status(const char *pid_path, unsigned long after, unsigned long *latest, char *line,
+            size_t size)
 {
-    char path[4096];
+    char path[4096], buf[1024];
     status_path(pid_path, path, sizeof(path));
-    buf[0] = '\0';
+    unsigned long last = 0;
+    bool found = false;
+    if (latest)
+        *latest = 0;
     FILE *f = fopen(path, "re");
     if (f == NULL)
-        return;
-    if (fgets(buf, (int)size, f) == NULL)
-        buf[0] = '\0';
+        return false;
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        char *text;
+        unsigned long a = strtoul(buf, &text, 10);
+        if (text == buf || *text != ' ')
+            continue;
+        text++;
+        text[strcspn(text, "\n")] = '\0';
+        if (a > last)
+            last = a;
+        if (!found && a > after) {
+            snprintf(line, size, "%s", text);
+            found = true;
+        }
+    }
     fclose(f);
-    buf[strcspn(buf, "\n")] = '\0';
+    if (latest)
+        *latest = last;
+    return found;
 }
 
 static void
@@ -145,8 +195,11 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
                 cfg->pid_path, err.msg);
         return 1;
     }
-    char before[1024];
-    read_status(cfg->pid_path, before, sizeof(before));
+    /* Every attempt after the latest one the file names reads the config
+     * as it is now: the outcome of the first of them is this reload's. */
+    unsigned long before;
+    char line[1024];
+    read_status(cfg->pid_path, ULONG_MAX, &before, line, sizeof(line));
     if (kill(pid, sig) < 0) {
         fprintf(stderr, "hornet: -s %s: pid %d from %s: %s\n", name, (int)pid, cfg->pid_path,
                 strerror(errno));
@@ -163,16 +216,14 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
         }
         return 0;
     }
-    /* reload: the master writes a new status line when it is done */
-    double limit = cfg->startup_timeout + 30;
+    /* reload: when one runs, the one more it makes after it is ours, so
+     * two of them may pass before the outcome */
+    double limit = 2 * cfg->startup_timeout + 30;
     for (long waited = 0; waited < (long)(limit * 1000); waited += 50) {
-        char now[1024];
-        read_status(cfg->pid_path, now, sizeof(now));
-        if (now[0] && strcmp(now, before) != 0) {
-            const char *what = strchr(now, ' ');
-            what = what ? what + 1 : now;
-            bool ok = strncmp(what, "ok", 2) == 0;
-            fprintf(ok ? stdout : stderr, "hornet: reload %s\n", what);
+        if (read_status(cfg->pid_path, before, NULL, line, sizeof(line)) &&
+            strcmp(line, "reloading") != 0) {
+            bool ok = strncmp(line, "ok", 2) == 0;
+            fprintf(ok ? stdout : stderr, "hornet: reload %s\n", line);
             return ok ? 0 : 1;
         }
         if (has_exited(pid)) {

@@ -66,7 +66,7 @@ typedef struct master {
     hn_config_t *cfg;
     hn_config_t *old_cfg;      /* during a reload: what the old generation runs */
     bool is_reloading;
-    bool reload_pending;       /* watched files changed during the reload */
+    bool reload_pending;       /* asked for during the reload: one more follows it */
     hn_master_reload_fn reload;
     void *reload_ud;
     hn_listeners_t listeners;
@@ -266,8 +266,6 @@ announce(void)
     hn_log(HN_LOG_NOTICE, "%u worker(s) ready", M.n_slots);
     hn_sdnotify("READY=1\nMAINPID=%d\nSTATUS=serving with %u worker(s)", (int)getpid(),
                 M.n_slots);
-    hn_control_status(M.cfg->pid_path, "ok generation %u",
-                      (unsigned)atomic_load(&M.shm->generation));
 }
 
 /* --- watchdog ------------------------------------------------------------
@@ -345,12 +343,26 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
  * aborts the reload: the new generation is killed (it never served) and the
  * old one keeps serving, unchanged. nginx instead sleeps 100 ms and hopes. */
 
+/* The end of a reload, told to systemd: READY=1 only when no reload
+ * follows, so a reload job waiting for it (Type=notify-reload) ends with
+ * the reload that read its edit. */
+static void
+notify_reload_end(const char *status, int err)
+{
+    char errno_line[32] = "";
+    if (err)
+        snprintf(errno_line, sizeof(errno_line), "\nERRNO=%d", err);
+    hn_sdnotify("%sSTATUS=%s%s", M.reload_pending ? "" : "READY=1\n", status, errno_line);
+}
+
 static bool
 reload_refused(const char *why)
 {
     hn_log(HN_LOG_ERROR, "reload refused: %s; still serving with the previous configuration",
            why);
-    hn_sdnotify("READY=1\nSTATUS=reload refused: %s\nERRNO=%d", why, EINVAL);
+    char status[600];
+    snprintf(status, sizeof(status), "reload refused: %s", why);
+    notify_reload_end(status, EINVAL);
     hn_control_status(M.cfg->pid_path, "refused: %s", why);
     return false;
 }
@@ -388,22 +400,34 @@ reload_allowed(const hn_config_t *next, char *why, size_t size)
 
 static void start_reload(void);
 
-/* A watched file changed. During a reload the change may not be in what
- * is being loaded: one more reload follows this one instead of a refusal
- * that would lose the edit. */
+/* SIGHUP (`hornet -s reload`, systemctl reload) or a watched file. During a
+ * reload the edit that asks for this one may not be in what is being
+ * loaded: one more reload follows the running one, however many were asked
+ * for meanwhile, instead of a refusal that would lose the edit. */
 static void
-on_watched_change(void)
+request_reload(const char *why)
 {
+    if (M.state != RUNNING) {
+        hn_log(HN_LOG_NOTICE, "%s while stopping: not reloading", why);
+        return;
+    }
     if (M.is_reloading) {
-        hn_log(HN_LOG_NOTICE, "watched files changed during a reload: reloading again after it");
+        hn_log(HN_LOG_NOTICE, "%s during a reload: reloading again after it", why);
         M.reload_pending = true;
         return;
     }
+    hn_log(HN_LOG_NOTICE, "%s: reloading", why);
     start_reload();
 }
 
 static void
-reload_again_if_changed(void)
+on_watched_change(void)
+{
+    request_reload("watched files changed");
+}
+
+static void
+reload_again_if_asked(void)
 {
     if (!M.reload_pending)
         return;
@@ -442,11 +466,9 @@ start_reload(void)
 {
     if (M.state != RUNNING)
         return;
+    /* before the configuration is read: see control.h */
+    hn_control_status_begin(M.cfg->pid_path);
     notify_reloading();
-    if (M.is_reloading) {
-        reload_refused("a reload is already in progress");
-        return;
-    }
     for (unsigned i = 0; i < M.n_slots; i++)
         if (M.slots[i].old_pid > 0 || M.slots[i].pid <= 0) {
             char why[128];
@@ -539,9 +561,11 @@ reload_check_ready(void)
     unsigned gen = (unsigned)atomic_load(&M.shm->generation);
     hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving with %u worker(s)", gen,
            M.n_slots);
-    hn_sdnotify("READY=1\nSTATUS=serving generation %u with %u worker(s)", gen, M.n_slots);
+    char status[128];
+    snprintf(status, sizeof(status), "serving generation %u with %u worker(s)", gen, M.n_slots);
+    notify_reload_end(status, 0);
     hn_control_status(M.cfg->pid_path, "ok generation %u", gen);
-    reload_again_if_changed();
+    reload_again_if_asked();
 }
 
 /* A new worker died before it was ready: back to the old generation. */
@@ -550,7 +574,9 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
 {
     hn_log(HN_LOG_ERROR, "reload aborted: new worker %u (pid %d) %s before it was ready; "
            "the previous generation keeps serving", failed, (int)pid, what);
-    hn_sdnotify("READY=1\nSTATUS=reload aborted: worker %u %s\nERRNO=%d", failed, what, ECHILD);
+    char status[256];
+    snprintf(status, sizeof(status), "reload aborted: worker %u %s", failed, what);
+    notify_reload_end(status, ECHILD);
     hn_control_status(M.old_cfg->pid_path, "aborted: new worker %u %s before it was ready "
                       "(see the error log)", failed, what);
     for (unsigned i = 0; i < M.n_span; i++) {
@@ -577,7 +603,7 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
     M.spawn.cfg = M.cfg;
     hn_log_level = (hn_log_level_t)M.cfg->loglevel;
     M.is_reloading = false;
-    reload_again_if_changed();
+    reload_again_if_asked();
 }
 
 /* A worker asked to be replaced (max_requests): start its successor on the
@@ -888,8 +914,7 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
             signal_workers(SIGUSR1);
             break;
         case SIGHUP:
-            hn_log(HN_LOG_NOTICE, "SIGHUP received: reloading");
-            start_reload();
+            request_reload("SIGHUP received");
             break;
         case SIGTTIN:
             resize(M.n_slots + 1, "SIGTTIN");
@@ -923,6 +948,7 @@ setup(hn_config_t *cfg, hn_err_t *err)
         return HN_ERR;
     if (cfg->pid_path && hn_pidfile_create(cfg->pid_path, err) != HN_OK)
         return HN_ERR;
+    hn_control_status_start(cfg->pid_path);
     M.shm = hn_shm_create(HN_SHM_RECORDS, err);
     if (M.shm == NULL)
         return HN_ERR;

@@ -45,8 +45,7 @@ on_debounce(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)t;
     (void)revents;
-    hn_log(HN_LOG_NOTICE, "watched files changed: reloading");
-    w_on_change();
+    w_on_change(); /* the master says what it does about it */
 }
 
 static void

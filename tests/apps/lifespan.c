@@ -7,6 +7,9 @@
  *                fail_later: the same from a timer LS_DELAY_MS later
  *                later: complete from a timer LS_DELAY_MS later
  *                never: never answer
+ *                gate: complete once the file LS_GATE exists, removing it, so
+ *                each time the test creates it one startup goes through (a
+ *                reload held in progress for as long as the test needs)
  *   LS_SHUTDOWN  ok (default) | fail | later | never, likewise for SHUTDOWN
  *   LS_DELAY_MS  default 300
  *   LS_MESSAGE   failure message, default "LS-TEST-FAILURE: database unreachable"
@@ -103,10 +106,14 @@ answer(hornet_lifespan_event_t ev, const char *how)
 static void
 on_ls_timer(hornet_timer_t *t, void *ud)
 {
-    (void)t;
     (void)ud;
     const char *how = env(g_pending == HORNET_LIFESPAN_STARTUP ? "LS_STARTUP" : "LS_SHUTDOWN",
                           "ok");
+    if (strcmp(how, "gate") == 0) {
+        if (unlink(env("LS_GATE", "")) < 0)
+            return; /* closed: the repeating timer looks again */
+        api->timer_stop(t);
+    }
     answer(g_pending, strcmp(how, "fail_later") == 0 ? "fail" : "ok");
 }
 
@@ -126,11 +133,15 @@ on_lifespan(hornet_lifespan_t *ls, hornet_lifespan_event_t ev)
     const char *how = env(ev == HORNET_LIFESPAN_STARTUP ? "LS_STARTUP" : "LS_SHUTDOWN", "ok");
     if (strcmp(how, "never") == 0)
         return;
-    if (strcmp(how, "later") == 0 || strcmp(how, "fail_later") == 0) {
+    if (strcmp(how, "later") == 0 || strcmp(how, "fail_later") == 0 ||
+        strcmp(how, "gate") == 0) {
         g_pending = ev;
         if (!g_ls_timer)
             g_ls_timer = api->timer_new(on_ls_timer, NULL);
-        api->timer_start(g_ls_timer, atof(env("LS_DELAY_MS", "300")) / 1000.0, 0);
+        if (strcmp(how, "gate") == 0)
+            api->timer_start(g_ls_timer, 0.01, 0.01);
+        else
+            api->timer_start(g_ls_timer, atof(env("LS_DELAY_MS", "300")) / 1000.0, 0);
         return;
     }
     answer(ev, how);

@@ -70,3 +70,16 @@ def build_apps(outdir):
 def apps(tmp_path_factory):
     require_tool(GCC)
     return build_apps(str(tmp_path_factory.mktemp("apps")))
+
+
+def gated_lifespan(hornet_server, apps, gate, config=None, env=None):
+    """A server of the lifespan app whose workers finish their startup only once the test
+    creates the file gate (LS_STARTUP=gate; each creation lets one startup through), so a
+    reload stays in progress until the test opens the gate. The first generation's gate is
+    opened here."""
+    gate.touch()
+    cfg = {"application_path": apps["lifespan"]}
+    cfg.update(config or {})
+    e = {"LS_STARTUP": "gate", "LS_GATE": str(gate)}
+    e.update(env or {})
+    return hornet_server(app=None, config=cfg, env=e)

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from apps_fixture import apps, gated_lifespan  # noqa: F401  (registers the fixture)
 from hornet_fixture import children, pid_alive, run_hornet, to_yaml, wait_until
 
 HELLO = b"Hello, world!"
@@ -50,6 +51,16 @@ def test_s_reload_reports_a_refusal(hornet_server, tmp_path):
     assert "reload refused" in p.stderr and "NoAppError" in p.stderr, p.stderr
     r = srv.request()
     assert (r.status, r.body) == (200, HELLO)
+
+
+def test_s_reload_past_the_status_file_of_a_killed_master(hornet_server, tmp_path):
+    """A master killed with -9 leaves PID_PATH.status naming attempts the next master never
+    makes: that one starts the file afresh, or -s reload would wait for them."""
+    (tmp_path / "hornet.pid.status").write_text("57 ok generation 3\n")
+    srv = start(hornet_server, tmp_path)
+    rewrite(srv, include_server_header=False)
+    p = control(srv, "reload")
+    assert (p.returncode, p.stdout) == (0, "hornet: reload ok generation 1\n"), p.stderr
 
 
 def test_s_reload_with_a_broken_file_fails_before_signalling(hornet_server, tmp_path):
@@ -156,40 +167,80 @@ def test_s_with_a_stale_pid_file(tmp_path):
     assert "pid %d from %s: No such process" % (dead.pid, pid_path) in p.stderr, p.stderr
 
 
-def test_systemd_notify_protocol(hornet_server, tmp_path):
+def notify_socket(tmp_path):
+    """A NOTIFY_SOCKET to hand hornet: (path, socket)."""
     path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
     sock.settimeout(20)
+    return path, sock
+
+
+def notify_message(sock):
+    """The next sd_notify datagram as a dict, past the STATUS= lines the master sends every
+    few seconds while it serves (and WATCHDOG=1 pings)."""
+    while True:
+        msg = dict(line.split("=", 1) for line in sock.recv(4096).decode().splitlines()
+                   if "=" in line)
+        periodic = set(msg) <= {"STATUS", "WATCHDOG"} and \
+            msg.get("STATUS", "serving:").startswith("serving:")
+        if not periodic:
+            return msg
+
+
+def test_systemd_notify_protocol(hornet_server, tmp_path):
+    path, sock = notify_socket(tmp_path)
     try:
         srv = hornet_server(app=None, config={"application_path": "builtin:hello", "workers": 2},
                             env={"NOTIFY_SOCKET": path})
 
-        def next_msg():
-            return dict(line.split("=", 1) for line in
-                        sock.recv(4096).decode().splitlines() if "=" in line)
-
-        ready = next_msg()
+        ready = notify_message(sock)
         assert ready.get("READY") == "1" and ready.get("MAINPID") == str(srv.pid), ready
         assert "serving with 2 worker(s)" in ready.get("STATUS", "")
         srv.send_signal(signal.SIGHUP)
-        reloading = next_msg()
+        reloading = notify_message(sock)
         assert reloading.get("RELOADING") == "1", reloading
         assert int(reloading["MONOTONIC_USEC"]) <= time.clock_gettime_ns(
             time.CLOCK_MONOTONIC) // 1000
-        done = next_msg()
+        done = notify_message(sock)
         assert done.get("READY") == "1" and "generation 1" in done.get("STATUS", ""), done
 
         rewrite(srv, application_path=str(tmp_path / "missing.so"))
         srv.send_signal(signal.SIGHUP)
-        assert next_msg().get("RELOADING") == "1"
-        refused = next_msg()
+        assert notify_message(sock).get("RELOADING") == "1"
+        refused = notify_message(sock)
         assert refused.get("READY") == "1" and "ERRNO" in refused, refused
         assert refused["STATUS"].startswith("reload refused: NoAppError"), refused
 
         srv.send_signal(signal.SIGTERM)
-        assert next_msg().get("STOPPING") == "1"
+        assert notify_message(sock).get("STOPPING") == "1"
         assert srv.wait_exit(20) == 0
+    finally:
+        sock.close()
+
+
+def test_systemd_hears_ready_after_the_reload_that_follows(hornet_server, apps, tmp_path):
+    """A HUP during a reload makes one more: READY=1, which ends a reload job under
+    Type=notify-reload, waits for that one, so the job ends with the reload that read its
+    edit."""
+    path, sock = notify_socket(tmp_path)
+    try:
+        gate = tmp_path / "gate"
+        srv = gated_lifespan(hornet_server, apps, gate, env={"NOTIFY_SOCKET": path})
+        assert notify_message(sock).get("READY") == "1"
+        srv.send_signal(signal.SIGHUP)
+        assert notify_message(sock).get("RELOADING") == "1"
+        wait_until(lambda: "starting generation 1" in srv.stderr_text(), 20, what="reload 1")
+        srv.send_signal(signal.SIGHUP)
+        wait_until(lambda: srv.stderr_text().count("SIGHUP received") == 2, 20,
+                   what="the second SIGHUP")
+        gate.touch()
+        first = notify_message(sock)
+        assert "READY" not in first and "generation 1" in first.get("STATUS", ""), first
+        assert notify_message(sock).get("RELOADING") == "1"
+        gate.touch()
+        done = notify_message(sock)
+        assert done.get("READY") == "1" and "generation 2" in done.get("STATUS", ""), done
     finally:
         sock.close()
 
@@ -197,10 +248,7 @@ def test_systemd_notify_protocol(hornet_server, tmp_path):
 def test_systemd_watchdog_and_status_lines(hornet_server, tmp_path):
     """WatchdogSec=2s (WATCHDOG_USEC): WATCHDOG=1 pings; and a STATUS= line with the workers
     and the requests they served."""
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(20)
+    path, sock = notify_socket(tmp_path)
     try:
         srv = hornet_server(app=None, config={"application_path": "builtin:hello"},
                             env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
