@@ -2,15 +2,19 @@
 (reload waits for the outcome and fails when the reload was refused), and systemd's notify
 protocol (READY, RELOADING with MONOTONIC_USEC, STATUS, ERRNO, STOPPING)."""
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
 import time
 
 import pytest
+import yaml
 
-from apps_fixture import apps, gated_lifespan  # noqa: F401  (registers the fixture)
-from hornet_fixture import children, pid_alive, run_hornet, to_yaml, wait_until
+from apps_fixture import SRCDIR, apps, gated_lifespan  # noqa: F401  (registers the fixture)
+from hornet_fixture import (children, clean_env, free_port, hornet_bin, pid_alive,
+                            require_tool, run_hornet, to_yaml, wait_until)
 
 HELLO = b"Hello, world!"
 
@@ -268,3 +272,111 @@ def test_systemd_watchdog_and_status_lines(hornet_server, tmp_path):
         assert status and "1 worker(s)" in status, status
     finally:
         sock.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# etc/hornet.service (debian/hornet.service is the same file)
+
+UNIT = os.path.join(SRCDIR, "etc", "hornet.service")
+
+
+def unit_service():
+    """The [Service] settings of etc/hornet.service: {key: [value, ...]}."""
+    section, out = None, {}
+    with open(UNIT) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith(("#", ";")):
+                continue
+            if line.startswith("["):
+                section = line
+            elif section == "[Service]":
+                key, _, value = line.partition("=")
+                out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+def unit_argv(key, subst=()):
+    """The one command of an Exec* setting, split as systemd splits it, with each
+    (old, new) of subst applied to every argument."""
+    values = unit_service().get(key, [])
+    assert len(values) == 1, "%s: %r" % (key, values)
+    argv = shlex.split(values[0].lstrip("-@:+!"))
+    for old, new in subst:
+        argv = [a.replace(old, new) for a in argv]
+    return argv
+
+
+def option(argv, short, long):
+    """The value of -X VALUE, --long VALUE or --long=VALUE in argv (None when absent)."""
+    for i, a in enumerate(argv):
+        if a in (short, long) and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(long + "="):
+            return a[len(long) + 1:]
+    return None
+
+
+def test_unit_reloads_through_the_pid_file_it_starts_with():
+    """ExecReload is hornet -s reload (which waits for the outcome) with the -c and -p of
+    ExecStart, in RuntimeDirectory; hornet reads both to the same pid_path."""
+    start, reload = unit_argv("ExecStart"), unit_argv("ExecReload")
+    assert reload[0] == start[0] == "/usr/bin/hornet", (start, reload)
+    assert option(reload, "-s", "--signal") == "reload", reload
+    conf, pid = option(start, "-c", "--config"), option(start, "-p", "--pid")
+    assert pid and (option(reload, "-c", "--config"), option(reload, "-p", "--pid")) == \
+        (conf, pid), (start, reload)
+    assert unit_service()["RuntimeDirectory"] == [os.path.basename(os.path.dirname(pid))]
+    assert os.path.dirname(os.path.dirname(pid)) == "/run", pid
+    # hornet's own reading of the flags, with the shipped hornet.yaml for the installed one
+    shipped = os.path.join(SRCDIR, "etc", "hornet.yaml")
+    for argv in (start, reload):
+        args = [a for a in argv[1:] if a not in ("-s", "reload")]
+        p = run_hornet([shipped if a == conf else a for a in args] + ["--dump-config"])
+        assert p.returncode == 0, p.stderr
+        assert yaml.safe_load(p.stdout)["pid_path"] == pid, (argv, p.stdout)
+
+
+def test_unit_passes_systemd_analyze_verify(tmp_path):
+    """verify checks that every Exec* program exists: the built hornet stands in for
+    /usr/bin/hornet; the man pages are not installed here (--man=no)."""
+    analyze = require_tool("systemd-analyze")
+    unit = tmp_path / "hornet.service"
+    with open(UNIT) as f:
+        unit.write_text(f.read().replace("/usr/bin/hornet", hornet_bin()))
+    p = subprocess.run([analyze, "verify", "--man=no", str(unit)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert p.returncode == 0 and "hornet.service" not in p.stdout, p.stdout
+
+
+def test_unit_reload_command_fails_when_hornet_refuses_the_reload(hornet_server, tmp_path):
+    """The unit's ExecStart and ExecReload as systemd would run them (the built hornet, a
+    config and a run directory of the test's; $MAINPID the master): a refused reload makes
+    ExecReload, and so systemctl reload, fail with the reason; an accepted one succeeds."""
+    run_dir = tmp_path / "run"  # RuntimeDirectory=
+    run_dir.mkdir()
+    conf = tmp_path / "hornet.yaml"
+    conf.write_text(to_yaml({"application_path": "builtin:hello"}))
+    subst = [("/usr/bin/hornet", hornet_bin()), ("/etc/hornet/hornet.yaml", str(conf)),
+             ("/run/hornet/", str(run_dir) + "/")]
+    start = unit_argv("ExecStart", subst)
+    # -b: a free port instead of the default 127.0.0.1:8000
+    srv = hornet_server(app=None, config=None, use_config_file=False,
+                        args=start[1:] + ["-b", "127.0.0.1:%d" % free_port()])
+
+    def exec_reload():
+        argv = [re.sub(r"\$\{?MAINPID\}?", str(srv.pid), a)
+                for a in unit_argv("ExecReload", subst)]
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=clean_env(), timeout=90)
+
+    conf.write_text(to_yaml({"application_path": str(tmp_path / "missing.so")}))
+    p = exec_reload()
+    assert p.returncode == 1 and "reload refused: NoAppError" in p.stderr, (p.returncode,
+                                                                            p.stderr)
+    assert srv.request().header("server") == "hornet"
+    conf.write_text(to_yaml({"application_path": "builtin:hello",
+                             "include_server_header": False}))
+    p = exec_reload()
+    assert p.returncode == 0 and "reload ok" in p.stdout, (p.returncode, p.stderr)
+    assert srv.request().header("server") is None
