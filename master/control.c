@@ -20,7 +20,7 @@
 #include "master/pidfile.h"
 #include "shared/cfg.h"
 
-static unsigned long attempt; /* the current one; 0: the start */
+static unsigned long attempt;                 /* the current one; 0: the start */
 static char history[HN_CONTROL_HISTORY][512]; /* attempt a's line: [a % HN_CONTROL_HISTORY] */
 
 static void
@@ -190,9 +190,10 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
      * since have gone to another program. No process at all is left to
      * kill() below, whose ESRCH says so. */
     if (!hn_pidfile_is_master(pid, &err) && err.code != ESRCH) {
-        fprintf(stderr, "hornet: -s %s: pid %d from %s is not a hornet master but %s: not "
-                "signalled (the file is stale and its pid was reused)\n", name, (int)pid,
-                cfg->pid_path, err.msg);
+        fprintf(stderr,
+                "hornet: -s %s: pid %d from %s is not a hornet master but %s: not "
+                "signalled (the file is stale and its pid was reused)\n",
+                name, (int)pid, cfg->pid_path, err.msg);
         return 1;
     }
     /* Every attempt after the latest one the file names reads the config

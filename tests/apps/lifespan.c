@@ -133,8 +133,7 @@ on_lifespan(hornet_lifespan_t *ls, hornet_lifespan_event_t ev)
     const char *how = env(ev == HORNET_LIFESPAN_STARTUP ? "LS_STARTUP" : "LS_SHUTDOWN", "ok");
     if (strcmp(how, "never") == 0)
         return;
-    if (strcmp(how, "later") == 0 || strcmp(how, "fail_later") == 0 ||
-        strcmp(how, "gate") == 0) {
+    if (strcmp(how, "later") == 0 || strcmp(how, "fail_later") == 0 || strcmp(how, "gate") == 0) {
         g_pending = ev;
         if (!g_ls_timer)
             g_ls_timer = api->timer_new(on_ls_timer, NULL);
