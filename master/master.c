@@ -574,7 +574,7 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
 {
     hn_log(HN_LOG_ERROR, "reload aborted: new worker %u (pid %d) %s before it was ready; "
            "the previous generation keeps serving", failed, (int)pid, what);
-    char status[256];
+    char status[320]; /* what: up to 255 bytes */
     snprintf(status, sizeof(status), "reload aborted: worker %u %s", failed, what);
     notify_reload_end(status, ECHILD);
     hn_control_status(M.old_cfg->pid_path, "aborted: new worker %u %s before it was ready "
