@@ -27,7 +27,7 @@ typedef struct cfg_box {
     hn_config_t pub;
     /* bit i: list option i was already set through hn_cfg_set, so the next
      * hn_cfg_set appends instead of replacing the file's list */
-    uint64_t set_lists; /* HN_CFG_MAX_OPTIONS bits */
+    uint64_t set_lists[(HN_CFG_MAX_OPTIONS + 63) / 64];
 } cfg_box_t;
 
 static int walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
@@ -102,6 +102,7 @@ hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char *ori
     cfg_box_t *box = HN_CONTAINER_OF(cfg, cfg_box_t, pub);
     const hn_cfg_option_t *opt = hn_cfg_options_find(key);
     hn_cfg_where_t where = {.origin = origin};
+    size_t i;
     uint64_t bit;
     bool append;
 
@@ -111,11 +112,12 @@ hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char *ori
                    key, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
         return HN_ERR;
     }
-    bit = (uint64_t)1 << (opt - hn_cfg_options_table);
-    append = hn_cfg_types_is_list(opt->type) && (box->set_lists & bit);
+    i = (size_t)(opt - hn_cfg_options_table);
+    bit = (uint64_t)1 << (i % 64);
+    append = hn_cfg_types_is_list(opt->type) && (box->set_lists[i / 64] & bit);
     if (hn_cfg_types_set_text(cfg, opt, value, append, &where, err) != HN_OK)
         return HN_ERR;
-    box->set_lists |= bit;
+    box->set_lists[i / 64] |= bit;
     return HN_OK;
 }
 

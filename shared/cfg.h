@@ -42,6 +42,12 @@ typedef enum hn_cfg_access_log_escape {
     HN_CFG_ESCAPE_NONE,        /* as they came */
 } hn_cfg_access_log_escape_t;
 
+/* static_dotfiles: paths with a segment starting with a dot, in builtin:static. */
+typedef enum hn_cfg_static_dotfiles {
+    HN_CFG_STATIC_DOTFILES_DENY = 0, /* 404, as if absent (.well-known excepted) */
+    HN_CFG_STATIC_DOTFILES_ALLOW,    /* served like any file */
+} hn_cfg_static_dotfiles_t;
+
 /* One entry of `mount` (Hypercorn's DispatcherMiddleware): requests under
  * prefix go to app, with prefix as their root_path. */
 typedef struct hn_cfg_mount {
@@ -112,6 +118,8 @@ typedef struct hn_config {
     /* built-in apps */
     char *static_root;
     char *static_index;
+    int static_dotfiles;       /* hn_cfg_static_dotfiles_t */
+    bool static_precompressed; /* serve file.br / file.gz for Accept-Encoding */
 
     /* applications */
     char *root_path;           /* "" or "/prefix" without a trailing slash */

@@ -14,8 +14,8 @@
 #include "shared/cfg_yaml.h"
 #include "shared/common.h"
 
-/* cfg.c keeps one bit per option in a uint64_t. */
-#define HN_CFG_MAX_OPTIONS 64
+/* cfg.c keeps one bit per option in a bitset of this many bits. */
+#define HN_CFG_MAX_OPTIONS 128
 
 typedef enum hn_cfg_type {
     HN_CFG_BOOL,     /* bool */

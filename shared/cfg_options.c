@@ -28,6 +28,8 @@ static int parse_proxy_headers(const char *text);
 static int parse_access_log_escape(const char *text);
 static const char *name_access_log_escape(int mode);
 static const char *name_proxy_headers(int mode);
+static int parse_static_dotfiles(const char *text);
+static const char *name_static_dotfiles(int mode);
 static size_t edit_distance(const char *a, const char *b);
 
 /* A few fields per line keeps each key within one screen. */
@@ -197,6 +199,15 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "static_index", .type = HN_CFG_STRING, HN_CFG_FIELD(static_index),
      .def = "index.html", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
      .doc = "file builtin:static serves for a directory"},
+    {.name = "static_dotfiles", .type = HN_CFG_ENUM, HN_CFG_FIELD(static_dotfiles),
+     .def = "deny", .flags = HN_CFG_RELOADABLE, .enum_parse = parse_static_dotfiles,
+     .enum_name = name_static_dotfiles, .choices = "deny, allow",
+     .doc = "builtin:static and paths with a segment starting with a dot (.git, .env): deny "
+            "(404) or allow; .well-known is served either way"},
+    {.name = "static_precompressed", .type = HN_CFG_BOOL, HN_CFG_FIELD(static_precompressed),
+     .def = "true", .flags = HN_CFG_RELOADABLE,
+     .doc = "builtin:static serves file.br or file.gz, when present and not older, to clients "
+            "that accept br or gzip"},
 
     /* applications (Hypercorn's names where it has the key) */
     {.name = "root_path", .type = HN_CFG_STRING, HN_CFG_FIELD(root_path), .def = "",
@@ -418,6 +429,23 @@ static const char *
 name_access_log_escape(int mode)
 {
     return table_name(access_log_escapes, HN_ARRAY_LEN(access_log_escapes), mode);
+}
+
+static const char *const static_dotfiles_modes[] = {
+    [HN_CFG_STATIC_DOTFILES_DENY] = "deny",
+    [HN_CFG_STATIC_DOTFILES_ALLOW] = "allow",
+};
+
+static int
+parse_static_dotfiles(const char *text)
+{
+    return table_parse(static_dotfiles_modes, HN_ARRAY_LEN(static_dotfiles_modes), text);
+}
+
+static const char *
+name_static_dotfiles(int mode)
+{
+    return table_name(static_dotfiles_modes, HN_ARRAY_LEN(static_dotfiles_modes), mode);
 }
 
 /* Optimal string alignment distance: Levenshtein plus adjacent swaps, since

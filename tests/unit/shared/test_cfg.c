@@ -139,6 +139,8 @@ test_defaults(void)
            "access_log_format is Hypercorn's");
     is_str(cfg->static_root, ".", "static_root");
     is_str(cfg->static_index, "index.html", "static_index");
+    is_int(cfg->static_dotfiles, HN_CFG_STATIC_DOTFILES_DENY, "static_dotfiles deny");
+    ok(cfg->static_precompressed, "static_precompressed on");
     is_str(cfg->root_path, "", "root_path empty");
     is_int(cfg->app_mode, HN_CFG_APP_AUTO, "app_mode auto");
     ok(cfg->wsgi_max_body_size == 16u << 20, "wsgi_max_body_size 16MiB");
@@ -176,7 +178,7 @@ test_table(void)
            "%s: exactly one of RELOADABLE, RESTART", name);
         ok(opt->doc && *opt->doc, "%s has help text", name);
     }
-    is_int(n, 63, "63 options, one per hn_config_t field but file (and counts)");
+    is_int(n, 65, "65 options, one per hn_config_t field but file (and counts)");
     is_int(n, hn_cfg_options_count, "option_name iterates the whole table");
     ok(hn_cfg_option_name(n) == NULL, "NULL past the end");
     ok(strstr(help, "(-w, --workers)") != NULL, "--help shows the flag of a key");
@@ -323,6 +325,10 @@ test_set_types(void)
            "--log-level: expected one of critical, error, warning, notice, info, debug, got "
            "\"loud\"",
            "enum: bad");
+    is_int(hn_cfg_set(cfg, "static_dotfiles", "allow", NULL, &err), HN_OK, "static_dotfiles");
+    is_int(cfg->static_dotfiles, HN_CFG_STATIC_DOTFILES_ALLOW, "static_dotfiles allow");
+    is_str(set_err("static_dotfiles", "hide", NULL),
+           "static_dotfiles: expected one of deny, allow, got \"hide\"", "static_dotfiles: bad");
 
     /* octal */
     is_int(hn_cfg_set(cfg, "umask", "0022", "--umask", &err), HN_OK, "umask 0022");
