@@ -750,7 +750,7 @@ def test_multipart_over_h2(srv, tree):
 def test_dotfiles_are_not_found(srv, target):
     r = raw(srv, target)
     assert r.status == 404, r
-    assert b"TOP SECRET" not in r.body
+    assert_not_leaked(r)
     assert r.body == get(srv, "/no-such-file").body  # nothing tells it from a missing file
 
 
