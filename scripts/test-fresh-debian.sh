@@ -12,7 +12,8 @@
 #      does, in a network namespace of its own, and expects `Hello, world!`
 #      from http://127.0.0.1:8000/;
 #   2. checks that the first command installed no peer server, browser,
-#      sanitizer or fuzzing tool, and that no service was enabled or started;
+#      sanitizer or fuzzing tool, that no service was enabled or started, and
+#      that the README's `man -l man/hornet.8` shows the page;
 #   3. runs the README's second command (scripts/test.sh: the whole suite);
 #   4. installs the benchmarks' packages (nginx and h2o among them) and checks
 #      that none of their services was enabled or started.
@@ -221,6 +222,8 @@ check "the first command installs nothing but the build's needs" $?
 [[ -z $extras ]] || echo "unexpected: $extras"
 [[ $(enabled_now) == "$en0" ]]
 check "the first command enables no service" $?
+in_root "MANPAGER=cat man -l man/hornet.8 | grep -q 'prefork HTTP server'"
+check "man -l man/hornet.8 shows the page after the first command" $?
 
 # --- 2. the second command -----------------------------------------------------
 pk1=$(packages_now) debs1=$(debs_now)
