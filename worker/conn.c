@@ -52,6 +52,7 @@ hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l, const struct 
     c->listener = l;
     c->is_pending = false;
     c->is_lingering = false;
+    c->is_timer_touched = false;
     c->pending_next = NULL;
     c->peer_len = HN_MIN(peer_len, (socklen_t)sizeof(c->peer));
     memset(&c->peer, 0, sizeof(c->peer));
@@ -289,6 +290,7 @@ hn_conn_set_timer(hn_conn_t *c, double seconds)
 {
     if (c->is_lingering)
         return; /* the linger deadline wins */
+    c->is_timer_touched = true;
     if (seconds <= 0) {
         ev_timer_stop(conn_loop, &c->timer);
         return;
@@ -305,14 +307,42 @@ hn_conn_linger(hn_conn_t *c)
     c->is_lingering = true;
 }
 
+void
+hn_conn_read_late(hn_conn_t *c)
+{
+    if (c->proxy_buf)
+        on_proxy_io(conn_loop, &c->proxy_io, EV_READ);
+    else
+        hn_tcp_read_now(&c->tcp, conn_loop);
+}
+
+/* Every deadline of the connection (keep_alive_timeout, request_head_timeout,
+ * read_timeout, the HTTP/2 idle time, the TLS handshake and the PROXY header)
+ * ends here. A loop that stalled past it (a slow application call, a stopped
+ * worker) wakes to the expired timer before the readable socket: libev runs
+ * the timers of an iteration before its I/O, and a poll interrupted by the
+ * stop reports no I/O at all. Closing then would reset a client whose
+ * request already sits in our socket buffer, so, as nginx does, what is
+ * waiting is read first, and overrides the deadline if the protocol took it
+ * as progress: it re-armed or stopped the timer (a request began, a body
+ * arrived), or it is closing. Bytes that are not progress (half a head, an
+ * HTTP/2 PING) leave the deadline standing. This costs one read per expired
+ * deadline, nothing per request. */
 static void
 on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     hn_conn_t *c = HN_CONTAINER_OF(w, hn_conn_t, timer);
     ev_timer_stop(loop, w);
+    if (!c->is_lingering && c->tcp.state == HN_TCP_OPEN) {
+        c->is_timer_touched = false;
+        hn_conn_read_late(c);
+        if (c->is_timer_touched || c->tcp.state != HN_TCP_OPEN)
+            return;
+    }
     if (c->is_lingering || c->tcp.state != HN_TCP_OPEN || c->proto == NULL) {
-        /* lingering, closing, or a TLS handshake past ssl_handshake_timeout */
+        /* lingering, closing, a TLS handshake past ssl_handshake_timeout, or
+         * a PROXY header past keep_alive_timeout */
         hn_tcp_kill(&c->tcp, loop);
         return;
     }

@@ -28,6 +28,7 @@ typedef struct hn_conn {
     struct hn_conn *pending_next; /* queued for the flush pass */
     bool is_pending;
     bool is_lingering;
+    bool is_timer_touched; /* hn_conn_set_timer ran (see on_timer) */
     const hn_listener_t *listener;
     union {
         struct sockaddr sa;
@@ -52,6 +53,11 @@ void hn_conn_tls_ready(hn_conn_t *c, bool alpn_h2);
 void hn_conn_mark_pending(hn_conn_t *c);
 /* Arm (seconds > 0) or stop (0) the connection's single timer. */
 void hn_conn_set_timer(hn_conn_t *c, double seconds);
+/* A deadline of c passed (its timer, or one a protocol keeps per stream):
+ * read what the client sent meanwhile before enforcing it, since a stalled
+ * loop learns of expired timers before it learns of readable sockets. The
+ * caller then judges whether those bytes moved it on; c may be closing. */
+void hn_conn_read_late(hn_conn_t *c);
 /* Lingering close began: arm the linger deadline. */
 void hn_conn_linger(hn_conn_t *c);
 /* Client "ip:port" and server address text, formatted into buf. */

@@ -464,21 +464,32 @@ start_request(h2_t *h, h2_stream_t *s, bool end_stream)
 
 /* A request body stalled for read_timeout (slow-body attack or a dead
  * client): the stream gets 408 if nothing was answered yet, else a reset;
- * the connection's other streams go on. */
+ * the connection's other streams go on. DATA that came while the loop was
+ * stalled is read first (hn_conn_read_late): the timer still runs (it
+ * repeats), so DATA for this stream restarts it, and the stream may end or
+ * go, which is why it is looked up again by its id. */
 static void
 on_body_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     h2_stream_t *s = HN_CONTAINER_OF(w, h2_stream_t, body_timer);
     h2_t *h = s->h2;
-    ev_timer_stop(loop, w);
-    if (h == NULL || s->body_ended)
+    if (h == NULL || s->body_ended) {
+        ev_timer_stop(loop, w);
         return;
+    }
     if (s->withheld) {
         /* the client waits for the window we withhold: the stall is ours */
         ev_timer_again(loop, w);
         return;
     }
+    int32_t id = s->id;
+    uint64_t seen = s->body_bytes;
+    hn_conn_read_late(hn_conn_of(h->super.transport));
+    s = nghttp2_session_get_stream_user_data(h->session, id);
+    if (s == NULL || s->body_ended || s->body_bytes != seen)
+        return;
+    ev_timer_stop(loop, &s->body_timer);
     if (s->req.resp_state == HN_RESP_NONE) {
         respond_error(h, s, 408, "request body read timed out (read_timeout)");
     } else {

@@ -321,6 +321,13 @@ on_io(struct ev_loop *loop, ev_io *w, int revents)
         do_read(t, loop);
 }
 
+void
+hn_tcp_read_now(hn_tcp_t *t, struct ev_loop *loop)
+{
+    if (t->state == HN_TCP_OPEN && !t->has_eof)
+        on_io(loop, &t->io, EV_READ);
+}
+
 /* While the protocol does not take input (a request is being answered,
  * or the client reads too slowly), the socket is still watched: bytes are
  * kept, up to one chunk, and EOF or an error is reported at once, so an app

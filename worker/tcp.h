@@ -58,6 +58,11 @@ void hn_tcp_flush(hn_tcp_t *t, struct ev_loop *loop);
 /* Re-offer unconsumed input after the protocol resumed (flush pass), and
  * what OpenSSL holds decrypted. */
 void hn_tcp_redeliver(hn_tcp_t *t, struct ev_loop *loop);
+/* Read now, as if the socket were readable: a deadline passed and the
+ * bytes that may have come meanwhile go first (conn.c's on_timer). Reads
+ * what the socket or OpenSSL holds, runs the handshake step before the
+ * handshake is done; does nothing once closing or past EOF. */
+void hn_tcp_read_now(hn_tcp_t *t, struct ev_loop *loop);
 /* The lingering close ran out of time, or the worker stops now. */
 void hn_tcp_kill(hn_tcp_t *t, struct ev_loop *loop);
 /* Release the fd and buffers (fd already closed when DEAD). */

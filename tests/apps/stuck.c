@@ -2,7 +2,8 @@
  * stuck.c - a test app whose /stuck request never returns to the loop (the
  * worker's heartbeat stops), for the master's watchdog; /stuck-until-term
  * returns once the watchdog's SIGTERM is pending (the worker then drains and
- * exits 0); other paths: 200.
+ * exits 0); /block?ms=N holds the loop N milliseconds (a slow application
+ * call) and then answers; other paths: 200.
  */
 #include <hornet/app.h>
 
@@ -33,6 +34,13 @@ on_request(hornet_request_t *req, const hornet_scope_t *scope)
             usleep(10000);
             sigpending(&pending);
         } while (!sigismember(&pending, SIGTERM));
+    }
+    if (scope->path_len == 6 && memcmp(scope->path, "/block", 6) == 0 &&
+        scope->query_string_len > 3 && memcmp(scope->query_string, "ms=", 3) == 0) {
+        useconds_t ms = 0;
+        for (size_t i = 3; i < scope->query_string_len; i++)
+            ms = ms * 10 + (useconds_t)(scope->query_string[i] - '0');
+        usleep(ms * 1000);
     }
     static const hornet_header_t h[] = {{"content-length", 14, "3", 1}};
     if (api->response_start(req, 200, h, 1, false) == HORNET_OK)

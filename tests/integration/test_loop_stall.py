@@ -1,0 +1,219 @@
+"""A worker whose event loop stalls past a connection's deadline (a slow application call, a
+stopped process) must serve what the client sent meanwhile, not expire the deadline first and
+reset a connection whose request is already in the socket buffer (issue 14, defect 4: under
+wrk, a 6 s stall gave 14 read errors). libev runs expired timers before the I/O of the same
+iteration, and a stopped worker wakes to its timers before it hears of the bytes at all.
+
+Most tests stop the only worker with SIGSTOP just past the deadlines they arm (the stall has
+to be time, so it is bounded: about TIMEOUT + STALL_MARGIN), send the late bytes, wait until
+they sit in the server's receive queue, and let the worker run; one holds the loop in the
+application instead. Connections that sent nothing across the same stall are the controls:
+their deadlines still close them."""
+
+import contextlib
+import os
+import signal
+import time
+
+from apps_fixture import apps, requires_gcc  # noqa: F401  (apps: a fixture)
+from hornet_fixture import build_request, wait_until
+from test_h2 import H2Client, tls_cfg, worker_pid
+from tls_fixture import requires_openssl, tls_certs  # noqa: F401  (a fixture)
+
+TIMEOUT = 1.0       # keep_alive_timeout, request_head_timeout and read_timeout of these tests
+STALL_MARGIN = 0.5  # how far past the last deadline the worker stays stopped
+
+
+def rx_queue(server_port, client_port):
+    """Bytes waiting unread in the server's end of the connection from client_port."""
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(fn) as f:
+            next(f)
+            for line in f:
+                p = line.split()
+                if (int(p[1].rsplit(":", 1)[1], 16) == server_port
+                        and int(p[2].rsplit(":", 1)[1], 16) == client_port):
+                    return int(p[4].split(":")[1], 16)
+    raise AssertionError("no connection %d -> %d" % (client_port, server_port))
+
+
+def client_port(sock):
+    return sock.getsockname()[1]
+
+
+def wait_read(srv, sock):
+    """The worker has taken every byte sent on sock (so its deadline is armed)."""
+    wait_until(lambda: rx_queue(srv.port, client_port(sock)) == 0, 10,
+               what="the worker to read what was sent")
+    return time.monotonic()
+
+
+def wait_queued(srv, sock):
+    """The bytes just sent on sock sit in the (stopped) worker's receive queue."""
+    wait_until(lambda: rx_queue(srv.port, client_port(sock)) > 0, 10,
+               what="the late bytes to reach the server")
+
+
+def is_stopped(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+@contextlib.contextmanager
+def stalled(srv, armed):
+    """The worker is stopped until every deadline armed by `armed` (monotonic time) has
+    passed; the body of the with sends the late bytes; leaving it lets the worker run."""
+    pid = worker_pid(srv)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: is_stopped(pid), 10, what="worker %d to stop" % pid)
+        left = armed + TIMEOUT + STALL_MARGIN - time.monotonic()
+        if left > 0:
+            time.sleep(left)  # the stall itself: a time, bounded by the deadlines
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def timeouts(**extra):
+    cfg = {"keep_alive_timeout": TIMEOUT, "request_head_timeout": TIMEOUT,
+           "read_timeout": TIMEOUT}
+    cfg.update(extra)
+    return cfg
+
+
+HEAD = b"GET /late HTTP/1.1\r\nHost: x\r\n"
+POST = b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n"
+
+
+def test_http1_late_bytes_are_served_and_silent_connections_time_out(hornet_server):
+    srv = hornet_server(app="builtin:echo", config=timeouts())
+    kept, idle, head, body, stuck_head, stuck_body = (srv.connect() for _ in range(6))
+    for c in (kept, idle):
+        assert c.request("GET", "/first").status == 200
+    head.send(HEAD)
+    body.send(POST + b"half")
+    stuck_head.send(HEAD)
+    stuck_body.send(POST + b"half")
+    armed = max(wait_read(srv, c.sock) for c in (kept, idle, head, body, stuck_head, stuck_body))
+
+    with stalled(srv, armed):
+        kept.send(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+        head.send(b"\r\n")
+        body.send(b"done")
+        for c in (kept, head, body):
+            wait_queued(srv, c.sock)
+
+    # the keep-alive deadline passed with a request waiting: answered, not reset
+    r = kept.read_response()
+    assert r.status == 200 and r.body.startswith(b"GET /late HTTP/1.1"), r
+    # request_head_timeout passed with the rest of the head waiting
+    r = head.read_response()
+    assert r.status == 200 and r.body.startswith(b"GET /late HTTP/1.1"), r
+    # read_timeout passed with the rest of the body waiting
+    r = body.read_response()
+    assert r.status == 200 and r.body.endswith(b"halfdone"), r
+    # the controls sent nothing: the same deadlines still apply
+    idle.assert_closed()
+    assert stuck_head.read_response().status == 408
+    assert stuck_body.read_response().status == 408
+    for c in (kept, head, body):
+        assert c.request("GET", "/again").status == 200  # still kept alive
+    for c in (kept, idle, head, body, stuck_head, stuck_body):
+        c.close()
+
+
+def test_http2_late_frames_are_served_and_silent_connections_time_out(hornet_server):
+    srv = hornet_server(app="builtin:echo", config=timeouts())
+    kept, idle, body, stuck = (H2Client(srv.port) for _ in range(4))
+    for c in (kept, idle):
+        assert c.get("/first").status == 200
+    body_sid = body.request("POST", "/late", end_stream=False)
+    body.send_body(body_sid, b"half", end_stream=False)
+    stuck_sid = stuck.request("POST", "/late", end_stream=False)
+    stuck.send_body(stuck_sid, b"half", end_stream=False)
+    armed = max(wait_read(srv, c.sock) for c in (kept, idle, body, stuck))
+
+    with stalled(srv, armed):
+        kept_sid = kept.request("GET", "/late")
+        body.send_body(body_sid, b"done")
+        for c in (kept, body):
+            wait_queued(srv, c.sock)
+
+    # the idle deadline passed with a request waiting: answered, no GOAWAY before it
+    st = kept.streams[kept_sid]
+    kept.wait(lambda: st.done, what="the late request's answer")
+    assert st.status == 200 and kept.terminated is None, (st, kept.terminated)
+    # read_timeout passed with the stream's last DATA waiting
+    st = body.streams[body_sid]
+    body.wait(lambda: st.done, what="the late body's answer")
+    assert st.status == 200 and bytes(st.data).endswith(b"halfdone"), st
+    # the controls: the idle connection gets its GOAWAY, the stalled body its 408
+    idle.wait(lambda: idle.terminated is not None, what="GOAWAY on the idle connection")
+    assert idle.terminated.error_code == 0, idle.terminated
+    st = stuck.streams[stuck_sid]
+    stuck.wait(lambda: st.done, what="408 for the body that never came")
+    assert st.status == 408, st
+    for c in (kept, body):
+        assert c.get("/again").status == 200
+    for c in (kept, idle, body, stuck):
+        c.close()
+
+
+@requires_openssl
+def test_tls_late_records_are_served_and_silent_connections_time_out(hornet_server, tls_certs):
+    srv = hornet_server(app="builtin:echo", config=tls_cfg(tls_certs, **timeouts()))
+    kept, idle = srv.connect(), srv.connect()
+    kept_h2, idle_h2 = H2Client(srv.port, tls=True), H2Client(srv.port, tls=True)
+    for c in (kept, idle):
+        assert c.request("GET", "/first").status == 200
+    for c in (kept_h2, idle_h2):
+        assert c.alpn == "h2" and c.get("/first").status == 200
+    armed = max(wait_read(srv, c.sock) for c in (kept, idle, kept_h2, idle_h2))
+
+    with stalled(srv, armed):
+        kept.send(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+        sid = kept_h2.request("GET", "/late")
+        for c in (kept, kept_h2):
+            wait_queued(srv, c.sock)
+
+    r = kept.read_response()
+    assert r.status == 200 and r.body.startswith(b"GET /late HTTP/1.1"), r
+    st = kept_h2.streams[sid]
+    kept_h2.wait(lambda: st.done, what="the late request's answer")
+    assert st.status == 200 and kept_h2.terminated is None, (st, kept_h2.terminated)
+    idle.assert_closed()
+    idle_h2.wait(lambda: idle_h2.terminated is not None, what="GOAWAY on the idle connection")
+    for c in (kept, idle, kept_h2, idle_h2):
+        c.close()
+
+
+@requires_gcc
+def test_a_slow_application_call_does_not_expire_requests_sent_during_it(hornet_server, apps):
+    """The loop is held by the application, not stopped: when the call returns, the waiting
+    request and the expired keep-alive timer are reported in the same loop iteration, and
+    libev runs the timer first."""
+    srv = hornet_server(app=apps.spec("stuck"), config=timeouts())
+    kept, idle, blocker = srv.connect(), srv.connect(), srv.connect()
+    kept_h2 = H2Client(srv.port)
+    for c in (kept, idle):
+        assert c.request("GET", "/first").status == 200
+    assert kept_h2.get("/first").status == 200
+    armed = max(wait_read(srv, c.sock) for c in (kept, idle, kept_h2))
+
+    ms = int((armed + TIMEOUT + STALL_MARGIN - time.monotonic()) * 1000)
+    blocker.send(build_request("GET", "/block?ms=%d" % max(ms, 0)))
+    wait_read(srv, blocker.sock)  # taken: the worker is in the application now
+    kept.send(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+    sid = kept_h2.request("GET", "/late")
+    for c in (kept, kept_h2):
+        wait_queued(srv, c.sock)
+
+    assert blocker.read_response().status == 200
+    assert kept.read_response().status == 200
+    st = kept_h2.streams[sid]
+    kept_h2.wait(lambda: st.done, what="the late request's answer")
+    assert st.status == 200 and kept_h2.terminated is None, (st, kept_h2.terminated)
+    idle.assert_closed()
+    for c in (kept, idle, blocker, kept_h2):
+        c.close()
