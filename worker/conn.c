@@ -53,6 +53,7 @@ hn_conn_open(struct ev_loop *loop, int fd, const hn_listener_t *l, const struct 
     c->is_pending = false;
     c->is_lingering = false;
     c->is_timer_touched = false;
+    c->is_after_output = false;
     c->pending_next = NULL;
     c->peer_len = HN_MIN(peer_len, (socklen_t)sizeof(c->peer));
     memset(&c->peer, 0, sizeof(c->peer));
@@ -291,12 +292,20 @@ hn_conn_set_timer(hn_conn_t *c, double seconds)
     if (c->is_lingering)
         return; /* the linger deadline wins */
     c->is_timer_touched = true;
+    c->is_after_output = false;
     if (seconds <= 0) {
         ev_timer_stop(conn_loop, &c->timer);
         return;
     }
     c->timer.repeat = seconds;
     ev_timer_again(conn_loop, &c->timer);
+}
+
+void
+hn_conn_set_idle_timer(hn_conn_t *c, double seconds)
+{
+    hn_conn_set_timer(c, seconds);
+    c->is_after_output = seconds > 0 && !c->is_lingering;
 }
 
 void
@@ -316,6 +325,22 @@ hn_conn_read_late(hn_conn_t *c)
         hn_tcp_read_now(&c->tcp, conn_loop);
 }
 
+/* An idle deadline after a response (hn_conn_set_idle_timer) runs from when
+ * the socket last took bytes of it, not from when it was queued: a client
+ * cannot answer what it has not received (a slow reader, or a response that
+ * a stalled loop held in our queue). Moves the timer there if that is later;
+ * a client that stops reading still times out once its length has passed. */
+static bool
+defer_to_output(hn_conn_t *c, ev_timer *w, struct ev_loop *loop)
+{
+    ev_tstamp left = c->tcp.written_at + w->repeat - ev_now(loop);
+    if (!c->is_after_output || left <= 0)
+        return false;
+    ev_timer_set(w, left, w->repeat);
+    ev_timer_start(loop, w);
+    return true;
+}
+
 /* Every deadline of the connection (keep_alive_timeout, request_head_timeout,
  * read_timeout, the HTTP/2 idle time, the TLS handshake and the PROXY header)
  * ends here. A loop that stalled past it (a slow application call, a stopped
@@ -326,8 +351,8 @@ hn_conn_read_late(hn_conn_t *c)
  * waiting is read first, and overrides the deadline if the protocol took it
  * as progress: it re-armed or stopped the timer (a request began, a body
  * arrived), or it is closing. Bytes that are not progress (half a head, an
- * HTTP/2 PING) leave the deadline standing. This costs one read per expired
- * deadline, nothing per request. */
+ * HTTP/2 PING) leave the deadline standing. This costs at most one read per
+ * expired deadline, nothing per request. */
 static void
 on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -335,6 +360,8 @@ on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     hn_conn_t *c = HN_CONTAINER_OF(w, hn_conn_t, timer);
     ev_timer_stop(loop, w);
     if (!c->is_lingering && c->tcp.state == HN_TCP_OPEN) {
+        if (defer_to_output(c, w, loop))
+            return;
         c->is_timer_touched = false;
         hn_conn_read_late(c);
         if (c->is_timer_touched || c->tcp.state != HN_TCP_OPEN)
@@ -431,6 +458,12 @@ hn_conn_local(const hn_conn_t *c)
 void
 hn_conn_flush_all(struct ev_loop *loop)
 {
+    /* A callback of this iteration may have run long (a slow application
+     * call): what is written now is stamped, and what is armed now counts,
+     * from the real time, not from before the stall. One clock read per
+     * iteration that has output. */
+    if (pending_head)
+        ev_now_update(loop);
     while (pending_head) {
         hn_conn_t *list = pending_head;
         pending_head = NULL;

@@ -29,6 +29,7 @@ typedef struct hn_conn {
     bool is_pending;
     bool is_lingering;
     bool is_timer_touched; /* hn_conn_set_timer ran (see on_timer) */
+    bool is_after_output;  /* the deadline runs from our last write (set_idle_timer) */
     const hn_listener_t *listener;
     union {
         struct sockaddr sa;
@@ -53,6 +54,11 @@ void hn_conn_tls_ready(hn_conn_t *c, bool alpn_h2);
 void hn_conn_mark_pending(hn_conn_t *c);
 /* Arm (seconds > 0) or stop (0) the connection's single timer. */
 void hn_conn_set_timer(hn_conn_t *c, double seconds);
+/* Arm it for a client that is owed output (a response just queued): the
+ * deadline does not run out until seconds after the socket last took bytes
+ * of it, so a client reading a large response slowly, or one whose response
+ * a stalled loop held back, gets all of its idle time. */
+void hn_conn_set_idle_timer(hn_conn_t *c, double seconds);
 /* A deadline of c passed (its timer, or one a protocol keeps per stream):
  * read what the client sent meanwhile before enforcing it, since a stalled
  * loop learns of expired timers before it learns of readable sockets. The

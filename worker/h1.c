@@ -733,7 +733,8 @@ finish_request(h1_t *h)
         begin_close(h, false);
         return;
     }
-    hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->keep_alive_timeout);
+    /* idle once the client has the response, not once it is queued */
+    hn_conn_set_idle_timer(hn_conn_of(h->super.transport), cfg->keep_alive_timeout);
     if (h->is_paused) {
         h->is_paused = false;
         llhttp_resume(&h->parser);

@@ -531,7 +531,7 @@ consume(hn_tcp_t *t, size_t n)
  * staged into one record's worth and written. A retry after EAGAIN stages
  * the same head again, which is what OpenSSL requires of a retried write. */
 static int
-write_queue_tls(hn_tcp_t *t)
+write_queue_tls(hn_tcp_t *t, ev_tstamp now)
 {
     bool want_write;
     while (t->q_len) {
@@ -557,17 +557,19 @@ write_queue_tls(hn_tcp_t *t)
         if (w < 0)
             return errno == EAGAIN || errno == EINTR ? 1 : -1;
         consume(t, (size_t)w);
+        t->written_at = now;
     }
     return 0;
 }
 
 /* Write as much of the queue as the socket takes. Returns 0 when the queue
- * is empty, 1 when it must wait for EV_WRITE, -1 on a fatal error. */
+ * is empty, 1 when it must wait for EV_WRITE, -1 on a fatal error. Each
+ * write that takes bytes stamps written_at with now. */
 static int
-write_queue(hn_tcp_t *t)
+write_queue(hn_tcp_t *t, ev_tstamp now)
 {
     if (t->ssl && t->q_len) {
-        int r = write_queue_tls(t);
+        int r = write_queue_tls(t, now);
         if (r != 0)
             return r;
     }
@@ -583,6 +585,7 @@ write_queue(hn_tcp_t *t)
                 n = -1;
             }
             if (n > 0) {
+                t->written_at = now;
                 e->len -= (size_t)n;
                 if (e->len == 0) {
                     entry_release(e);
@@ -604,6 +607,7 @@ write_queue(hn_tcp_t *t)
             }
             n = writev(t->fd, iov, cnt);
             if (n > 0) {
+                t->written_at = now;
                 consume(t, (size_t)n);
                 continue;
             }
@@ -625,7 +629,7 @@ hn_tcp_flush(hn_tcp_t *t, struct ev_loop *loop)
 {
     if (t->state == HN_TCP_DEAD)
         return;
-    int r = write_queue(t);
+    int r = write_queue(t, ev_now(loop));
     if (r < 0) {
         die(t, loop, errno);
         return;
@@ -637,7 +641,7 @@ hn_tcp_flush(hn_tcp_t *t, struct ev_loop *loop)
          * resume_writing: what it queued must go out before any close */
         if (t->state == HN_TCP_DEAD)
             return;
-        r = write_queue(t);
+        r = write_queue(t, ev_now(loop));
         if (r < 0) {
             die(t, loop, errno);
             return;

@@ -45,6 +45,7 @@ typedef struct hn_tcp {
     hn_wq_entry_t *q;
     uint32_t q_head, q_len;
     size_t q_bytes;
+    ev_tstamp written_at; /* loop time of the last write the socket took bytes of */
 } hn_tcp_t;
 
 void hn_tcp_init(hn_tcp_t *t, int fd);
