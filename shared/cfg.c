@@ -239,6 +239,8 @@ hn_cfg_print_help(FILE *out)
         fprintf(out, "      %s: %s%s\n", hn_cfg_types_name(opt->type),
                 hn_cfg_types_describe(opt, what, sizeof(what)),
                 (opt->flags & HN_CFG_OPTIONAL) ? "; ~ leaves it unset" : "");
+        if (opt->flags & HN_CFG_RESTART)
+            fputs("      a reload cannot change it: restart hornet\n", out);
     }
 }
 

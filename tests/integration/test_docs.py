@@ -164,3 +164,19 @@ def test_man_l_shows_the_page(page):
     source = page.read_text()
     name_line = source.split(".SH NAME\n", 1)[1].split("\n", 1)[0].replace("\\-", "-")
     assert name_line in r.stdout, (name_line, r.stdout[:400])
+
+
+def test_restart_keys_are_marked(hornet_bin):
+    """hornet(8) says hornet.yaml(5) marks the keys a reload cannot change: exactly the keys
+    whose --help entry says so (the option table's restart flag) carry the mark."""
+    help_text = run(hornet_bin, "--help").stdout.split("Configuration keys", 1)[1]
+    entries = re.findall(r"^  ([a-z][a-z0-9_.]*): (.*?)(?=^  [a-z]|\Z)", help_text, re.M | re.S)
+    restart = {key for key, text in entries if "a reload cannot change it" in text}
+    assert restart >= {"user", "group", "umask", "pid_path"}, restart
+    man = MAN5.read_text()
+    marked = set()
+    for block in man.split(".TP\n")[1:]:
+        m = re.match(r"\.B ([a-z][a-z0-9_.]*)\n", block)
+        if m and "Restart to change:" in block.split(".SS", 1)[0]:
+            marked.add(m.group(1))
+    assert marked == restart, (sorted(marked ^ restart))
