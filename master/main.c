@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "master/cli.h"
@@ -18,10 +19,36 @@
 #include "master/spawn.h"
 #include "shared/tls_ctx.h"
 
+/* A config's errors are one a line: each gets its own log line, and the
+ * master's one-line refusal (log, sd_notify STATUS, status file) names the
+ * first and how many more. */
 static hn_config_t *
 reload_config(void *ud, hn_err_t *err)
 {
-    return hn_cli_load_config(ud, err);
+    hn_config_t *cfg = hn_cli_load_config(ud, err);
+    char *nl = cfg ? NULL : strchr(err->msg, '\n');
+    unsigned more = 0;
+
+    if (nl == NULL)
+        return cfg;
+    for (char *line = err->msg, *end; line; line = end ? end + 1 : NULL) {
+        end = strchr(line, '\n');
+        hn_log(HN_LOG_ERROR, "%.*s", end ? (int)(end - line) : (int)strlen(line), line);
+        more += end != NULL;
+    }
+    snprintf(nl, sizeof(err->msg) - (size_t)(nl - err->msg), " (and %u more, logged above)",
+             more);
+    return NULL;
+}
+
+/* err's message on stderr, "hornet: " before each of its lines. */
+static void
+print_err(const hn_err_t *err)
+{
+    for (const char *line = err->msg, *end; line; line = end ? end + 1 : NULL) {
+        end = strchr(line, '\n');
+        fprintf(stderr, "hornet: %.*s\n", end ? (int)(end - line) : (int)strlen(line), line);
+    }
 }
 
 int
@@ -47,7 +74,7 @@ main(int argc, char **argv)
     }
     hn_config_t *cfg = hn_cli_load_config(&cli, &err);
     if (cfg == NULL) {
-        fprintf(stderr, "hornet: %s\n", err.msg);
+        print_err(&err);
         goto out;
     }
     if (cli.action == HN_CLI_SIGNAL) {

@@ -11,6 +11,7 @@
 #include "shared/cfg.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,29 @@ typedef struct cfg_box {
     /* bit i: list option i was already set through hn_cfg_set, so the next
      * hn_cfg_set appends instead of replacing the file's list */
     uint64_t set_lists[(HN_CFG_MAX_OPTIONS + 63) / 64];
+    /* where the file set option i (line 0: a default or a flag), so that
+     * hn_cfg_finish's cross-key errors can point at it */
+    struct {
+        unsigned line, column;
+    } pos[HN_CFG_MAX_OPTIONS];
 } cfg_box_t;
 
-static int walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
-                        const char *section, hn_err_t *err);
+/* Every error of one load or finish: each a line of err->msg, so that one
+ * run shows them all instead of one per run. */
+typedef struct cfg_errs {
+    hn_err_t *err;
+    unsigned found, shown;
+    size_t len; /* of err->msg */
+} cfg_errs_t;
+
+static void errs_add(cfg_errs_t *e, const char *fmt, ...) HN_PRINTF(2, 3);
+static int errs_end(cfg_errs_t *e, const char *file);
+static void walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
+                         const char *section, cfg_errs_t *errs);
 static void print_default(const hn_cfg_option_t *opt, FILE *out);
 static bool is_listener(const hn_config_t *cfg, const hn_addr_t *a);
-static int check_proxy_protocol_bind(const hn_config_t *cfg, hn_err_t *err);
+static void check_proxy_protocol_bind(const hn_config_t *cfg, cfg_errs_t *errs);
+static void check_tls(const hn_config_t *cfg, cfg_errs_t *errs);
 
 hn_config_t *
 hn_cfg_new(void)
@@ -71,6 +88,8 @@ hn_cfg_load_file(hn_config_t *cfg, const char *path, hn_err_t *err)
     FILE *f = fopen(path, "r");
     struct stat st;
     hn_cfg_yaml_node_t *root;
+    hn_err_t local;
+    cfg_errs_t errs = {.err = err ? err : &local};
     int rc;
 
     if (f == NULL) {
@@ -87,8 +106,9 @@ hn_cfg_load_file(hn_config_t *cfg, const char *path, hn_err_t *err)
     fclose(f);
     if (root == NULL)
         return HN_ERR;
-    rc = walk_mapping(cfg, root, path, NULL, err);
+    walk_mapping(cfg, root, path, NULL, &errs);
     hn_cfg_yaml_free(root);
+    rc = errs_end(&errs, path);
     if (rc == HN_OK) {
         free(cfg->file);
         cfg->file = hn_xstrdup(path);
@@ -118,6 +138,7 @@ hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char *ori
     if (hn_cfg_types_set_text(cfg, opt, value, append, &where, err) != HN_OK)
         return HN_ERR;
     box->set_lists[i / 64] |= bit;
+    box->pos[i].line = 0; /* not the file's value any more */
     return HN_OK;
 }
 
@@ -153,24 +174,45 @@ is_listener(const hn_config_t *cfg, const hn_addr_t *a)
     return false;
 }
 
+/* A cross-key error about key: at the key's place in the file when the
+ * file set it, else as "KEY: ..." (a flag or a default set it). */
+static void HN_PRINTF(4, 5)
+key_error(const hn_config_t *cfg, cfg_errs_t *errs, const char *key, const char *fmt, ...)
+{
+    const cfg_box_t *box = HN_CONTAINER_OF(cfg, const cfg_box_t, pub);
+    size_t i = (size_t)(hn_cfg_options_find(key) - hn_cfg_options_table);
+    char what[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (cfg->file && box->pos[i].line)
+        errs_add(errs, "%s:%u:%u: %s: %s", cfg->file, box->pos[i].line, box->pos[i].column, key,
+                 what);
+    else
+        errs_add(errs, "%s: %s", key, what);
+}
+
 /* proxy_protocol_bind picks listeners, so an entry that is none of them
  * would silently leave a load balancer's port without PROXY parsing (every
  * connection closed, or its header taken for a request). Run after the
  * default bind is in place: "proxy_protocol_bind: 127.0.0.1:8000" alone is
- * a listener. The entries carry no line, so the errors name the key. */
-static int
-check_proxy_protocol_bind(const hn_config_t *cfg, hn_err_t *err)
+ * a listener. */
+static void
+check_proxy_protocol_bind(const hn_config_t *cfg, cfg_errs_t *errs)
 {
     char listeners[320];
     size_t len = 0;
 
     if (cfg->n_proxy_protocol_bind == 0)
-        return HN_OK;
+        return;
     if (cfg->proxy_protocol) {
-        hn_err_set(err, 0, "proxy_protocol_bind: expected nothing beside proxy_protocol: true, "
-                   "which already covers every listener, got \"%s\"",
-                   cfg->proxy_protocol_bind[0].text);
-        return HN_ERR;
+        key_error(cfg, errs, "proxy_protocol_bind",
+                  "expected nothing beside proxy_protocol: true, which already covers every "
+                  "listener, got \"%s\"",
+                  cfg->proxy_protocol_bind[0].text);
+        return;
     }
     listeners[0] = '\0';
     for (size_t i = 0; i < cfg->n_bind + cfg->n_insecure_bind && len < sizeof(listeners); i++) {
@@ -181,11 +223,30 @@ check_proxy_protocol_bind(const hn_config_t *cfg, hn_err_t *err)
     for (size_t i = 0; i < cfg->n_proxy_protocol_bind; i++) {
         if (is_listener(cfg, &cfg->proxy_protocol_bind[i]))
             continue;
-        hn_err_set(err, 0, "proxy_protocol_bind: expected an address of bind or insecure_bind "
-                   "(%s), got \"%s\"", listeners, cfg->proxy_protocol_bind[i].text);
-        return HN_ERR;
+        key_error(cfg, errs, "proxy_protocol_bind",
+                  "expected an address of bind or insecure_bind (%s), got \"%s\"", listeners,
+                  cfg->proxy_protocol_bind[i].text);
+        return;
     }
-    return HN_OK;
+}
+
+/* The TLS keys that mean nothing alone. tls_ctx.c loads the files; these
+ * need no file, so they are found here, with the key's place. */
+static void
+check_tls(const hn_config_t *cfg, cfg_errs_t *errs)
+{
+    if (cfg->certfile == NULL) {
+        if (cfg->keyfile)
+            key_error(cfg, errs, "keyfile", "expected certfile as well (keyfile is set but "
+                      "certfile is not)");
+        if (cfg->ca_certs)
+            key_error(cfg, errs, "ca_certs", "expected certfile as well (ca_certs is set but "
+                      "certfile is not)");
+        return;
+    }
+    if (cfg->verify_mode != HN_CFG_VERIFY_NONE && cfg->ca_certs == NULL)
+        key_error(cfg, errs, "verify_mode", "%s needs ca_certs to check client certificates "
+                  "against", cfg->verify_mode == HN_CFG_VERIFY_REQUIRED ? "required" : "optional");
 }
 
 bool
@@ -202,6 +263,9 @@ hn_cfg_has_proxy_protocol(const hn_config_t *cfg, const hn_addr_t *listener)
 int
 hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
 {
+    hn_err_t local;
+    cfg_errs_t errs = {.err = err ? err : &local};
+
     if (cfg->n_bind == 0 && cfg->n_insecure_bind == 0 && systemd_sockets(cfg, err) < 0)
         return HN_ERR;
     if (cfg->n_bind == 0 && cfg->n_insecure_bind == 0) {
@@ -211,7 +275,9 @@ hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
                                   err) != HN_OK)
             return HN_ERR;
     }
-    if (check_proxy_protocol_bind(cfg, err) != HN_OK)
+    check_proxy_protocol_bind(cfg, &errs);
+    check_tls(cfg, &errs);
+    if (errs_end(&errs, cfg->file) != HN_OK)
         return HN_ERR;
     if (cfg->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -325,55 +391,108 @@ is_section(const char *name)
 }
 
 /* The top-level mapping, or with section set ("reload") the mapping under
- * that key, whose keys are the "reload.*" rows. */
-static int
+ * that key, whose keys are the "reload.*" rows. A bad key or value is
+ * reported and skipped, so that the rest of the file is checked too. */
+static void
 walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
-             const char *section, hn_err_t *err)
+             const char *section, cfg_errs_t *errs)
 {
+    cfg_box_t *box = HN_CONTAINER_OF(cfg, cfg_box_t, pub);
+
     for (size_t i = 0; i + 1 < root->n_items; i += 2) {
         const hn_cfg_yaml_node_t *key = root->items[i], *value = root->items[i + 1];
         const hn_cfg_option_t *opt;
+        const char *why;
+        hn_err_t one;
+        bool dup = false;
 
         if (key->kind != HN_CFG_YAML_SCALAR) {
-            hn_err_set(err, 0, "%s:%u:%u: expected a key, got %s", file, key->line, key->column,
-                       hn_cfg_yaml_kind_name(key->kind));
-            return HN_ERR;
+            errs_add(errs, "%s:%u:%u: expected a key, got %s", file, key->line, key->column,
+                     hn_cfg_yaml_kind_name(key->kind));
+            continue;
         }
         /* libyaml accepts repeated keys; the second would silently win. */
-        for (size_t j = 0; j < i; j += 2) {
+        for (size_t j = 0; j < i && !dup; j += 2) {
             const hn_cfg_yaml_node_t *prev = root->items[j];
             if (prev->kind == HN_CFG_YAML_SCALAR && strcmp(prev->text, key->text) == 0) {
-                hn_err_set(err, 0, "%s:%u:%u: duplicate key \"%s\" (first set at line %u)", file,
-                           key->line, key->column, key->text, prev->line);
-                return HN_ERR;
+                errs_add(errs, "%s:%u:%u: duplicate key \"%s\" (first set at line %u)", file,
+                         key->line, key->column, key->text, prev->line);
+                dup = true;
             }
         }
+        if (dup)
+            continue;
         char full[128];
         snprintf(full, sizeof(full), "%s%s%s", section ? section : "", section ? "." : "",
                  key->text);
         if (section == NULL && is_section(full)) {
-            if (value->kind != HN_CFG_YAML_MAPPING) {
-                hn_err_set(err, 0, "%s:%u:%u: %s: expected a mapping of its keys (as in "
-                           "%s: {...}), got %s", file, value->line, value->column, full, full,
-                           hn_cfg_yaml_kind_name(value->kind));
-                return HN_ERR;
-            }
-            if (walk_mapping(cfg, value, file, full, err) != HN_OK)
-                return HN_ERR;
+            if (value->kind != HN_CFG_YAML_MAPPING)
+                errs_add(errs, "%s:%u:%u: %s: expected a mapping of its keys (as in %s: {...}), "
+                         "got %s", file, value->line, value->column, full, full,
+                         hn_cfg_yaml_kind_name(value->kind));
+            else
+                walk_mapping(cfg, value, file, full, errs);
             continue;
         }
         opt = hn_cfg_options_find(full);
+        if (opt == NULL && (why = hn_cfg_options_foreign(full)) != NULL) {
+            errs_add(errs, "%s:%u:%u: %s: Hypercorn's key, not supported by hornet: %s", file,
+                     key->line, key->column, full, why);
+            continue;
+        }
         if (opt == NULL) {
             const char *near = hn_cfg_options_suggest(full);
-            hn_err_set(err, 0, "%s:%u:%u: unknown key \"%s\"%s%s%s", file, key->line, key->column,
-                       full, near ? " (did you mean \"" : "", near ? near : "",
-                       near ? "\"?)" : "");
-            return HN_ERR;
+            errs_add(errs, "%s:%u:%u: unknown key \"%s\"%s%s%s", file, key->line, key->column,
+                     full, near ? " (did you mean \"" : "", near ? near : "",
+                     near ? "\"?)" : "");
+            continue;
         }
-        if (hn_cfg_types_set_node(cfg, opt, value, file, err) != HN_OK)
-            return HN_ERR;
+        if (hn_cfg_types_set_node(cfg, opt, value, file, &one) != HN_OK) {
+            errs_add(errs, "%s", one.msg);
+            continue;
+        }
+        box->pos[opt - hn_cfg_options_table].line = key->line;
+        box->pos[opt - hn_cfg_options_table].column = key->column;
     }
-    return HN_OK;
+}
+
+static void
+errs_add(cfg_errs_t *e, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    int n;
+
+    /* a cause for hn_err_t.code: the first error's, as hn_err_set would */
+    if (e->found++ == 0) {
+        e->err->code = 0;
+        e->err->msg[0] = '\0';
+        e->len = 0;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* past the cap, or the buffer (less room for errs_end's last line),
+     * an error is only counted */
+    if (e->shown == HN_CFG_MAX_ERRORS || n < 0 ||
+        e->len + (size_t)n + 1 + 128 >= sizeof(e->err->msg))
+        return;
+    e->len += (size_t)snprintf(e->err->msg + e->len, sizeof(e->err->msg) - e->len, "%s%s",
+                               e->shown ? "\n" : "", line);
+    e->shown++;
+}
+
+/* HN_OK if nothing was found; else the line that counts what was not shown. */
+static int
+errs_end(cfg_errs_t *e, const char *file)
+{
+    if (e->found == 0)
+        return HN_OK;
+    if (e->found > e->shown)
+        snprintf(e->err->msg + e->len, sizeof(e->err->msg) - e->len, "\n%s%sand %u more error%s",
+                 file ? file : "", file ? ": " : "", e->found - e->shown,
+                 e->found - e->shown == 1 ? "" : "s");
+    return HN_ERR;
 }
 
 /* The default as a user would write it in hornet.yaml. */

@@ -155,11 +155,17 @@ typedef struct hn_config {
 hn_config_t *hn_cfg_new(void);
 void hn_cfg_free(hn_config_t *cfg);
 
+/* A file's errors are all reported, one line each, up to this many; a last
+ * line says how many more there were. */
+#define HN_CFG_MAX_ERRORS 20
+
 /* Read a YAML mapping of keys to values. On error fills err->msg with
  *   FILE:LINE:COLUMN: KEY: expected WHAT, got "FOUND"
- * (unknown keys suggest the nearest known one; unparsable YAML names the
- * libyaml problem and its position) and returns HN_ERR. After an error cfg
- * may hold some of the file's values: free it rather than use it. */
+ * one line per error in the file (unknown keys suggest the nearest known
+ * one or say which Hypercorn key hornet lacks; unparsable YAML names the
+ * libyaml problem and its position, and stops there) and returns HN_ERR.
+ * After an error cfg may hold some of the file's values: free it rather
+ * than use it. */
 int hn_cfg_load_file(hn_config_t *cfg, const char *path, hn_err_t *err);
 
 /* Set one key from a string, as the CLI does ("--workers 4" sets "workers"
@@ -171,7 +177,10 @@ int hn_cfg_set(hn_config_t *cfg, const char *key, const char *value, const char 
 
 /* Cross-field checks and resolution ("auto" workers, an empty bind list
  * becomes 127.0.0.1:8000, proxy_protocol_bind names listeners and is not
- * set beside proxy_protocol: true). Call once after the file and the CLI. */
+ * set beside proxy_protocol: true, keyfile and ca_certs need certfile,
+ * verify_mode needs ca_certs). Call once after the file and the CLI. Every
+ * failed check is a line of err->msg, starting FILE:LINE:COLUMN: when the
+ * key came from the file. */
 int hn_cfg_finish(hn_config_t *cfg, hn_err_t *err);
 
 /* Does a connection to the listener configured as `listener` (an entry of

@@ -85,6 +85,9 @@ const hn_cfg_option_t *hn_cfg_options_find(const char *name);
 /* The closest key to an unknown one (edit distance, or a key whose CLI
  * spelling matches), or NULL if nothing is close. */
 const char *hn_cfg_options_suggest(const char *name);
+/* For a key of Hypercorn's that hornet lacks, why it is not supported (or
+ * what to use instead); NULL for any other name. */
+const char *hn_cfg_options_foreign(const char *name);
 
 /* cfg_types.c: where a value came from, for the error prefix. */
 typedef struct hn_cfg_where {

@@ -290,6 +290,45 @@ const size_t hn_cfg_options_count = HN_ARRAY_LEN(hn_cfg_options_table);
 _Static_assert(HN_ARRAY_LEN(hn_cfg_options_table) <= HN_CFG_MAX_OPTIONS,
                "raise HN_CFG_MAX_OPTIONS");
 
+/* Hypercorn's keys that have no row here, and why: someone translating a
+ * Hypercorn config needs what to do instead, not "unknown key". */
+static const struct {
+    const char *name, *why;
+} hypercorn_keys[] = {
+    {"quic_bind", "HTTP/3 (QUIC) is not implemented; serve HTTP/2 over TLS on bind"},
+    {"alt_svc_headers", "HTTP/3 is not implemented, so there is no Alt-Svc to advertise"},
+    {"worker_class", "workers are C event loops (libev); there is no asyncio, uvloop or trio to "
+                     "choose"},
+    {"daemon", "Python multiprocessing's daemon flag; hornet's workers are forked processes "
+               "and may start their own"},
+    {"debug", "asyncio's debug mode; for more log output use loglevel: debug"},
+    {"verify_flags", "OpenSSL's X509 verify flags are not configurable; verify_mode and "
+                     "ca_certs set how client certificates are checked"},
+    {"cert_reqs", "a deprecated Hypercorn alias; use verify_mode"},
+    {"alpn_protocols", "ALPN offers h2 and http/1.1, which is not configurable"},
+    {"h11_pass_raw_headers", "header names reach applications lower-cased, as ASGI requires; "
+                             "their original case is not kept"},
+    {"logconfig", "Python logging configuration; use errorlog, loglevel, accesslog and "
+                  "access_log_format"},
+    {"logconfig_dict", "Python logging configuration; use errorlog, loglevel, accesslog and "
+                       "access_log_format"},
+    {"logger_class", "a Python class; use errorlog, loglevel, accesslog and access_log_format"},
+    {"statsd_host", "StatsD metrics are not implemented"},
+    {"statsd_prefix", "StatsD metrics are not implemented"},
+    {"dogstatsd_tags", "StatsD metrics are not implemented"},
+    {"max_app_queue_size", "there is no queue of events per request: a request body is read "
+                           "as fast as the application takes it"},
+};
+
+const char *
+hn_cfg_options_foreign(const char *name)
+{
+    for (size_t i = 0; i < HN_ARRAY_LEN(hypercorn_keys); i++)
+        if (strcmp(hypercorn_keys[i].name, name) == 0)
+            return hypercorn_keys[i].why;
+    return NULL;
+}
+
 const hn_cfg_option_t *
 hn_cfg_options_find(const char *name)
 {

@@ -34,10 +34,11 @@
 #define HN_EXIT_STARTUP 3
 
 /* An error description filled by setup code (anet style); the caller decides
- * whether and where to log it. */
+ * whether and where to log it. One line, except a config file's errors: one
+ * line each (hn_cfg_load_file reports them all, up to HN_CFG_MAX_ERRORS). */
 typedef struct hn_err {
     int code; /* errno when one applies, else 0 */
-    char msg[512];
+    char msg[4096];
 } hn_err_t;
 
 void hn_err_set(hn_err_t *err, int code, const char *fmt, ...) HN_PRINTF(3, 4);

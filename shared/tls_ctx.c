@@ -106,13 +106,10 @@ SSL_CTX *
 hn_tls_ctx_new(const hn_config_t *cfg, SSL_CTX *prev, hn_err_t *err)
 {
     err->msg[0] = '\0';
-    if (cfg->certfile == NULL) {
-        if (cfg->keyfile || cfg->ca_certs) {
-            hn_err_set(err, EINVAL, "%s is set but certfile is not",
-                       cfg->keyfile ? "keyfile" : "ca_certs");
-        }
+    /* keyfile or ca_certs without certfile, and verify_mode without
+     * ca_certs, are hn_cfg_finish's errors: they need no file read */
+    if (cfg->certfile == NULL)
         return NULL;
-    }
     ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
@@ -173,14 +170,7 @@ hn_tls_ctx_new(const hn_config_t *cfg, SSL_CTX *prev, hn_err_t *err)
     }
     if (cfg->ca_certs && SSL_CTX_load_verify_locations(ctx, cfg->ca_certs, NULL) != 1)
         return fail(ctx, err, "ca_certs", cfg->ca_certs, "cannot load the CA certificates");
-    if (cfg->verify_mode != HN_CFG_VERIFY_NONE) {
-        if (cfg->ca_certs == NULL) {
-            hn_err_set(err, EINVAL, "verify_mode %s needs ca_certs to check client "
-                       "certificates against",
-                       cfg->verify_mode == HN_CFG_VERIFY_REQUIRED ? "required" : "optional");
-            SSL_CTX_free(ctx);
-            return NULL;
-        }
+    if (cfg->verify_mode != HN_CFG_VERIFY_NONE && cfg->ca_certs) {
         SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(cfg->ca_certs));
         SSL_CTX_set_verify(ctx,
                            SSL_VERIFY_PEER | (cfg->verify_mode == HN_CFG_VERIFY_REQUIRED

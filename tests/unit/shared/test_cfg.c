@@ -55,7 +55,7 @@ load_into(hn_config_t *cfg, const char *text)
 static const char *
 load_err(const char *text)
 {
-    static char msg[512];
+    static char msg[sizeof(((hn_err_t *)0)->msg)];
     hn_config_t *cfg = hn_cfg_new();
 
     snprintf(msg, sizeof(msg), "%s", load_into(cfg, text));
@@ -67,7 +67,7 @@ load_err(const char *text)
 static const char *
 at(const char *fmt)
 {
-    static char bufs[4][512];
+    static char bufs[4][4096];
     static int n;
     char *out = bufs[n++ % 4];
     size_t o = 0;
@@ -500,7 +500,7 @@ test_file_errors(void)
            "a CLI spelling suggests its key");
     is_str(load_err("log_level: info\n"),
            at("@:1:1: unknown key \"log_level\" (did you mean \"loglevel\"?)"), "log_level");
-    is_str(load_err("quic_bind: x\n"), at("@:1:1: unknown key \"quic_bind\""),
+    is_str(load_err("frobnicate: x\n"), at("@:1:1: unknown key \"frobnicate\""),
            "unknown key without a suggestion");
     is_str(load_err("workers:\n  a: 1\n"), at("@:2:3: workers: expected a scalar, got a mapping"),
            "mapping for a scalar");
@@ -871,7 +871,7 @@ test_dump_roundtrip(void)
 static const char *
 finish_err(const char *text)
 {
-    static char msg[512];
+    static char msg[sizeof(((hn_err_t *)0)->msg)];
     hn_config_t *cfg = hn_cfg_new();
     hn_err_t err;
 
@@ -911,13 +911,13 @@ test_proxy_protocol_bind(void)
            "compared as addresses, not text");
     is_str(finish_err("bind: [127.0.0.1:9101, 127.0.0.1:9102]\n"
                       "proxy_protocol_bind: [127.0.0.1:9101, 127.0.0.1:9104]\n"),
-           "proxy_protocol_bind: expected an address of bind or insecure_bind "
-           "(127.0.0.1:9101, 127.0.0.1:9102), got \"127.0.0.1:9104\"",
+           at("@:2:1: proxy_protocol_bind: expected an address of bind or insecure_bind "
+              "(127.0.0.1:9101, 127.0.0.1:9102), got \"127.0.0.1:9104\""),
            "an address that is not a listener");
     is_str(finish_err("bind: 127.0.0.1:9101\nproxy_protocol: true\n"
                       "proxy_protocol_bind: 127.0.0.1:9101\n"),
-           "proxy_protocol_bind: expected nothing beside proxy_protocol: true, which already "
-           "covers every listener, got \"127.0.0.1:9101\"",
+           at("@:3:1: proxy_protocol_bind: expected nothing beside proxy_protocol: true, which "
+              "already covers every listener, got \"127.0.0.1:9101\""),
            "both keys");
     is_str(finish_err("bind: 127.0.0.1:9101\nproxy_protocol: true\nproxy_protocol_bind: []\n"),
            "OK", "proxy_protocol: true beside an empty list");
@@ -975,6 +975,100 @@ test_reload_paths(void)
     hn_cfg_free(cfg);
 }
 
+/* One load reports every bad key and value, a line each, in file order. */
+static void
+test_all_errors(void)
+{
+    hn_config_t *cfg;
+    hn_err_t err;
+    char yaml[4096] = "", want[4096] = "";
+    size_t yl = 0, wl = 0;
+
+    is_str(load_err("workers: lots\n"
+                    "bnd: 127.0.0.1:9\n"
+                    "loglevel: loud\n"
+                    "backlog: 100\n"
+                    "backlog: -5\n"
+                    "reload: 5\n"
+                    "reload:\n  path: [a]\n"
+                    "bind: [127.0.0.1:1, \"[::1\"]\n"),
+           at("@:1:10: workers: expected an integer from 1 to 512 or \"auto\", got \"lots\"\n"
+              "@:2:1: unknown key \"bnd\" (did you mean \"bind\"?)\n"
+              "@:3:11: loglevel: expected one of critical, error, warning, notice, info, debug, "
+              "got \"loud\"\n"
+              "@:5:1: duplicate key \"backlog\" (first set at line 4)\n"
+              "@:6:9: reload: expected a mapping of its keys (as in reload: {...}), got a scalar\n"
+              "@:7:1: duplicate key \"reload\" (first set at line 6)\n"
+              "@:9:21: bind: \"[::1\": expected HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"),
+           "every error, a line each");
+    is_str(load_err("reload:\n  paths: [a]\n  path: b\nworkers: 0\n"),
+           at("@:3:3: unknown key \"reload.path\" (did you mean \"reload.paths\"?)\n"
+              "@:4:10: workers: expected an integer from 1 to 512 or \"auto\", got \"0\""),
+           "inside a section and after it");
+
+    /* 25 bad values: 20 shown, then how many more */
+    for (int i = 1; i <= 25; i++) {
+        yl += (size_t)snprintf(yaml + yl, sizeof(yaml) - yl, "k%02d: 1\n", i);
+        if (i <= HN_CFG_MAX_ERRORS)
+            wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
+                                   "@:%d:1: unknown key \"k%02d\"\n", i, i);
+    }
+    snprintf(want + wl, sizeof(want) - wl, "@: and 5 more errors");
+    is_str(load_err(yaml), at(want), "capped at HN_CFG_MAX_ERRORS, then a count");
+
+    /* a good key after bad ones still loads (the walk goes on) */
+    cfg = hn_cfg_new();
+    write_yaml("nope: 1\nbacklog: 7\n");
+    is_int(hn_cfg_load_file(cfg, yaml_path, &err), HN_ERR, "an error");
+    is_int(cfg->backlog, 7, "the keys after it are still read");
+    hn_cfg_free(cfg);
+
+    /* Hypercorn's keys hornet lacks say so, and why */
+    is_str(load_err("debug: true\n"),
+           at("@:1:1: debug: Hypercorn's key, not supported by hornet: asyncio's debug mode; "
+              "for more log output use loglevel: debug"),
+           "debug");
+    is_str(load_err("logconfig: log.ini\n"),
+           at("@:1:1: logconfig: Hypercorn's key, not supported by hornet: Python logging "
+              "configuration; use errorlog, loglevel, accesslog and access_log_format"),
+           "logconfig");
+    ok(strstr(load_err("max_app_queue_size: 10\nh11_pass_raw_headers: true\n"
+                       "verify_flags: 0\nalpn_protocols: [h2]\n"),
+              "alpn_protocols: Hypercorn's key, not supported by hornet: ") != NULL,
+       "alpn_protocols");
+}
+
+/* Cross-key errors found once the whole file is read point at their key. */
+static void
+test_cross_key_errors(void)
+{
+    hn_config_t *cfg;
+    hn_err_t err;
+
+    is_str(finish_err("workers: 2\nkeyfile: /k.pem\n"),
+           at("@:2:1: keyfile: expected certfile as well (keyfile is set but certfile is not)"),
+           "keyfile without certfile, at keyfile");
+    is_str(finish_err("ca_certs: /ca.pem\nkeyfile: /k.pem\n"),
+           at("@:2:1: keyfile: expected certfile as well (keyfile is set but certfile is not)\n"
+              "@:1:1: ca_certs: expected certfile as well (ca_certs is set but certfile is not)"),
+           "both, one line each");
+    is_str(finish_err("certfile: /c.pem\n  \nverify_mode: required\n"),
+           at("@:3:1: verify_mode: required needs ca_certs to check client certificates against"),
+           "verify_mode without ca_certs");
+    is_str(finish_err("certfile: /c.pem\nca_certs: /ca.pem\nverify_mode: optional\n"), "OK",
+           "verify_mode with ca_certs");
+
+    /* set by a flag: no place in the file to name */
+    cfg = hn_cfg_new();
+    write_yaml("keyfile: /k.pem\n");
+    is_int(hn_cfg_load_file(cfg, yaml_path, &err), HN_OK, "load");
+    is_int(hn_cfg_set(cfg, "keyfile", "/other.pem", "--keyfile", &err), HN_OK, "flag");
+    is_int(hn_cfg_finish(cfg, &err), HN_ERR, "finish");
+    is_str(err.msg, "keyfile: expected certfile as well (keyfile is set but certfile is not)",
+           "a flag's value is named by its key");
+    hn_cfg_free(cfg);
+}
+
 int
 main(void)
 {
@@ -990,6 +1084,8 @@ main(void)
     test_bind();
     test_file();
     test_file_errors();
+    test_all_errors();
+    test_cross_key_errors();
     test_app_keys();
     test_mount();
     test_reload_paths();
