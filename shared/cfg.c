@@ -318,8 +318,15 @@ hn_cfg_dump(const hn_config_t *cfg, FILE *out)
         fprintf(out, " (from %s)", cfg->file);
     fputc('\n', out);
     for (size_t i = 0; i < hn_cfg_options_count; i++) {
-        fprintf(out, "%s:", hn_cfg_options_table[i].name);
-        hn_cfg_types_dump(cfg, &hn_cfg_options_table[i], out);
+        const hn_cfg_option_t *opt = &hn_cfg_options_table[i];
+        /* only here: hn_cfg_option_differs compares the real dumps */
+        if ((opt->flags & HN_CFG_SECRET) &&
+            *(char *const *)(const void *)((const char *)cfg + opt->offset)) {
+            fprintf(out, "%s: \"********\"\n", opt->name);
+            continue;
+        }
+        fprintf(out, "%s:", opt->name);
+        hn_cfg_types_dump(cfg, opt, out);
     }
 }
 

@@ -46,6 +46,9 @@ enum {
     /* STRING only: a URL path prefix, "" or starting with "/"; trailing
      * slashes are stripped, so "/" is stored as "" (root_path). */
     HN_CFG_PREFIX = 1u << 5,
+    /* STRING only: --dump-config prints "********" instead of a set value,
+     * so that its output can be pasted into a bug report (keyfile_password). */
+    HN_CFG_SECRET = 1u << 6,
 };
 
 typedef struct hn_cfg_option {

@@ -234,7 +234,7 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "keyfile", .metavar = "FILE",
      .doc = "PEM private key (unset: in certfile)"},
     {.name = "keyfile_password", .type = HN_CFG_STRING, HN_CFG_FIELD(keyfile_password),
-     .def = NULL, .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "keyfile-password",
+     .def = NULL, .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL | HN_CFG_SECRET, .cli = "keyfile-password",
      .metavar = "PASSWORD", .doc = "password of an encrypted keyfile"},
     {.name = "ca_certs", .type = HN_CFG_PATH, HN_CFG_FIELD(ca_certs), .def = NULL,
      .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "ca-certs", .metavar = "FILE",

@@ -376,7 +376,7 @@ hn_cfg_types_describe(const hn_cfg_option_t *opt, char *buf, size_t size)
         snprintf(buf, size, "an address or a list of addresses");
         return buf;
     case HN_CFG_OCTAL:
-        snprintf(buf, size, "an octal mode from 0000 to 0777 such as 0022");
+        snprintf(buf, size, "an octal mode from 0000 to 0777 such as 0022 or 0o022");
         return buf;
     case HN_CFG_MOUNTS:
         snprintf(buf, size, "a mapping of path prefixes to applications");
@@ -519,11 +519,15 @@ parse_int(const char *text, long long *out)
     return errno == 0 && *end == '\0' ? HN_OK : HN_ERR;
 }
 
+/* chmod's digits, "0022" or "22"; or the 0o prefix of TOML, Python and
+ * YAML 1.2, as a Hypercorn config writes its integer umask (0o022). */
 static int
 parse_octal(const char *text, int *out)
 {
     int v = 0;
 
+    if (text[0] == '0' && (text[1] == 'o' || text[1] == 'O'))
+        text += 2;
     if (*text == '\0' || strlen(text) > 4)
         return HN_ERR;
     for (const char *p = text; *p; p++) {

@@ -337,16 +337,23 @@ test_set_types(void)
     is_int(cfg->umask, 027, "umask is 027");
     is_int(hn_cfg_set(cfg, "umask", "0", NULL, &err), HN_OK, "umask 0");
     is_int(cfg->umask, 0, "umask is 0");
+    is_int(hn_cfg_set(cfg, "umask", "0o022", NULL, &err), HN_OK, "umask 0o022 (Hypercorn's int)");
+    is_int(cfg->umask, 022, "umask is 022");
+    is_int(hn_cfg_set(cfg, "umask", "0O7", NULL, &err), HN_OK, "umask 0O7");
+    is_int(cfg->umask, 07, "umask is 07");
+    is_str(set_err("umask", "0o", NULL),
+           "umask: expected an octal mode from 0000 to 0777 such as 0022 or 0o022, got \"0o\"",
+           "octal: the prefix alone");
     is_int(hn_cfg_set(cfg, "umask", NULL, NULL, &err), HN_OK, "umask null");
     is_int(cfg->umask, -1, "umask unset again");
     is_str(set_err("umask", "0800", "-m"),
-           "-m: expected an octal mode from 0000 to 0777 such as 0022, got \"0800\"",
+           "-m: expected an octal mode from 0000 to 0777 such as 0022 or 0o022, got \"0800\"",
            "octal: 8 is no octal digit");
     is_str(set_err("umask", "01000", NULL),
-           "umask: expected an octal mode from 0000 to 0777 such as 0022, got \"01000\"",
+           "umask: expected an octal mode from 0000 to 0777 such as 0022 or 0o022, got \"01000\"",
            "octal: too large");
     is_str(set_err("umask", "u=rwx", NULL),
-           "umask: expected an octal mode from 0000 to 0777 such as 0022, got \"u=rwx\"",
+           "umask: expected an octal mode from 0000 to 0777 such as 0022 or 0o022, got \"u=rwx\"",
            "octal: symbolic refused");
 
     /* unknown keys */
@@ -1069,6 +1076,30 @@ test_cross_key_errors(void)
     hn_cfg_free(cfg);
 }
 
+/* --dump-config hides keyfile_password; reload still sees it change. */
+static void
+test_dump_secret(void)
+{
+    hn_config_t *a = hn_cfg_new(), *b = hn_cfg_new();
+    hn_err_t err;
+    char *text = NULL;
+    size_t len = 0, i;
+    FILE *f = open_memstream(&text, &len);
+
+    is_int(hn_cfg_set(a, "keyfile_password", "hunter2", NULL, &err), HN_OK, "set");
+    is_int(hn_cfg_set(b, "keyfile_password", "hunter3", NULL, &err), HN_OK, "set another");
+    hn_cfg_dump(a, f);
+    fclose(f);
+    ok(strstr(text, "\nkeyfile_password: \"********\"\n") != NULL, "the dump masks it");
+    ok(strstr(text, "hunter2") == NULL, "the password is not in the dump");
+    for (i = 0; strcmp(hn_cfg_option_name(i), "keyfile_password") != 0; i++)
+        ;
+    ok(hn_cfg_option_differs(a, b, i), "a reload still sees the password change");
+    free(text);
+    hn_cfg_free(a);
+    hn_cfg_free(b);
+}
+
 int
 main(void)
 {
@@ -1086,6 +1117,7 @@ main(void)
     test_file_errors();
     test_all_errors();
     test_cross_key_errors();
+    test_dump_secret();
     test_app_keys();
     test_mount();
     test_reload_paths();
