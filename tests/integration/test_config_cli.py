@@ -440,3 +440,104 @@ def test_errorlog_null_turns_the_error_log_off(hornet_server):
     assert srv.request().status == 200
     assert srv.stop() == 0
     assert srv.stderr_text() == "", srv.stderr_text()[:500]
+
+
+# ---------------------------------------------------------------------------------------------
+# every error at once, cross-key errors with their place, Hypercorn's keys, the masked password
+
+TRANSLATED = """\
+bind: ["127.0.0.1:%d"]
+workers: lots
+debug: true
+keep_alive_timeout: soon
+logconfig: logging.ini
+wokers: 2
+loglevel: loud
+h11_pass_raw_headers: true
+"""
+
+
+@pytest.mark.parametrize("mode", ["-t", "start"])
+def test_every_error_of_a_file_at_once(hornet_bin, tmp_path, mode):
+    """A translated Hypercorn file with six mistakes needs one run, not six."""
+    path = write(tmp_path, TRANSLATED % free_port())
+    args = ["-t", "-c", path] if mode == "-t" else ["-c", path, "builtin:hello"]
+    p = run_hornet(args, cwd=str(tmp_path))
+    assert p.returncode == 1, p.stderr
+    want = [
+        '%s:2:10: workers: expected an integer from 1 to 512 or "auto", got "lots"',
+        "%s:3:1: debug: Hypercorn's key, not supported by hornet: asyncio's debug mode; "
+        "for more log output use loglevel: debug",
+        '%s:4:21: keep_alive_timeout: expected a duration such as 30s or 500ms, got "soon"',
+        "%s:5:1: logconfig: Hypercorn's key, not supported by hornet: Python logging "
+        "configuration; use errorlog, loglevel, accesslog and access_log_format",
+        '%s:6:1: unknown key "wokers" (did you mean "workers"?)',
+        "%s:7:11: loglevel: expected one of ",
+        "%s:8:1: h11_pass_raw_headers: Hypercorn's key, not supported by hornet: ",
+    ]
+    lines = p.stderr.splitlines()
+    assert len(lines) == len(want), p.stderr
+    for line, w in zip(lines, want):
+        assert line.startswith("hornet: " + w % path), (line, w)
+
+
+def test_error_list_is_capped(hornet_bin, tmp_path):
+    path = write(tmp_path, "".join("key%d: 1\n" % i for i in range(30)))
+    p = hornet_t(path)
+    assert p.returncode == 1
+    lines = p.stderr.splitlines()
+    assert len(lines) == 21, p.stderr
+    assert lines[19] == 'hornet: %s:20:1: unknown key "key19"' % path, lines[19]
+    assert lines[20] == "hornet: %s: and 10 more errors" % path, lines[20]
+
+
+def test_cross_key_error_names_its_place(hornet_bin, tmp_path):
+    path = write(tmp_path, "# TLS\nbind: 127.0.0.1:%d\n\nkeyfile: %s\n"
+                 % (free_port(), tmp_path / "key.pem"))
+    p = hornet_t(path)
+    assert p.returncode == 1
+    assert p.stderr == ("hornet: %s:4:1: keyfile: expected certfile as well (keyfile is set but "
+                        "certfile is not)\n" % path), p.stderr
+
+
+def test_cross_key_errors_all_at_once(hornet_bin, tmp_path):
+    a = free_port()
+    path = write(tmp_path, "bind: 127.0.0.1:%d\nca_certs: /ca.pem\nkeyfile: /key.pem\n"
+                 "proxy_protocol_bind: 127.0.0.1:%d\n" % (a, free_port()))
+    p = hornet_t(path)
+    assert p.returncode == 1
+    lines = p.stderr.splitlines()
+    assert len(lines) == 3, p.stderr
+    assert lines[0].startswith("hornet: %s:4:1: proxy_protocol_bind: expected an address of "
+                               "bind" % path), lines
+    assert lines[1].startswith("hornet: %s:3:1: keyfile: " % path), lines
+    assert lines[2].startswith("hornet: %s:2:1: ca_certs: " % path), lines
+
+
+def test_reload_logs_every_error(hornet_server):
+    srv = hornet_server(config={"workers": 1})
+    good = open(srv.config_path).read()
+    with open(srv.config_path, "w") as f:
+        f.write(good + "debug: true\nbacklog: lots\n")
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    wait_until(lambda: "reload refused" in srv.stderr_text(), 20, what="the refusal")
+    err = srv.stderr_text()
+    assert "%s:" % srv.config_path in err and "debug: Hypercorn's key" in err, err
+    assert ": backlog: expected an integer" in err, err
+    refusal = [ln for ln in err.splitlines() if "reload refused" in ln]
+    assert len(refusal) == 1 and "debug: Hypercorn's key" in refusal[0] \
+        and "(and 1 more, logged above)" in refusal[0], refusal
+    assert srv.request().status == 200
+
+
+def test_umask_takes_hypercorns_integer_form(hornet_bin, tmp_path):
+    assert dump(["-c", write(tmp_path, "umask: 0o027\n")], str(tmp_path))["umask"] == "0027"
+
+
+def test_dump_config_masks_keyfile_password(hornet_bin, tmp_path):
+    p = run_hornet(["--dump-config", "-c", write(tmp_path, "keyfile_password: hunter2\n")])
+    assert p.returncode == 0, p.stderr
+    assert 'keyfile_password: "********"' in p.stdout and "hunter2" not in p.stdout, p.stdout
+    p = run_hornet(["--dump-config", "--keyfile-password", "s3cret"])
+    assert 's3cret' not in p.stdout and 'keyfile_password: "********"' in p.stdout, p.stdout
+    assert dump([], str(tmp_path))["keyfile_password"] is None
