@@ -275,6 +275,17 @@ hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
                                   err) != HN_OK)
             return HN_ERR;
     }
+    if (cfg->n_alpn_protocols == 0) {
+        /* Hypercorn's default; an empty list is the default, as for bind */
+        hn_cfg_where_t where = {.origin = "alpn_protocols"};
+        const hn_cfg_option_t *opt = hn_cfg_options_find("alpn_protocols");
+        if (hn_cfg_types_set_text(cfg, opt, "h2", false, &where, err) != HN_OK ||
+            hn_cfg_types_set_text(cfg, opt, "http/1.1", true, &where, err) != HN_OK)
+            return HN_ERR;
+    }
+    cfg->alpn_h2 = false;
+    for (size_t i = 0; i < cfg->n_alpn_protocols; i++)
+        cfg->alpn_h2 |= strcmp(cfg->alpn_protocols[i], "h2") == 0;
     check_proxy_protocol_bind(cfg, &errs);
     check_tls(cfg, &errs);
     if (errs_end(&errs, cfg->file) != HN_OK)

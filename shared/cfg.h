@@ -133,6 +133,9 @@ typedef struct hn_config {
     bool https_redirect;       /* insecure_bind requests: 308 to https */
     int verify_mode;           /* hn_cfg_verify_t */
     double ssl_handshake_timeout;
+    char **alpn_protocols;     /* "h2", "http/1.1"; hn_cfg_finish fills in both if empty */
+    size_t n_alpn_protocols;
+    bool alpn_h2;              /* from alpn_protocols by hn_cfg_finish: HTTP/2 is served */
 
     /* HTTP/2 (Hypercorn's names) */
     int h2_max_concurrent_streams;

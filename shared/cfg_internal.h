@@ -65,7 +65,8 @@ typedef struct hn_cfg_option {
     const char *min, *max;
     unsigned flags;
 
-    /* ENUM: text <-> int, and the choices for messages and --help. */
+    /* ENUM: text <-> int, and the choices for messages and --help;
+     * STRINGS: choices alone limits the items to these words. */
     int (*enum_parse)(const char *text);
     const char *(*enum_name)(int value);
     const char *choices;

@@ -234,8 +234,9 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "keyfile", .metavar = "FILE",
      .doc = "PEM private key (unset: in certfile)"},
     {.name = "keyfile_password", .type = HN_CFG_STRING, HN_CFG_FIELD(keyfile_password),
-     .def = NULL, .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL | HN_CFG_SECRET, .cli = "keyfile-password",
-     .metavar = "PASSWORD", .doc = "password of an encrypted keyfile"},
+     .def = NULL, .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL | HN_CFG_SECRET,
+     .cli = "keyfile-password", .metavar = "PASSWORD",
+     .doc = "password of an encrypted keyfile (--dump-config masks it)"},
     {.name = "ca_certs", .type = HN_CFG_PATH, HN_CFG_FIELD(ca_certs), .def = NULL,
      .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "ca-certs", .metavar = "FILE",
      .doc = "PEM CA certificates that client certificates are checked against"},
@@ -251,6 +252,11 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .enum_name = name_verify_mode, .choices = "none, optional, required",
      .cli = "verify-mode", .metavar = "MODE", .doc = "client certificates: none, optional or "
      "required (checked against ca_certs)"},
+    {.name = "alpn_protocols", .type = HN_CFG_STRINGS, HN_CFG_FIELD(alpn_protocols),
+     .count_offset = offsetof(hn_config_t, n_alpn_protocols), .def = NULL,
+     .choices = "h2, http/1.1", .flags = HN_CFG_RELOADABLE,
+     .doc = "what TLS ALPN offers, in order of preference; without h2, HTTP/2 is refused in "
+            "cleartext too (empty: h2, http/1.1)"},
     {.name = "ssl_handshake_timeout", .type = HN_CFG_DURATION,
      HN_CFG_FIELD(ssl_handshake_timeout), .def = "60s", .min = "1ms",
      .flags = HN_CFG_RELOADABLE, .cli = "ssl-handshake-timeout", .metavar = "SECONDS",
@@ -305,7 +311,6 @@ static const struct {
     {"verify_flags", "OpenSSL's X509 verify flags are not configurable; verify_mode and "
                      "ca_certs set how client certificates are checked"},
     {"cert_reqs", "a deprecated Hypercorn alias; use verify_mode"},
-    {"alpn_protocols", "ALPN offers h2 and http/1.1, which is not configurable"},
     {"h11_pass_raw_headers", "header names reach applications lower-cased, as ASGI requires; "
                              "their original case is not kept"},
     {"logconfig", "Python logging configuration; use errorlog, loglevel, accesslog and "

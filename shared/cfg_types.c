@@ -35,6 +35,7 @@ static int expected(hn_err_t *err, const hn_cfg_option_t *opt, const hn_cfg_wher
                     const char *text);
 static const char *show(const char *text, char *buf, size_t size);
 static int parse_bool(const char *text, bool *out);
+static bool is_choice(const hn_cfg_option_t *opt, const char *text);
 static int parse_int(const char *text, long long *out);
 static int parse_octal(const char *text, int *out);
 static int set_int(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *text);
@@ -143,7 +144,7 @@ hn_cfg_types_set_text(hn_config_t *cfg, const hn_cfg_option_t *opt, const char *
     case HN_CFG_STRINGS: {
         size_t n = append ? *(size_t *)(void *)((char *)cfg + opt->count_offset) : 0;
         char **list;
-        if (*text == '\0')
+        if (*text == '\0' || !is_choice(opt, text))
             return expected(err, opt, where, text);
         list = hn_xmalloc((n + 1) * sizeof(*list));
         for (size_t i = 0; i < n; i++)
@@ -201,11 +202,14 @@ hn_cfg_types_set_node(hn_config_t *cfg, const hn_cfg_option_t *opt, const hn_cfg
         for (size_t i = 0; i < node->n_items; i++) {
             const hn_cfg_yaml_node_t *item = node->items[i];
             hn_cfg_where_t iw = {.file = file, .line = item->line, .column = item->column};
-            if (item->kind != HN_CFG_YAML_SCALAR || item->is_null || item->text[0] == '\0') {
-                set_error(err, opt, &iw, "expected a path, got %s",
+            char got[96];
+            if (item->kind != HN_CFG_YAML_SCALAR || item->is_null || item->text[0] == '\0' ||
+                !is_choice(opt, item->text)) {
+                set_error(err, opt, &iw, "expected %s%s, got %s", opt->choices ? "one of " : "",
+                          opt->choices ? opt->choices : "a path",
                           item->kind != HN_CFG_YAML_SCALAR ? hn_cfg_yaml_kind_name(item->kind)
                           : item->is_null                  ? "null"
-                                                           : "\"\"");
+                                                           : show(item->text, got, sizeof(got)));
                 for (size_t k = 0; k < i; k++)
                     free(list[k]);
                 free(list);
@@ -217,9 +221,9 @@ hn_cfg_types_set_node(hn_config_t *cfg, const hn_cfg_option_t *opt, const hn_cfg
         return HN_OK;
     }
     if (opt->type == HN_CFG_ADDRS || opt->type == HN_CFG_STRINGS) {
+        char what[160];
         set_error(err, opt, &where, "expected %s, got %s",
-                  opt->type == HN_CFG_ADDRS ? "an address or a list of addresses"
-                                            : "a path or a list of paths",
+                  hn_cfg_types_describe(opt, what, sizeof(what)),
                   hn_cfg_yaml_kind_name(node->kind));
         return HN_ERR;
     }
@@ -382,7 +386,10 @@ hn_cfg_types_describe(const hn_cfg_option_t *opt, char *buf, size_t size)
         snprintf(buf, size, "a mapping of path prefixes to applications");
         return buf;
     case HN_CFG_STRINGS:
-        snprintf(buf, size, "a path or a list of paths");
+        if (opt->choices)
+            snprintf(buf, size, "one of %s, or a list of them", opt->choices);
+        else
+            snprintf(buf, size, "a path or a list of paths");
         return buf;
     }
 
@@ -501,6 +508,24 @@ parse_bool(const char *text, bool *out)
         }
     }
     return HN_ERR;
+}
+
+/* Is text one of the row's choices ("h2, http/1.1")? Any text is, without. */
+static bool
+is_choice(const hn_cfg_option_t *opt, const char *text)
+{
+    size_t len = strlen(text);
+
+    if (opt->choices == NULL)
+        return true;
+    for (const char *p = opt->choices; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && memcmp(p, text, len) == 0)
+            return true;
+        p += n;
+        p += strspn(p, ", ");
+    }
+    return false;
 }
 
 /* Decimal only, optional '-': no blanks, '+', hex or trailing junk. */

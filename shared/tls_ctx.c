@@ -16,8 +16,30 @@
 
 #include "shared/cfg.h"
 
-/* ALPN, in the server's order of preference. */
-static const unsigned char alpn_protos[] = "\x02h2\x08http/1.1";
+/* What ALPN offers (alpn_protocols), in the server's order of preference.
+ * Static: a context outlives reloads that would free a config's copy. */
+typedef struct alpn_offer {
+    const unsigned char *protos;
+    unsigned len;
+} alpn_offer_t;
+#define OFFER(s) {(const unsigned char *)(s), sizeof(s) - 1}
+static const alpn_offer_t offer_h2_first = OFFER("\x02h2\x08http/1.1"),
+                          offer_h11_first = OFFER("\x08http/1.1\x02h2"),
+                          offer_h2 = OFFER("\x02h2"), offer_h11 = OFFER("\x08http/1.1");
+#undef OFFER
+
+static const alpn_offer_t *
+alpn_offer(const hn_config_t *cfg)
+{
+    bool h11 = false;
+    for (size_t i = 0; i < cfg->n_alpn_protocols; i++)
+        h11 |= strcmp(cfg->alpn_protocols[i], "http/1.1") == 0;
+    if (!cfg->alpn_h2)
+        return &offer_h11;
+    if (!h11)
+        return &offer_h2;
+    return strcmp(cfg->alpn_protocols[0], "h2") == 0 ? &offer_h2_first : &offer_h11_first;
+}
 
 /* Why the last OpenSSL call failed, as one line. */
 static const char *
@@ -48,13 +70,13 @@ static int
 on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
         unsigned int inlen, void *arg)
 {
+    const alpn_offer_t *offer = arg;
     (void)ssl;
-    (void)arg;
     /* the client's list against ours; no overlap: go on without ALPN,
      * which means HTTP/1.1 (RFC 7301 allows a fatal alert; curl and
      * browsers are better served by an answer) */
-    if (SSL_select_next_proto((unsigned char **)out, outlen, alpn_protos,
-                              sizeof(alpn_protos) - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto((unsigned char **)out, outlen, offer->protos, offer->len, in,
+                              inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     return SSL_TLSEXT_ERR_OK;
 }
@@ -178,7 +200,7 @@ hn_tls_ctx_new(const hn_config_t *cfg, SSL_CTX *prev, hn_err_t *err)
                                                   : 0),
                            NULL);
     }
-    SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, on_alpn, (void *)alpn_offer(cfg));
     /* Stateless tickets only: a per-process session cache would miss on
      * every other worker. One ticket per handshake is enough to resume. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

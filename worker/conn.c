@@ -211,7 +211,8 @@ sniff_data(hn_protocol_t *p, const char *data, size_t len)
 {
     hn_conn_t *c = hn_conn_of(p->transport);
     size_t n = HN_MIN(len, H2_PREFACE_LEN);
-    bool h2 = memcmp(data, h2_preface, n) == 0;
+    /* without h2 in alpn_protocols the preface is HTTP/1.1's to refuse */
+    bool h2 = hn_worker_config()->alpn_h2 && memcmp(data, h2_preface, n) == 0;
     if (h2 && n < H2_PREFACE_LEN)
         return 0; /* a prefix of the preface: wait for the rest */
     install(c, h2);

@@ -333,14 +333,15 @@ on_header_value_complete(llhttp_t *p)
 
 /* RFC 9113 §3.2 is obsolete but curl --http2 and Hypercorn speak it: a
  * cleartext request without a body that asks for h2c (with its
- * HTTP2-Settings) is answered over HTTP/2. Anything else asking to
- * upgrade is answered as plain HTTP/1.1. */
+ * HTTP2-Settings) is answered over HTTP/2, unless alpn_protocols leaves
+ * h2 out. Anything else asking to upgrade is answered as plain HTTP/1.1. */
 static bool
 wants_h2c(h1_t *h, hn_request_t *r)
 {
     const hn_header_t *up = hn_request_header(r, "upgrade");
     const hn_header_t *settings = hn_request_header(r, "http2-settings");
-    if (up == NULL || settings == NULL || r->has_body || h->super.transport->is_secure ||
+    if (!cfg->alpn_h2 || up == NULL || settings == NULL || r->has_body ||
+        h->super.transport->is_secure ||
         h->is_draining || h->requests != 1 || !hn_mem_case_eq(up->value, up->value_len, "h2c", 3))
         return false;
     h->rq->h2c_upgrade = true;

@@ -23,7 +23,7 @@ import pytest
 
 from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
 from hornet_fixture import (Conn, build_request, chunked, client_ssl_context, curl, free_port,
-                            listening_inodes, socket_inodes, to_yaml, wait_until)
+                            listening_inodes, run_hornet, socket_inodes, to_yaml, wait_until)
 from tls_fixture import requires_openssl, tls_certs  # noqa: F401,F811  (tls_certs: a fixture)
 
 pytestmark = requires_openssl
@@ -902,3 +902,73 @@ def test_pipelined_burst_across_backpressure(hornet_server, tls_certs, apps):
             r = c.read_response(timeout=30)
             assert r.status == 200, (i, r)
             assert len(r.body) == size, (i, len(r.body))
+
+
+# ---------------------------------------------------------------------------------------------
+# alpn_protocols (Hypercorn's key): what ALPN offers, and whether h2 is served at all
+
+
+def curl_version(srv, *args):
+    p = curl("-sS", "-k", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", *args,
+             srv.url + "/")
+    assert p.returncode == 0, p.stderr
+    return p.stdout.decode()
+
+
+def negotiated(port, alpn):
+    """The protocol ALPN chose for a client offering alpn (None: none), without a request."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx_for(alpn=alpn).wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            return s.selected_alpn_protocol()
+
+
+def test_alpn_protocols_default_offers_h2(hornet_server, tls_certs):
+    srv = hornet_server(config=tls_config(tls_certs))
+    assert curl_version(srv, "--http2") == "2 200"
+
+
+def test_alpn_protocols_without_h2_is_never_http2_over_tls(hornet_server, tls_certs):
+    srv = hornet_server(config=tls_config(tls_certs, alpn_protocols=["http/1.1"]))
+    assert curl_version(srv, "--http2") == "1.1 200"
+    r, facts = tls_get(srv.port, ctx_for(alpn=["h2", "http/1.1"]))
+    assert (r.status, facts["alpn"]) == (200, "http/1.1"), (r, facts)
+    r, facts = tls_get(srv.port, ctx_for(alpn=["h2"]))
+    assert (r.status, facts["alpn"]) == (200, None), (r, facts)
+
+
+def test_alpn_protocols_order_is_the_servers_preference(hornet_server, tls_certs):
+    srv = hornet_server(config=tls_config(tls_certs, alpn_protocols=["http/1.1", "h2"]))
+    assert negotiated(srv.port, ["h2", "http/1.1"]) == "http/1.1"
+    assert negotiated(srv.port, ["h2", "spdy/3"]) == "h2"
+    assert curl_version(srv, "--http2") == "1.1 200"
+
+
+def test_alpn_protocols_h2_only_still_serves_a_client_without_alpn(hornet_server, tls_certs):
+    """As Hypercorn: only the offer changes; a client that asks for nothing gets HTTP/1.1."""
+    srv = hornet_server(config=tls_config(tls_certs, alpn_protocols=["h2"]))
+    assert curl_version(srv, "--http2") == "2 200"
+    r, facts = tls_get(srv.port, ctx_for(alpn=["http/1.1"]))
+    assert (r.status, facts["alpn"]) == (200, None), (r, facts)
+
+
+def test_alpn_protocols_without_h2_refuses_h2c(hornet_server):
+    srv = hornet_server(config={"alpn_protocols": "http/1.1"})
+    p = curl("-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+             srv.url + "/")
+    assert p.stdout == b"1.1 200", (p.stdout, p.stderr)
+    # prior knowledge: the preface is no HTTP/1.1 request either
+    p = curl("-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version}",
+             srv.url + "/")
+    assert p.stdout != b"2", (p.stdout, p.stderr)
+    with Conn(srv.port) as c:
+        c.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        assert c.read_some().startswith(b"HTTP/1.1 "), "answered as HTTP/1.1"
+
+
+def test_alpn_protocols_refuses_other_protocols(hornet_bin, tmp_path):
+    path = tmp_path / "hornet.yaml"
+    path.write_text("alpn_protocols: [h2, h3]\n")
+    p = run_hornet(["-t", "-c", str(path)])
+    assert p.returncode == 1
+    assert p.stderr == ('hornet: %s:1:22: alpn_protocols: expected one of h2, http/1.1, '
+                        'got "h3"\n' % path), p.stderr

@@ -178,7 +178,7 @@ test_table(void)
            "%s: exactly one of RELOADABLE, RESTART", name);
         ok(opt->doc && *opt->doc, "%s has help text", name);
     }
-    is_int(n, 65, "65 options, one per hn_config_t field but file (and counts)");
+    is_int(n, 66, "66 options, one per hn_config_t field but file, alpn_h2 (and counts)");
     is_int(n, hn_cfg_options_count, "option_name iterates the whole table");
     ok(hn_cfg_option_name(n) == NULL, "NULL past the end");
     ok(strstr(help, "(-w, --workers)") != NULL, "--help shows the flag of a key");
@@ -1040,9 +1040,10 @@ test_all_errors(void)
               "configuration; use errorlog, loglevel, accesslog and access_log_format"),
            "logconfig");
     ok(strstr(load_err("max_app_queue_size: 10\nh11_pass_raw_headers: true\n"
-                       "verify_flags: 0\nalpn_protocols: [h2]\n"),
-              "alpn_protocols: Hypercorn's key, not supported by hornet: ") != NULL,
-       "alpn_protocols");
+                       "verify_flags: 0\ncert_reqs: 2\n"),
+              "cert_reqs: Hypercorn's key, not supported by hornet: a deprecated Hypercorn "
+              "alias; use verify_mode") != NULL,
+       "cert_reqs");
 }
 
 /* Cross-key errors found once the whole file is read point at their key. */
@@ -1074,6 +1075,37 @@ test_cross_key_errors(void)
     is_str(err.msg, "keyfile: expected certfile as well (keyfile is set but certfile is not)",
            "a flag's value is named by its key");
     hn_cfg_free(cfg);
+}
+
+/* alpn_protocols: Hypercorn's list, limited to h2 and http/1.1. */
+static void
+test_alpn_protocols(void)
+{
+    hn_config_t *cfg = hn_cfg_new();
+    hn_err_t err;
+
+    is_int(hn_cfg_finish(cfg, &err), HN_OK, "finish");
+    is_int((int)cfg->n_alpn_protocols, 2, "the default is both");
+    is_str(cfg->alpn_protocols[0], "h2", "h2 first, as Hypercorn");
+    is_str(cfg->alpn_protocols[1], "http/1.1", "then http/1.1");
+    ok(cfg->alpn_h2, "h2 is served");
+    hn_cfg_free(cfg);
+
+    cfg = hn_cfg_new();
+    is_str(load_into(cfg, "alpn_protocols: http/1.1\n"), "OK", "a scalar");
+    is_int(hn_cfg_finish(cfg, &err), HN_OK, "finish");
+    is_int((int)cfg->n_alpn_protocols, 1, "one");
+    ok(!cfg->alpn_h2, "h2 is not served");
+    hn_cfg_free(cfg);
+
+    is_str(load_err("alpn_protocols: [http/1.1, h3]\n"),
+           at("@:1:28: alpn_protocols: expected one of h2, http/1.1, got \"h3\""), "h3");
+    is_str(load_err("alpn_protocols: spdy\n"),
+           at("@:1:17: alpn_protocols: expected one of h2, http/1.1, or a list of them, got "
+              "\"spdy\""),
+           "spdy");
+    is_str(load_err("alpn_protocols: [h2, \"\"]\n"),
+           at("@:1:22: alpn_protocols: expected one of h2, http/1.1, got \"\""), "empty item");
 }
 
 /* --dump-config hides keyfile_password; reload still sees it change. */
@@ -1118,6 +1150,7 @@ main(void)
     test_all_errors();
     test_cross_key_errors();
     test_dump_secret();
+    test_alpn_protocols();
     test_app_keys();
     test_mount();
     test_reload_paths();
