@@ -45,6 +45,8 @@ typedef struct cfg_errs {
 } cfg_errs_t;
 
 static void errs_add(cfg_errs_t *e, const char *fmt, ...) HN_PRINTF(2, 3);
+static void key_error(const hn_config_t *cfg, cfg_errs_t *errs, const char *key, const char *fmt,
+                      ...) HN_PRINTF(4, 5);
 static int errs_end(cfg_errs_t *e, const char *file);
 static void walk_mapping(hn_config_t *cfg, const hn_cfg_yaml_node_t *root, const char *file,
                          const char *section, cfg_errs_t *errs);
@@ -176,7 +178,7 @@ is_listener(const hn_config_t *cfg, const hn_addr_t *a)
 
 /* A cross-key error about key: at the key's place in the file when the
  * file set it, else as "KEY: ..." (a flag or a default set it). */
-static void HN_PRINTF(4, 5)
+static void
 key_error(const hn_config_t *cfg, cfg_errs_t *errs, const char *key, const char *fmt, ...)
 {
     const cfg_box_t *box = HN_CONTAINER_OF(cfg, const cfg_box_t, pub);

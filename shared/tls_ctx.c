@@ -22,11 +22,10 @@ typedef struct alpn_offer {
     const unsigned char *protos;
     unsigned len;
 } alpn_offer_t;
-#define OFFER(s) {(const unsigned char *)(s), sizeof(s) - 1}
-static const alpn_offer_t offer_h2_first = OFFER("\x02h2\x08http/1.1"),
-                          offer_h11_first = OFFER("\x08http/1.1\x02h2"),
-                          offer_h2 = OFFER("\x02h2"), offer_h11 = OFFER("\x08http/1.1");
-#undef OFFER
+static const alpn_offer_t offer_h2_first = {(const unsigned char *)"\x02h2\x08http/1.1", 12},
+                          offer_h11_first = {(const unsigned char *)"\x08http/1.1\x02h2", 12},
+                          offer_h2 = {(const unsigned char *)"\x02h2", 3},
+                          offer_h11 = {(const unsigned char *)"\x08http/1.1", 9};
 
 static const alpn_offer_t *
 alpn_offer(const hn_config_t *cfg)
