@@ -483,7 +483,7 @@ errs_add(cfg_errs_t *e, const char *fmt, ...)
     va_list ap;
     int n;
 
-    /* a cause for hn_err_t.code: the first error's, as hn_err_set would */
+    /* code 0: no one errno stands for several errors in a file */
     if (e->found++ == 0) {
         e->err->code = 0;
         e->err->msg[0] = '\0';
