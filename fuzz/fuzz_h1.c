@@ -227,7 +227,8 @@ setup(void)
     loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (loop == NULL)
         die("cannot create the loop");
-    if (hn_access_log_open(cfg, &err) != HN_OK)
+    if (hn_access_log_open(cfg, hn_log_open_file("accesslog", cfg->accesslog, &err), &err) !=
+        HN_OK)
         die(err.msg);
     hn_timer_set_loop(loop);
     if (hn_bridge_open(loop, cfg, &err) != HN_OK ||

@@ -173,10 +173,11 @@ hn_cli_usage(FILE *out)
           "Options:\n",
           out);
     print_flag(out, "-c, --config FILE", "read the configuration from the YAML FILE\n");
-    print_flag(out, "-t, --test", "check the configuration and exit (0: valid)\n");
+    print_flag(out, "-t, --test", "check what start-up checks (logs, user, apps) and exit "
+               "(0: valid)\n");
     print_flag(out, "    --dump-config", "print the effective configuration as YAML and exit\n");
     print_flag(out, "-s, --signal NAME", "signal the running master through pid_path: stop, "
-               "quit, reopen, or reload (waits for the outcome)\n");
+               "quit, reopen, or reload (reopen and reload wait for the outcome)\n");
     print_flag(out, "-v, --version", "print the version and exit\n");
     print_flag(out, "-h, --help", "print this help and exit\n");
     for (size_t i = 0; hn_cfg_option_flag(i, &flag); i++) {

@@ -20,30 +20,54 @@
 #include "master/pidfile.h"
 #include "shared/cfg.h"
 
-static unsigned long attempt;                 /* the current one; 0: the start */
-static char history[HN_CONTROL_HISTORY][512]; /* attempt a's line: [a % HN_CONTROL_HISTORY] */
+/* One file per kind of attempt: PID_PATH.SUFFIX. */
+typedef struct {
+    const char *suffix;
+    const char *running;                   /* the line while an attempt runs */
+    unsigned long attempt;                 /* the current one; 0: the start */
+    char history[HN_CONTROL_HISTORY][512]; /* attempt a's line: [a % HN_CONTROL_HISTORY] */
+} status_file_t;
+
+enum { STATUS_RELOAD, STATUS_REOPEN };
+static status_file_t files[] = {
+    [STATUS_RELOAD] = {.suffix = "status", .running = "reloading"},
+    [STATUS_REOPEN] = {.suffix = "reopen", .running = "reopening"},
+};
 
 static void
-status_path(const char *pid_path, char *buf, size_t size)
+status_path(const char *pid_path, int kind, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s.status", pid_path);
+    snprintf(buf, size, "%s.%s", pid_path, files[kind].suffix);
 }
 
 static void
-status_write(const char *pid_path)
+status_write(const char *pid_path, int kind)
 {
+    const status_file_t *sf = &files[kind];
     char path[4096], tmp[4200];
-    status_path(pid_path, path, sizeof(path));
+    status_path(pid_path, kind, path, sizeof(path));
     snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
     FILE *f = fopen(tmp, "we");
     if (f == NULL)
         return;
-    unsigned long first = attempt >= HN_CONTROL_HISTORY ? attempt - HN_CONTROL_HISTORY + 1 : 0;
-    for (unsigned long a = first; a <= attempt; a++)
-        fprintf(f, "%lu %s\n", a, history[a % HN_CONTROL_HISTORY]);
+    unsigned long first =
+        sf->attempt >= HN_CONTROL_HISTORY ? sf->attempt - HN_CONTROL_HISTORY + 1 : 0;
+    for (unsigned long a = first; a <= sf->attempt; a++)
+        fprintf(f, "%lu %s\n", a, sf->history[a % HN_CONTROL_HISTORY]);
     /* renamed into place: a reader never sees half a file */
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         unlink(tmp);
+}
+
+/* Attempt a (the current one, the next, or 0 to start afresh) says text,
+ * and the file is written again. */
+static void
+status_set(const char *pid_path, int kind, unsigned long a, const char *text)
+{
+    status_file_t *sf = &files[kind];
+    sf->attempt = a;
+    snprintf(sf->history[a % HN_CONTROL_HISTORY], sizeof(sf->history[0]), "%s", text);
+    status_write(pid_path, kind);
 }
 
 void
@@ -51,19 +75,29 @@ hn_control_status_start(const char *pid_path)
 {
     if (pid_path == NULL)
         return;
-    attempt = 0;
-    snprintf(history[0], sizeof(history[0]), "started");
-    status_write(pid_path);
+    for (int kind = 0; kind < (int)HN_ARRAY_LEN(files); kind++)
+        status_set(pid_path, kind, 0, "started");
+}
+
+static void
+begin(const char *pid_path, int kind)
+{
+    if (pid_path != NULL)
+        status_set(pid_path, kind, files[kind].attempt + 1, files[kind].running);
+}
+
+static void
+outcome(const char *pid_path, int kind, const char *fmt, va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    status_set(pid_path, kind, files[kind].attempt, line);
 }
 
 void
 hn_control_status_begin(const char *pid_path)
 {
-    if (pid_path == NULL)
-        return;
-    attempt++;
-    snprintf(history[attempt % HN_CONTROL_HISTORY], sizeof(history[0]), "reloading");
-    status_write(pid_path);
+    begin(pid_path, STATUS_RELOAD);
 }
 
 void
@@ -73,9 +107,25 @@ hn_control_status(const char *pid_path, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(history[attempt % HN_CONTROL_HISTORY], sizeof(history[0]), fmt, ap);
+    outcome(pid_path, STATUS_RELOAD, fmt, ap);
     va_end(ap);
-    status_write(pid_path);
+}
+
+void
+hn_control_reopen_begin(const char *pid_path)
+{
+    begin(pid_path, STATUS_REOPEN);
+}
+
+void
+hn_control_reopen_status(const char *pid_path, const char *fmt, ...)
+{
+    if (pid_path == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    outcome(pid_path, STATUS_REOPEN, fmt, ap);
+    va_end(ap);
 }
 
 void
@@ -84,19 +134,21 @@ hn_control_status_remove(const char *pid_path)
     if (pid_path == NULL)
         return;
     char path[4096];
-    status_path(pid_path, path, sizeof(path));
-    unlink(path);
+    for (int kind = 0; kind < (int)HN_ARRAY_LEN(files); kind++) {
+        status_path(pid_path, kind, path, sizeof(path));
+        unlink(path);
+    }
 }
 
-/* Reads the status file: the latest attempt it names into *latest (unless
+/* Reads a status file: the latest attempt it names into *latest (unless
  * NULL; 0 when there is none) and, when an attempt after `after` is there,
  * the first such attempt's line into line. */
 static bool
-read_status(const char *pid_path, unsigned long after, unsigned long *latest, char *line,
+read_status(const char *pid_path, int kind, unsigned long after, unsigned long *latest, char *line,
             size_t size)
 {
     char path[4096], buf[1024];
-    status_path(pid_path, path, sizeof(path));
+    status_path(pid_path, kind, path, sizeof(path));
     unsigned long last = 0;
     bool found = false;
     if (latest)
@@ -160,6 +212,32 @@ wait_exit(pid_t pid, double seconds)
     return -1;
 }
 
+/* Waits for the outcome of the first attempt after `before` and prints it:
+ * an ok reload on stdout, an ok reopen not at all (logrotate runs it, and
+ * mails any output), a failure on stderr. The exit status for main. */
+static int
+wait_outcome(const char *pid_path, int kind, pid_t pid, const char *name, unsigned long before,
+             double limit)
+{
+    char line[1024];
+    for (long waited = 0; waited < (long)(limit * 1000); waited += 50) {
+        if (read_status(pid_path, kind, before, NULL, line, sizeof(line)) &&
+            strcmp(line, files[kind].running) != 0) {
+            bool ok = strncmp(line, "ok", 2) == 0;
+            if (!ok || kind == STATUS_RELOAD)
+                fprintf(ok ? stdout : stderr, "hornet: %s %s\n", name, line);
+            return ok ? 0 : 1;
+        }
+        if (has_exited(pid)) {
+            fprintf(stderr, "hornet: -s %s: pid %d exited\n", name, (int)pid);
+            return 1;
+        }
+        sleep_ms(50);
+    }
+    fprintf(stderr, "hornet: -s %s: no outcome after %.0fs\n", name, limit);
+    return 1;
+}
+
 int
 hn_control_signal(const hn_config_t *cfg, const char *name)
 {
@@ -197,17 +275,17 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
         return 1;
     }
     /* Every attempt after the latest one the file names reads the config
-     * as it is now: the outcome of the first of them is this reload's. */
+     * (or opens the log files) as they are now: the outcome of the first of
+     * them is this reload's (reopen's). */
+    int kind = sig == SIGUSR1 ? STATUS_REOPEN : STATUS_RELOAD;
     unsigned long before;
     char line[1024];
-    read_status(cfg->pid_path, ULONG_MAX, &before, line, sizeof(line));
+    read_status(cfg->pid_path, kind, ULONG_MAX, &before, line, sizeof(line));
     if (kill(pid, sig) < 0) {
         fprintf(stderr, "hornet: -s %s: pid %d from %s: %s\n", name, (int)pid, cfg->pid_path,
                 strerror(errno));
         return 1;
     }
-    if (sig == SIGUSR1)
-        return 0;
     if (sig == SIGQUIT || sig == SIGTERM) {
         double limit = cfg->graceful_timeout + cfg->shutdown_timeout + 10;
         if (wait_exit(pid, limit) < 0) {
@@ -218,21 +296,7 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
         return 0;
     }
     /* reload: when one runs, the one more it makes after it is ours, so
-     * two of them may pass before the outcome */
-    double limit = 2 * cfg->startup_timeout + 30;
-    for (long waited = 0; waited < (long)(limit * 1000); waited += 50) {
-        if (read_status(cfg->pid_path, before, NULL, line, sizeof(line)) &&
-            strcmp(line, "reloading") != 0) {
-            bool ok = strncmp(line, "ok", 2) == 0;
-            fprintf(ok ? stdout : stderr, "hornet: reload %s\n", line);
-            return ok ? 0 : 1;
-        }
-        if (has_exited(pid)) {
-            fprintf(stderr, "hornet: -s reload: pid %d exited\n", (int)pid);
-            return 1;
-        }
-        sleep_ms(50);
-    }
-    fprintf(stderr, "hornet: -s reload: no outcome after %.0fs\n", limit);
-    return 1;
+     * two of them may pass before the outcome; a reopen is quick */
+    return wait_outcome(cfg->pid_path, kind, pid, name, before,
+                        sig == SIGHUP ? 2 * cfg->startup_timeout + 30 : 10);
 }

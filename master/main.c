@@ -1,6 +1,7 @@
 /*
  * main.c - hornet's entry point: parse the command line, then validate
- * (-t), print (--help, --version, --dump-config) or run the master.
+ * (-t), print (--help, --version, --dump-config), signal a running master
+ * (-s) or run one.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -16,8 +17,6 @@
 #include "master/master.h"
 #include "shared/cfg.h"
 #include "shared/log.h"
-#include "master/spawn.h"
-#include "shared/tls_ctx.h"
 
 /* A config's errors are one a line: each gets its own log line, and the
  * master's one-line refusal (log, sd_notify STATUS, status file) names the
@@ -81,36 +80,21 @@ main(int argc, char **argv)
         status = hn_control_signal(cfg, cli.signal_name);
         goto out;
     }
-    /* the app must exist before anything is bound or forked */
-    if (hn_spawn_check_app(cfg, &err) != HN_OK) {
-        fprintf(stderr, "hornet: %s\n", err.msg);
-        goto out;
-    }
-    /* and the certificates must load (the master loads them again to serve) */
-    struct ssl_ctx_st *tls = hn_tls_ctx_new(cfg, NULL, &err);
-    hn_tls_ctx_free(tls);
-    if (tls == NULL && err.msg[0]) {
-        fprintf(stderr, "hornet: %s\n", err.msg);
-        goto out;
-    }
-    if (cli.action == HN_CLI_TEST) {
-        fprintf(stderr, "hornet: configuration %s is valid\n", cfg->file ? cfg->file : "(defaults)");
-        status = 0;
-        goto out;
-    }
     if (cli.action == HN_CLI_DUMP_CONFIG) {
         hn_cfg_dump(cfg, stdout);
         status = 0;
         goto out;
     }
-    if (cfg->errorlog == NULL) {
-        hn_log_level = HN_LOG_OFF;
-    } else {
-        hn_log_level = (hn_log_level_t)cfg->loglevel;
-        if (hn_log_open(cfg->errorlog, &err) != HN_OK) {
-            fprintf(stderr, "hornet: errorlog: %s\n", err.msg);
+    if (cli.action == HN_CLI_TEST) {
+        /* the checks start-up makes, the same code (master.c: prepare) */
+        if (hn_master_check(cfg, &err) != HN_OK) {
+            print_err(&err);
             goto out;
         }
+        fprintf(stderr, "hornet: configuration %s is valid\n",
+                cfg->file ? cfg->file : "(defaults)");
+        status = 0;
+        goto out;
     }
     if (cli.no_args) {
         fprintf(stderr,

@@ -22,6 +22,7 @@
 
 #include "master/control.h"
 #include "master/listeners.h"
+#include "master/logfiles.h"
 #include "master/pidfile.h"
 #include "master/privs.h"
 #include "master/sdnotify.h"
@@ -74,8 +75,10 @@ typedef struct master {
     struct ssl_ctx_st *tls_ctx;   /* certificates loaded here, inherited by workers */
     struct ssl_ctx_st *old_tls_ctx; /* during a reload: the old generation's */
     hn_privs_t privs;
+    hn_logfiles_t logs;
     hn_shm_t *shm;
     pid_t rec_owner[HN_SHM_RECORDS]; /* 0: free; -1: taken by a fork */
+    int rec_chan[HN_SHM_RECORDS];    /* the owner's channel (spawn.h), or -1 */
     hn_spawn_ctx_t spawn;
     slot_t *slots;     /* HN_CFG_MAX_WORKERS of them: never moved (timers) */
     unsigned n_slots;  /* slots that should have a worker */
@@ -167,6 +170,8 @@ rec_release(pid_t pid)
     for (unsigned r = 0; r < HN_SHM_RECORDS; r++)
         if (M.rec_owner[r] == pid) {
             M.rec_owner[r] = 0;
+            close(M.rec_chan[r]);
+            M.rec_chan[r] = -1;
             atomic_store(&M.shm->slots[r].state, HN_SLOT_EXITED);
             atomic_store(&M.shm->slots[r].pid, 0);
             return;
@@ -180,7 +185,8 @@ spawn_slot(unsigned i)
     int rec = rec_take();
     pid_t pid = -1;
     if (rec >= 0) {
-        pid = hn_spawn_worker(&M.spawn, i, (unsigned)rec, atomic_load(&M.shm->generation));
+        pid = hn_spawn_worker(&M.spawn, i, (unsigned)rec, atomic_load(&M.shm->generation),
+                              &M.rec_chan[rec]);
         M.rec_owner[rec] = pid > 0 ? pid : 0;
     } else {
         errno = EAGAIN;
@@ -484,7 +490,8 @@ start_reload(void)
         return;
     }
     char why[512] = "";
-    if (!reload_allowed(next, why, sizeof(why)) || hn_spawn_check_app(next, &err) != HN_OK) {
+    if (!reload_allowed(next, why, sizeof(why)) ||
+        hn_spawn_check_app(next, &M.privs, &err) != HN_OK) {
         reload_refused(why[0] && !err.msg[0] ? why : err.msg);
         hn_cfg_free(next);
         return;
@@ -496,15 +503,25 @@ start_reload(void)
         hn_cfg_free(next);
         return;
     }
-    /* new addresses are bound now, so a taken port refuses the reload */
-    unsigned n = (unsigned)next->workers;
-    hn_listeners_t next_ls;
-    if (hn_listeners_derive(&next_ls, &M.listeners, next, n, &err) != HN_OK) {
+    /* the new generation's access log, opened here as at start */
+    if (hn_logfiles_reload(&M.logs, next, &err) != HN_OK) {
         reload_refused(err.msg);
         hn_tls_ctx_free(next_tls);
         hn_cfg_free(next);
         return;
     }
+    /* new addresses are bound now, so a taken port refuses the reload */
+    unsigned n = (unsigned)next->workers;
+    hn_listeners_t next_ls;
+    if (hn_listeners_derive(&next_ls, &M.listeners, next, n, &err) != HN_OK) {
+        reload_refused(err.msg);
+        hn_logfiles_reload_end(&M.logs, false);
+        hn_tls_ctx_free(next_tls);
+        hn_cfg_free(next);
+        return;
+    }
+    M.spawn.access_log_fd = M.logs.access_fd;
+    M.spawn.master_fds[3] = M.logs.old_access_fd; /* not the new workers' */
     M.old_tls_ctx = M.tls_ctx;
     M.tls_ctx = next_tls;
     M.spawn.tls_ctx = next_tls;
@@ -552,6 +569,8 @@ reload_check_ready(void)
     M.old_cfg = NULL;
     hn_tls_ctx_free(M.old_tls_ctx); /* the old workers have their own copies */
     M.old_tls_ctx = NULL;
+    hn_logfiles_reload_end(&M.logs, true);
+    M.spawn.master_fds[3] = -1;
     /* watching the new set of files before saying so: a change made right
      * after "reload complete" must not fall between two watchers */
     hn_err_t werr = {0};
@@ -597,6 +616,9 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
     hn_tls_ctx_free(M.tls_ctx);
     M.tls_ctx = M.spawn.tls_ctx = M.old_tls_ctx;
     M.old_tls_ctx = NULL;
+    hn_logfiles_reload_end(&M.logs, false);
+    M.spawn.access_log_fd = M.logs.access_fd;
+    M.spawn.master_fds[3] = -1;
     hn_cfg_free(M.cfg);
     M.cfg = M.old_cfg;
     M.old_cfg = NULL;
@@ -789,16 +811,16 @@ respawn_after_exit(unsigned i, pid_t pid, int status, const char *what)
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_STARTUP) {
         /* it would fail the same way again: stop instead of looping */
-        hn_log(HN_LOG_CRIT, "worker %u (pid %d) %s: it could not start; stopping the server", i,
-               (int)pid, what);
+        hn_log_loud(HN_LOG_CRIT, "worker %u (pid %d) %s: it could not start; stopping the server",
+                    i, (int)pid, what);
         stop(false, HN_EXIT_FAILURE);
         return;
     }
     bool quick = ev_now(M.loop) - s->started < MIN_UPTIME || !s->was_ever_ready;
     s->failures = quick ? s->failures + 1 : 0;
     if (s->failures >= MAX_START_FAILURES) {
-        hn_log(HN_LOG_CRIT, "worker %u (pid %d) %s: %u failures in a row right after starting; "
-               "stopping the server", i, (int)pid, what, s->failures);
+        hn_log_loud(HN_LOG_CRIT, "worker %u (pid %d) %s: %u failures in a row right after "
+                    "starting; stopping the server", i, (int)pid, what, s->failures);
         stop(false, HN_EXIT_FAILURE);
         return;
     }
@@ -882,6 +904,45 @@ reap(void)
         ev_break(M.loop, EVBREAK_ALL);
 }
 
+/* SIGUSR1 (logrotate moved the files): open them again by their paths, here,
+ * where the workers' user does not matter, then hand every running worker
+ * the new descriptors over its channel; later workers inherit them. A file
+ * that cannot be opened keeps the old one, and the failure goes to the
+ * error log (the old file, if that is the one that failed), to stderr and
+ * to `hornet -s reopen`. */
+static void
+reopen_logs(void)
+{
+    /* before the files are opened: see control.h */
+    hn_control_reopen_begin(M.cfg->pid_path);
+    hn_err_t err = {0};
+    hn_logfiles_reopen(&M.logs, &err);
+    uint32_t gen = atomic_load(&M.shm->generation);
+    for (unsigned r = 0; r < HN_SHM_RECORDS; r++) {
+        if (M.rec_owner[r] <= 0)
+            continue;
+        /* during a reload the old generation keeps the old configuration's
+         * access log; draining workers of older ones take the current one */
+        bool is_old = M.is_reloading && atomic_load(&M.shm->slots[r].generation) != gen;
+        int access_fd = is_old ? M.logs.old_access_fd : M.logs.access_fd;
+        if (hn_spawn_send_logs(M.rec_chan[r], hn_log_file_fd(), access_fd) == HN_OK ||
+            errno == EPIPE || errno == ECONNRESET) /* exiting: nothing more to log */
+            continue;
+        size_t n = strlen(err.msg);
+        snprintf(err.msg + n, sizeof(err.msg) - n, "%sworker pid %d: cannot hand it the files: %s",
+                 n ? "; " : "", (int)M.rec_owner[r], strerror(errno));
+    }
+    if (err.msg[0]) {
+        hn_log_loud(HN_LOG_ERROR, "SIGUSR1 received: reopening the logs failed: %s; still "
+                    "writing to the old file", err.msg);
+        hn_control_reopen_status(M.cfg->pid_path, "failed: %s; still writing to the old file",
+                                 err.msg);
+        return;
+    }
+    hn_log(HN_LOG_NOTICE, "SIGUSR1 received: log files reopened");
+    hn_control_reopen_status(M.cfg->pid_path, "ok");
+}
+
 static void
 on_signal(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -909,9 +970,7 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
             stop(true, HN_EXIT_OK);
             break;
         case SIGUSR1:
-            hn_log_reopen();
-            hn_log(HN_LOG_NOTICE, "SIGUSR1 received: log files reopened");
-            signal_workers(SIGUSR1);
+            reopen_logs();
             break;
         case SIGHUP:
             request_reload("SIGHUP received");
@@ -928,22 +987,51 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+/* Everything start-up checks short of binding sockets and writing the PID
+ * file, in start-up order; `hornet -t` runs exactly this (hn_master_check).
+ * The log files first, so what fails next is logged there too. */
 static int
-setup(hn_config_t *cfg, hn_err_t *err)
+prepare(hn_config_t *cfg, hn_err_t *err)
 {
     M.cfg = cfg;
-    M.n_slots = M.n_span = (unsigned)cfg->workers;
-    M.exit_status = HN_EXIT_OK;
     M.sigfd = -1;
     M.ready_pipe[0] = M.ready_pipe[1] = -1;
-    if (hn_privs_resolve(&M.privs, cfg->user, cfg->group, err) != HN_OK)
-        return HN_ERR;
+    M.logs = HN_LOGFILES_NONE;
+    for (unsigned r = 0; r < HN_SHM_RECORDS; r++)
+        M.rec_chan[r] = -1;
     if (cfg->umask >= 0)
         umask((mode_t)cfg->umask);
+    /* as root, whatever the workers' user may open (logfiles.h) */
+    if (hn_logfiles_open(&M.logs, cfg, err) != HN_OK)
+        return HN_ERR;
+    if (hn_privs_resolve(&M.privs, cfg->user, cfg->group, err) != HN_OK)
+        return HN_ERR;
+    /* as the workers' user, in a child: what a worker runs before lifespan */
+    if (hn_spawn_check_app(cfg, &M.privs, err) != HN_OK)
+        return HN_ERR;
     /* as root, before anything is bound: keys are often readable by root only */
     M.tls_ctx = hn_tls_ctx_new(cfg, NULL, err);
     if (M.tls_ctx == NULL && err->msg[0])
         return HN_ERR;
+    return HN_OK;
+}
+
+int
+hn_master_check(hn_config_t *cfg, hn_err_t *err)
+{
+    int rc = prepare(cfg, err);
+    hn_tls_ctx_free(M.tls_ctx);
+    M.tls_ctx = NULL;
+    hn_logfiles_close(&M.logs);
+    M.cfg = NULL;
+    return rc;
+}
+
+static int
+setup(hn_config_t *cfg, hn_err_t *err)
+{
+    M.n_slots = M.n_span = (unsigned)cfg->workers;
+    M.exit_status = HN_EXIT_OK;
     if (hn_listeners_open(&M.listeners, cfg, M.n_slots, err) != HN_OK)
         return HN_ERR;
     if (cfg->pid_path && hn_pidfile_create(cfg->pid_path, err) != HN_OK)
@@ -987,7 +1075,10 @@ setup(hn_config_t *cfg, hn_err_t *err)
         .tls_ctx = M.tls_ctx,
         .master_loop = M.loop,
         .ready_fd = M.ready_pipe[1],
+        .access_log_fd = M.logs.access_fd,
         .master_fds = {M.sigfd, M.ready_pipe[0], hn_watcher_fd(), -1},
+        .chans = M.rec_chan,
+        .n_chans = HN_SHM_RECORDS,
     };
     return HN_OK;
 }
@@ -1017,6 +1108,10 @@ teardown(void)
     hn_cfg_free(M.old_cfg);
     hn_cfg_free(M.cfg);
     free(M.draining);
+    for (unsigned r = 0; r < HN_SHM_RECORDS; r++)
+        if (M.rec_chan[r] >= 0)
+            close(M.rec_chan[r]);
+    hn_logfiles_close(&M.logs);
 }
 
 int
@@ -1027,11 +1122,8 @@ hn_master_run(hn_config_t *cfg, hn_master_reload_fn reload, void *ud)
     hn_sdnotify_init();
     hn_log_set_role("master");
     hn_err_t err = {0};
-    if (setup(cfg, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
-        /* whoever started us is watching the terminal, not the log file */
-        if (hn_log_fd() != STDERR_FILENO)
-            fprintf(stderr, "hornet: %s\n", err.msg);
+    if (prepare(cfg, &err) != HN_OK || setup(cfg, &err) != HN_OK) {
+        hn_log_loud(HN_LOG_CRIT, "%s", err.msg);
         teardown();
         return HN_EXIT_FAILURE;
     }

@@ -14,6 +14,13 @@ struct hn_config;
  * line): returns owned, or NULL with err saying why. */
 typedef struct hn_config *(*hn_master_reload_fn)(void *ud, hn_err_t *err);
 
+/* `hornet -t`: what start-up checks, short of binding sockets and writing
+ * the PID file (see prepare in master.c): the log files open, the workers'
+ * user and group exist, the applications start as that user, the
+ * certificates load. HN_OK, or HN_ERR with err saying what and which key.
+ * Borrows cfg. */
+int hn_master_check(struct hn_config *cfg, hn_err_t *err);
+
 /* Takes cfg (freed when replaced and at exit). Returns the exit status: 0
  * after a requested stop, 1 when the server could not start or stopped
  * because of a failure. */

@@ -6,27 +6,35 @@
 #endif
 #include "master/spawn.h"
 
+#include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "master/listeners.h"
 #include "master/privs.h"
 #include "shared/cfg.h"
+#include "shared/fdpass.h"
 #include "shared/log.h"
 #include "shared/mem.h"
 #include "shared/shm.h"
 #include "worker/worker.h"
 
 static HN_NORETURN void
-child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generation)
+child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generation, int chan)
 {
     /* the master's loop and descriptors are not the worker's business */
     ev_loop_destroy(ctx->master_loop);
     for (size_t i = 0; i < HN_ARRAY_LEN(ctx->master_fds); i++)
         if (ctx->master_fds[i] >= 0)
             close(ctx->master_fds[i]);
+    for (size_t i = 0; i < ctx->n_chans; i++)
+        if (ctx->chans[i] >= 0)
+            close(ctx->chans[i]);
 
     const hn_listeners_t *ls = ctx->listeners;
     /* sockets a reload is giving up must close when the old generation is done */
@@ -56,7 +64,7 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generatio
 
     hn_err_t err = {0};
     if (hn_privs_drop(ctx->privs, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "worker %u: cannot drop privileges: %s", slot, err.msg);
+        hn_log_loud(HN_LOG_CRIT, "worker %u: cannot drop privileges: %s", slot, err.msg);
         _exit(HN_EXIT_STARTUP);
     }
     hn_worker_args_t args = {
@@ -69,20 +77,79 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generatio
         .sockets = mine,
         .n_sockets = k,
         .ready_fd = ctx->ready_fd,
+        .access_log_fd = ctx->access_log_fd,
+        .chan_fd = chan,
     };
     hn_worker_main(&args);
 }
 
-int
-hn_spawn_check_app(const hn_config_t *cfg, hn_err_t *err)
+/* The checking child: what it finds goes up the pipe, nothing to the log. */
+static HN_NORETURN void
+check_child(const hn_config_t *cfg, const hn_privs_t *privs, int out)
 {
-    return hn_worker_check_app(cfg, err);
+    hn_log_level = HN_LOG_OFF;
+    hn_err_t e = {0};
+    int rc = hn_privs_drop(privs, &e);
+    if (rc == HN_OK)
+        rc = hn_worker_check_app(cfg, &e);
+    if (rc != HN_OK && write(out, e.msg, strlen(e.msg)) < 0)
+        _exit(2);
+    _exit(rc == HN_OK ? 0 : 1);
+}
+
+/* In a short-lived child, so a shared object's constructors and whatever it
+ * maps never touch the master, which stays small and never runs app code. */
+int
+hn_spawn_check_app(const hn_config_t *cfg, const hn_privs_t *privs, hn_err_t *err)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        hn_err_set(err, errno, "cannot check the application: pipe: %s", strerror(errno));
+        return HN_ERR;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        hn_err_set(err, errno, "cannot check the application: fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return HN_ERR;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        check_child(cfg, privs, fds[1]);
+    }
+    close(fds[1]);
+    char msg[sizeof(err->msg)];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(msg) - 1 &&
+           ((n = read(fds[0], msg + len, sizeof(msg) - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+        if (n > 0)
+            len += (size_t)n;
+    msg[len] = '\0';
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return HN_OK;
+    if (len)
+        hn_err_set(err, 0, "%s", msg);
+    else
+        hn_err_set(err, 0, "NoAppError: loading %s crashed the checking process (%s %d)",
+                   cfg->application_path, WIFSIGNALED(status) ? "signal" : "status",
+                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    return HN_ERR;
 }
 
 pid_t
-hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec_index,
-                uint32_t generation)
+hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec_index, uint32_t generation,
+                int *chan)
 {
+    /* SEQPACKET: one message per reopen, and EOF when the other end goes */
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+        return -1;
     hn_slot_rec_t *rec = &ctx->shm->slots[rec_index];
     atomic_store(&rec->state, HN_SLOT_STARTING);
     atomic_store(&rec->generation, generation);
@@ -91,9 +158,37 @@ hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec_index,
     atomic_store(&rec->requests, 0);
     atomic_store(&rec->connections, 0);
     pid_t pid = fork();
-    if (pid == 0)
-        child(ctx, slot, rec_index, generation);
-    if (pid > 0)
-        atomic_store(&rec->pid, (int32_t)pid);
+    if (pid == 0) {
+        close(pair[0]);
+        child(ctx, slot, rec_index, generation, pair[1]);
+    }
+    int saved = errno;
+    close(pair[1]);
+    if (pid < 0) {
+        close(pair[0]);
+        errno = saved;
+        return -1;
+    }
+    /* a worker that stops reading must not block the master's loop */
+    fcntl(pair[0], F_SETFL, O_NONBLOCK);
+    *chan = pair[0];
+    atomic_store(&rec->pid, (int32_t)pid);
     return pid;
+}
+
+int
+hn_spawn_send_logs(int chan, int error_fd, int access_fd)
+{
+    int fds[2];
+    size_t n = 0;
+    uint32_t word = 0;
+    if (error_fd >= 0) {
+        word |= HN_WORKER_MSG_ERRORLOG;
+        fds[n++] = error_fd;
+    }
+    if (access_fd >= 0) {
+        word |= HN_WORKER_MSG_ACCESSLOG;
+        fds[n++] = access_fd;
+    }
+    return n ? hn_fdpass_send(chan, word, fds, n) : HN_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * log.c - the error log: level filter, "[time] [pid] [LEVEL] role: message"
  * lines written with one write(2) each so lines from several processes
- * sharing the file never interleave, and reopen for logrotate.
+ * sharing the file never interleave, reopen for logrotate, and the one
+ * function that opens log files (the access log's too).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -45,13 +47,29 @@ hn_log_level_name(hn_log_level_t level)
     return (unsigned)level < HN_ARRAY_LEN(level_names) ? level_names[level] : "unknown";
 }
 
-static int
-open_path(const char *path, hn_err_t *err)
+int
+hn_log_open_file(const char *key, const char *path, hn_err_t *err)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 && err)
-        hn_err_set(err, errno, "cannot open error log %s: %s", path, strerror(errno));
+    int fd;
+    do
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        hn_err_set(err, errno, "%s: cannot open %s: %s", key, path, strerror(errno));
     return fd;
+}
+
+int
+hn_log_replace_fd(int onto, int fd)
+{
+    int rc = dup2(fd, onto) < 0 ? HN_ERR : HN_OK;
+    int saved = errno;
+    close(fd);
+    /* dup2 clears close-on-exec on onto */
+    if (rc == HN_OK)
+        (void)fcntl(onto, F_SETFD, FD_CLOEXEC);
+    errno = saved;
+    return rc;
 }
 
 int
@@ -65,10 +83,10 @@ hn_log_open(const char *path, hn_err_t *err)
         return HN_OK;
     }
     if (strlen(path) >= sizeof(log_path)) {
-        hn_err_set(err, ENAMETOOLONG, "error log path too long: %s", path);
+        hn_err_set(err, ENAMETOOLONG, "errorlog: path too long: %s", path);
         return HN_ERR;
     }
-    int fd = open_path(path, err);
+    int fd = hn_log_open_file("errorlog", path, err);
     if (fd < 0)
         return HN_ERR;
     if (log_fd != STDERR_FILENO)
@@ -79,21 +97,31 @@ hn_log_open(const char *path, hn_err_t *err)
 }
 
 int
-hn_log_reopen(void)
+hn_log_reopen_file(const char *key, const char *path, int onto, hn_err_t *err)
 {
-    if (log_path[0] == '\0')
-        return HN_OK;
-    hn_err_t err;
-    int fd = open_path(log_path, &err);
-    if (fd < 0) {
-        hn_log(HN_LOG_ERROR, "%s", err.msg);
+    int fd = hn_log_open_file(key, path, err);
+    if (fd < 0)
+        return HN_ERR;
+    if (hn_log_replace_fd(onto, fd) != HN_OK) {
+        hn_err_set(err, errno, "%s: reopen %s: dup2: %s", key, path, strerror(errno));
         return HN_ERR;
     }
-    /* dup2 swaps the file under the same descriptor number, so a line being
-     * written by another path of this process never sees a closed fd. */
-    dup2(fd, log_fd);
-    close(fd);
     return HN_OK;
+}
+
+int
+hn_log_reopen(hn_err_t *err)
+{
+    return log_path[0] ? hn_log_reopen_file("errorlog", log_path, log_fd, err) : HN_OK;
+}
+
+void
+hn_log_adopt(int fd)
+{
+    if (log_path[0] == '\0')
+        close(fd);
+    else
+        (void)hn_log_replace_fd(log_fd, fd); /* on failure the old file stays */
 }
 
 void
@@ -103,9 +131,18 @@ hn_log_set_role(const char *role)
 }
 
 int
-hn_log_fd(void)
+hn_log_file_fd(void)
 {
-    return log_fd;
+    return log_path[0] ? log_fd : -1;
+}
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+    ssize_t w;
+    do {
+        w = write(fd, p, n);
+    } while (w < 0 && errno == EINTR);
 }
 
 void
@@ -127,8 +164,30 @@ hn_log_write(hn_log_level_t level, const char *fmt, ...)
     if (m > 0)
         n += HN_MIN((size_t)m, sizeof(line) - n - 2);
     line[n++] = '\n';
-    ssize_t w;
-    do {
-        w = write(log_fd, line, n);
-    } while (w < 0 && errno == EINTR);
+    write_all(log_fd, line, n);
+}
+
+void
+hn_log_loud(hn_log_level_t level, const char *fmt, ...)
+{
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    bool logged = level <= hn_log_level;
+    if (logged)
+        hn_log_write(level, "%s", msg);
+    if (logged && log_fd == STDERR_FILENO)
+        return;
+    /* the master's words are hornet's; a worker says which one it is */
+    bool is_master = strcmp(log_role, "master") == 0;
+    char line[sizeof(msg) + 64];
+    int n = snprintf(line, sizeof(line), "hornet: %s%s%s\n", is_master ? "" : log_role,
+                     is_master ? "" : ": ", msg);
+    if (n > 0) {
+        size_t len = HN_MIN((size_t)n, sizeof(line) - 1);
+        line[len - 1] = '\n'; /* also when cut */
+        write_all(STDERR_FILENO, line, len);
+    }
 }

@@ -1,9 +1,9 @@
 /*
  * access_log.c - the worker's access log. Owns the compiled format (an array
  * of ops built once from Hypercorn's access_log_format), the static 64 KiB
- * line buffer, the log fd and its reopen. Deciding when a request is logged
- * is request.c's business; calling hn_access_log_flush once per loop
- * iteration is the worker's (ev_prepare).
+ * line buffer, the log fd (the master opens the file) and its swap after a
+ * reopen. Deciding when a request is logged is request.c's business; calling
+ * hn_access_log_flush once per loop iteration is the worker's (ev_prepare).
  *
  * The atoms and their values follow Hypercorn's AccessLogAtoms
  * (shared/reference/hypercorn.md 1.4), with two deliberate differences:
@@ -18,7 +18,6 @@
 #include "worker/access_log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +104,6 @@ static void format_free(format_t *f);
 static size_t format_line(char *dst, size_t cap, const hn_request_t *r, double now,
                           bool *truncated);
 static void refresh_time(time_t sec);
-static int open_target(const char *path, hn_err_t *err);
 
 extern char **environ;
 
@@ -405,21 +403,8 @@ hn_access_log_check_format(const char *format, hn_err_t *err)
 
 /* ---- opening ------------------------------------------------------------ */
 
-static int
-open_target(const char *path, hn_err_t *err)
-{
-    int fd;
-
-    do
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        hn_err_set(err, errno, "accesslog: cannot open %s: %s", path, strerror(errno));
-    return fd;
-}
-
 int
-hn_access_log_open(const hn_config_t *cfg, hn_err_t *err)
+hn_access_log_open(const hn_config_t *cfg, int fd, hn_err_t *err)
 {
     hn_access_log_close();
 
@@ -428,17 +413,20 @@ hn_access_log_open(const hn_config_t *cfg, hn_err_t *err)
     if (compile(cfg->access_log_format ? cfg->access_log_format : DEFAULT_FORMAT,
                 &fmt_compiled, err) != HN_OK) {
         format_free(&fmt_compiled);
+        if (fd >= 0)
+            close(fd);
         return HN_ERR;
     }
     if (strcmp(cfg->accesslog, "-") == 0) {
         log_fd = STDOUT_FILENO;
         log_is_stdout = true;
     } else {
-        log_fd = open_target(cfg->accesslog, err);
-        if (log_fd < 0) {
+        if (fd < 0) {
+            hn_err_set(err, EBADF, "accesslog: %s was not opened", cfg->accesslog);
             format_free(&fmt_compiled);
             return HN_ERR;
         }
+        log_fd = fd;
         log_path = hn_xstrdup(cfg->accesslog);
     }
     escape_mode = (hn_cfg_access_log_escape_t)cfg->access_log_escape;
@@ -957,32 +945,21 @@ hn_access_log_flush(void)
     buf_used = 0;
 }
 
-int
-hn_access_log_reopen(void)
+void
+hn_access_log_adopt(int fd)
 {
-    hn_err_t err;
-    int fd;
-
-    if (log_fd < 0 || log_path == NULL)
-        return HN_OK;
-    /* Lines buffered before the signal belong to the old file. */
-    hn_access_log_flush();
-    fd = open_target(log_path, &err);
-    if (fd < 0) {
-        hn_log(HN_LOG_ERROR, "%s; still writing to the old file", err.msg);
-        return HN_ERR;
-    }
-    /* Keep the fd number: dup2 swaps the file atomically. It clears
-     * CLOEXEC on the target, so set it again (one thread: no fork between). */
-    if (dup2(fd, log_fd) < 0) {
-        hn_log(HN_LOG_ERROR, "access log: reopen %s: dup2: %s", log_path, strerror(errno));
+    if (log_fd < 0 || log_path == NULL) {
         close(fd);
-        return HN_ERR;
+        return;
     }
-    close(fd);
-    (void)fcntl(log_fd, F_SETFD, FD_CLOEXEC);
+    /* Lines buffered before the reopen belong to the old file. */
+    hn_access_log_flush();
+    if (hn_log_replace_fd(log_fd, fd) != HN_OK) {
+        hn_log(HN_LOG_ERROR, "access log: reopen %s: dup2: %s; still writing to the old file",
+               log_path, strerror(errno));
+        return;
+    }
     write_failed = false;
-    return HN_OK;
 }
 
 void

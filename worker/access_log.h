@@ -3,7 +3,9 @@
  * (Python %-style atoms such as %(h)s, %(r)s, %({user-agent}i)s) compiled
  * once into a list of ops, lines formatted into a static per-worker 64 KiB
  * buffer, written by hn_access_log_flush once per loop iteration (or as soon
- * as the buffer passes 32 KiB), reopened on SIGUSR1.
+ * as the buffer passes 32 KiB). The file is the master's: it opens it (as
+ * root, before the workers drop privileges) and hands the worker the
+ * descriptor at fork and again after each reopen (master/logfiles.h).
  *
  * Each line is what Hypercorn writes for `--access-logfile`: its handler
  * prefix (unless cfg->access_log_prefix is false), then the formatted atoms:
@@ -29,12 +31,13 @@ struct hn_request;
 
 /* Compile cfg->access_log_format (NULL: Hypercorn's default
  *   %(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"),
- * take cfg->access_log_escape and cfg->access_log_prefix, and open
- * cfg->accesslog: NULL disables the log, "-" is stdout, anything
- * else a file opened O_APPEND|O_CREAT|O_CLOEXEC, mode 0644. A second call
+ * take cfg->access_log_escape and cfg->access_log_prefix, and start logging
+ * per cfg->accesslog: NULL disables the log, "-" is stdout, anything else
+ * the file already open as fd (hn_log_open_file), which the log takes (and
+ * closes on failure); fd is -1 unless accesslog is a file. A second call
  * closes what the first opened. Returns HN_OK, or HN_ERR with err filled (a
- * malformed format or an open failure); the log is then disabled. */
-int hn_access_log_open(const struct hn_config *cfg, hn_err_t *err);
+ * malformed format, no fd); the log is then disabled. */
+int hn_access_log_open(const struct hn_config *cfg, int fd, hn_err_t *err);
 
 /* Check a format without opening anything (for `hornet -t`). */
 int hn_access_log_check_format(const char *format, hn_err_t *err);
@@ -50,10 +53,10 @@ void hn_access_log_request(const struct hn_request *r, double now);
  * logged once (until a write succeeds again) and the buffered lines dropped. */
 void hn_access_log_flush(void);
 
-/* Flush, then open the path again onto the same fd (logrotate, SIGUSR1).
- * Returns HN_OK (also when disabled or logging to stdout), or HN_ERR and
- * keeps writing to the old file. */
-int hn_access_log_reopen(void);
+/* The master reopened the file: flush what is buffered into the old one,
+ * then write to fd (taken; closed when the log is off or stdout). On a dup2
+ * failure, logged, the old file stays. */
+void hn_access_log_adopt(int fd);
 
 /* Flush and close; the log is disabled afterwards. */
 void hn_access_log_close(void);

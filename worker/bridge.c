@@ -63,6 +63,11 @@ static const hn_config_t *b_cfg;
 static hn_bridge_route_t *b_routes;
 static size_t b_n_routes;
 static const hornet_api_t b_api;
+/* While an app's init runs: the last error it logged, which becomes the
+ * reason of "refused to start" (the operator reads that line on stderr,
+ * and hornet -t prints nothing else). */
+static bool b_in_init;
+static char b_init_error[512];
 
 #define REQ(hr) ((hn_request_t *)(void *)(hr))
 #define HREQ(r) ((hornet_request_t *)(void *)(r))
@@ -82,9 +87,14 @@ add_route(const char *prefix, const char *spec, hn_err_t *err)
     if (hn_app_mode(rt->app, b_cfg->app_mode, spec, &rt->is_simple, err) != HN_OK)
         return HN_ERR;
     b_n_routes++;
-    if (rt->app->init && rt->app->init(&b_api) != 0) {
-        hn_err_set(err, 0, "application %s (%s) refused to start: its init failed",
-                   rt->app->name ? rt->app->name : spec, spec);
+    b_init_error[0] = '\0';
+    b_in_init = true;
+    int rc = rt->app->init ? rt->app->init(&b_api) : 0;
+    b_in_init = false;
+    if (rc != 0) {
+        hn_err_set(err, 0, "application %s (%s) refused to start: its init failed%s%s",
+                   rt->app->name ? rt->app->name : spec, spec, b_init_error[0] ? ": " : "",
+                   b_init_error);
         return HN_ERR;
     }
     return HN_OK;
@@ -103,8 +113,11 @@ hn_bridge_open(struct ev_loop *loop, const hn_config_t *cfg, hn_err_t *err)
     if (add_route("", cfg->application_path, err) != HN_OK)
         return HN_ERR;
     for (size_t i = 0; i < cfg->n_mount; i++)
-        if (add_route(cfg->mount[i].prefix, cfg->mount[i].app, err) != HN_OK)
+        if (add_route(cfg->mount[i].prefix, cfg->mount[i].app, err) != HN_OK) {
+            hn_err_t e = *err;
+            hn_err_set(err, e.code, "mount %s: %s", cfg->mount[i].prefix, e.msg);
             return HN_ERR;
+        }
     return HN_OK;
 }
 
@@ -661,14 +674,18 @@ api_log(hornet_log_level_t level, const char *fmt, ...)
                        : level == HORNET_LOG_NOTICE  ? HN_LOG_NOTICE
                        : level >= HORNET_LOG_DEBUG   ? HN_LOG_DEBUG
                                                      : HN_LOG_INFO;
-    if (l > hn_log_level)
+    bool keep = b_in_init && l <= HN_LOG_ERROR;
+    if (l > hn_log_level && !keep)
         return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    hn_log_write(l, "app: %s", msg);
+    if (keep)
+        snprintf(b_init_error, sizeof(b_init_error), "%.*s", (int)sizeof(b_init_error) - 1, msg);
+    if (l <= hn_log_level)
+        hn_log_write(l, "app: %s", msg);
 }
 
 /* Config values as text, from the dump (so the text is what --dump-config

@@ -17,10 +17,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shared/cfg.h"
+#include "shared/fdpass.h"
 #include "shared/log.h"
 #include "shared/mem.h"
 #include "shared/shm.h"
@@ -28,7 +28,6 @@
 #include "worker/accept.h"
 #include "worker/access_log.h"
 #include "worker/app.h"
-#include "worker/app_load.h"
 #include "worker/bridge.h"
 #include "worker/lifespan.h"
 #include "worker/timer.h"
@@ -44,7 +43,7 @@ static bool w_draining;
 static unsigned w_rec_index;
 static int w_ready_fd = -1;
 static uint64_t w_served, w_recycle_at; /* 0: max_requests off */
-static ev_io w_sig_io;
+static ev_io w_sig_io, w_chan_io;
 static ev_prepare w_prepare;
 static ev_timer w_heartbeat, w_graceful, w_lifetime;
 static int w_sigfd = -1;
@@ -194,80 +193,59 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
             hn_conn_kill_all(loop);
             ev_break(loop, EVBREAK_ALL);
             break;
-        case SIGUSR1:
-            hn_log_reopen();
-            hn_access_log_reopen();
-            break;
         default:
             /* SIGINT: the terminal sends it to the whole process group; only
-             * the master acts on it, and tells the workers what to do. */
+             * the master acts on it, and tells the workers what to do.
+             * SIGUSR1: reopening is the master's too, the new files come
+             * over the channel (a worker may not be allowed to open them). */
             break;
         }
     }
 }
 
+/* The applications up to their lifespan: what hn_worker_check_app checks. */
 static int
-check_one(const char *spec, int app_mode, hn_err_t *err)
+open_apps(struct ev_loop *loop, const hn_config_t *cfg, hn_err_t *err)
 {
-    int is_simple;
-    const struct hornet_app *app = hn_app_load(spec, err);
-    return app && hn_app_mode(app, app_mode, spec, &is_simple, err) == HN_OK ? HN_OK : HN_ERR;
+    hn_timer_set_loop(loop);
+    return hn_bridge_open(loop, cfg, err);
 }
 
-/* In a short-lived child, so a shared object's constructors and whatever it
- * maps never touch the master, which stays small and never runs app code. */
 int
 hn_worker_check_app(const hn_config_t *cfg, hn_err_t *err)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        hn_err_set(err, errno, "cannot check the application: pipe: %s", strerror(errno));
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (loop == NULL) {
+        hn_err_set(err, 0, "cannot check the application: cannot create an event loop");
         return HN_ERR;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        hn_err_set(err, errno, "cannot check the application: fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        return HN_ERR;
+    return open_apps(loop, cfg, err);
+}
+
+/* The master's messages: the log files, reopened. */
+static void
+on_channel(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    uint32_t word;
+    int fds[HN_FDPASS_MAX];
+    size_t n;
+    int rc;
+    while ((rc = hn_fdpass_recv(w->fd, &word, fds, &n)) == HN_OK) {
+        size_t k = 0;
+        if ((word & HN_WORKER_MSG_ERRORLOG) && k < n)
+            hn_log_adopt(fds[k++]);
+        if ((word & HN_WORKER_MSG_ACCESSLOG) && k < n)
+            hn_access_log_adopt(fds[k++]);
+        while (k < n)
+            close(fds[k++]);
+        hn_log(HN_LOG_DEBUG, "log files reopened");
     }
-    if (pid == 0) {
-        close(fds[0]);
-        hn_err_t e = {0};
-        int rc = check_one(cfg->application_path, cfg->app_mode, &e);
-        for (size_t i = 0; rc == HN_OK && i < cfg->n_mount; i++) {
-            rc = check_one(cfg->mount[i].app, cfg->app_mode, &e);
-            if (rc != HN_OK) {
-                hn_err_t m = e;
-                hn_err_set(&e, 0, "mount %s: %s", cfg->mount[i].prefix, m.msg);
-            }
-        }
-        if (rc != HN_OK && write(fds[1], e.msg, strlen(e.msg)) < 0)
-            _exit(2);
-        _exit(rc == HN_OK ? 0 : 1);
+    if (rc == HN_DONE) {
+        ev_io_stop(loop, w); /* the master is gone; PDEATHSIG stops us */
+    } else if (rc == HN_ERR) {
+        hn_log(HN_LOG_WARN, "message from the master: %s", strerror(errno));
     }
-    close(fds[1]);
-    char msg[sizeof(err->msg)];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof(msg) - 1 &&
-           ((n = read(fds[0], msg + len, sizeof(msg) - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
-        if (n > 0)
-            len += (size_t)n;
-    msg[len] = '\0';
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return HN_OK;
-    if (len)
-        hn_err_set(err, 0, "%s", msg);
-    else
-        hn_err_set(err, 0, "NoAppError: loading %s crashed the checking process (%s %d)",
-                   cfg->application_path, WIFSIGNALED(status) ? "signal" : "status",
-                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    return HN_ERR;
 }
 
 void
@@ -300,31 +278,36 @@ hn_worker_main(const hn_worker_args_t *a)
 
     w_loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (w_loop == NULL) {
-        hn_log(HN_LOG_CRIT, "cannot create the event loop");
+        hn_log_loud(HN_LOG_CRIT, "cannot create the event loop");
         _exit(HN_EXIT_STARTUP);
     }
     w_sigfd = hn_sigfd_open(sigs, HN_ARRAY_LEN(sigs));
     if (w_sigfd < 0) {
-        hn_log(HN_LOG_CRIT, "cannot open a signalfd");
+        hn_log_loud(HN_LOG_CRIT, "cannot open a signalfd");
         _exit(HN_EXIT_STARTUP);
     }
     ev_io_init(&w_sig_io, on_signal, w_sigfd, EV_READ);
     ev_io_start(w_loop, &w_sig_io);
 
+    /* from here on the master may hand over reopened log files; what it
+     * sent while we were starting waits in the socket */
+    fcntl(a->chan_fd, F_SETFL, O_NONBLOCK);
+    ev_io_init(&w_chan_io, on_channel, a->chan_fd, EV_READ);
+    ev_io_start(w_loop, &w_chan_io);
+
     hn_err_t err = {0};
-    if (hn_access_log_open(w_cfg, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
+    if (hn_access_log_open(w_cfg, a->access_log_fd, &err) != HN_OK) {
+        hn_log_loud(HN_LOG_CRIT, "%s", err.msg);
         _exit(HN_EXIT_STARTUP);
     }
     /* the apps are loaded here, after fork, never in the master, so a
      * rebuilt shared object is what the next worker runs */
-    hn_timer_set_loop(w_loop);
-    if (hn_bridge_open(w_loop, w_cfg, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
+    if (open_apps(w_loop, w_cfg, &err) != HN_OK) {
+        hn_log_loud(HN_LOG_CRIT, "%s", err.msg);
         _exit(HN_EXIT_STARTUP);
     }
     if (run_lifespan(HORNET_LIFESPAN_STARTUP, w_cfg->startup_timeout, &err) != HN_OK) {
-        hn_log(HN_LOG_CRIT, "%s", err.msg);
+        hn_log_loud(HN_LOG_CRIT, "%s", err.msg);
         _exit(HN_EXIT_STARTUP);
     }
 

@@ -37,13 +37,25 @@ typedef struct hn_worker_args {
     int ready_fd; /* write end of the master's pipe: the worker writes its
                    * record number there once it accepts, and the record
                    * number | HN_SHM_WORD_RECYCLE to ask to be replaced */
+    int access_log_fd; /* cfg->accesslog opened by the master when it is a
+                        * file (the worker may not be allowed to), else -1 */
+    int chan_fd;       /* the worker's end of its channel from the master */
 } hn_worker_args_t;
+
+/* What the master sends on a worker's channel (shared/fdpass.h) after it
+ * reopened the log files: the word says which descriptors follow, in this
+ * order; the worker writes to them from then on. */
+#define HN_WORKER_MSG_ERRORLOG 0x1u
+#define HN_WORKER_MSG_ACCESSLOG 0x2u
 
 HN_NORETURN void hn_worker_main(const hn_worker_args_t *args);
 
-/* Does cfg->application_path name an application this worker can run? The
- * master asks before binding anything, so a typo is a start-up error and
- * not a crash loop. */
+/* Can a worker start cfg's applications (application_path and every mount)?
+ * Runs, in the calling process, what a worker runs for them before its
+ * lifespan startup: load, choose the mode, call init. The master asks
+ * before binding anything, and before a reload, from a short-lived child
+ * running as the workers' user (hn_spawn_check_app), so a typo or a
+ * static_root the workers cannot open is a start-up error, not a crash loop. */
 int hn_worker_check_app(const struct hn_config *cfg, hn_err_t *err);
 
 const struct hn_config *hn_worker_config(void);

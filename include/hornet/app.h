@@ -249,7 +249,11 @@ typedef struct hornet_app {
     const char *name;     /* for logs */
 
     /* Once per worker, right after loading, before lifespan. api is valid for
-     * the life of the worker. Return 0, or -1 to refuse to start. */
+     * the life of the worker. Return 0, or -1 to refuse to start (the last
+     * error logged here is the reason given). Also called once in a checking
+     * process that exits right after (start-up, reload, hornet -t): keep it
+     * to checks and preparations; threads and connections belong in the
+     * lifespan startup. */
     int (*init)(const hornet_api_t *api);
 
     /* Lifespan: STARTUP before the worker accepts connections, SHUTDOWN after

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "shared/cfg.h"
+#include "shared/log.h"
 #include "tests/unit/tap.h"
 #include "worker/request.h"
 
@@ -105,7 +106,8 @@ open_log(const char *fmt)
     cfg.access_log_format = (char *)fmt;
     cfg.access_log_escape = cur_escape;
     cfg.access_log_prefix = cur_prefix;
-    return hn_access_log_open(&cfg, &err);
+    /* the master's part: it opens the file */
+    return hn_access_log_open(&cfg, hn_log_open_file("accesslog", path, &err), &err);
 }
 
 /* Log r once with fmt into a fresh file; return the line without the
@@ -153,7 +155,8 @@ test_default_format(void)
     cfg.access_log_prefix = true;
     unlink(path);
     /* access_log_format NULL: Hypercorn's default */
-    is_int(hn_access_log_open(&cfg, &err), HN_OK, "open with the default format");
+    is_int(hn_access_log_open(&cfg, hn_log_open_file("accesslog", path, &err), &err), HN_OK,
+           "open with the default format");
     ok(hn_access_log_enabled(), "enabled");
     r.raw_path = "/";
     r.raw_path_len = 1;
@@ -430,19 +433,25 @@ test_bad_formats(void)
     memset(&cfg, 0, sizeof(cfg));
     cfg.accesslog = path;
     cfg.access_log_format = "%(h";
-    is_int(hn_access_log_open(&cfg, &err), HN_ERR, "open refuses a bad format");
+    int fd = hn_log_open_file("accesslog", path, &err);
+    is_int(hn_access_log_open(&cfg, fd, &err), HN_ERR, "open refuses a bad format");
+    ok(fcntl(fd, F_GETFD) < 0, "and closes the descriptor it was given");
     ok(!hn_access_log_enabled(), "and leaves the log disabled");
 
     cfg.access_log_format = NULL;
     cfg.accesslog = "/nonexistent-dir/x/access.log";
     memset(&err, 0, sizeof(err));
-    is_int(hn_access_log_open(&cfg, &err), HN_ERR, "open fails on a bad path");
-    ok(strstr(err.msg, "/nonexistent-dir/x/access.log") != NULL, "error names the path");
+    is_int(hn_log_open_file("accesslog", cfg.accesslog, &err), -1, "opening a bad path fails");
+    ok(strstr(err.msg, "accesslog: cannot open /nonexistent-dir/x/access.log") != NULL,
+       "error names the key and the path: %s", err.msg);
     ok(err.code != 0, "error carries errno");
+    memset(&err, 0, sizeof(err));
+    is_int(hn_access_log_open(&cfg, -1, &err), HN_ERR, "a file without its descriptor fails");
+    ok(strstr(err.msg, "accesslog") != NULL, "error names the key: %s", err.msg);
     ok(!hn_access_log_enabled(), "disabled after a failed open");
 
     cfg.accesslog = NULL;
-    is_int(hn_access_log_open(&cfg, &err), HN_OK, "accesslog unset: OK");
+    is_int(hn_access_log_open(&cfg, -1, &err), HN_OK, "accesslog unset: OK");
     ok(!hn_access_log_enabled(), "accesslog unset: disabled");
     hn_request_t r = make_request();
     hn_access_log_request(&r, NOW_SEC); /* no-op, must not crash */
@@ -528,8 +537,9 @@ test_reopen(void)
     hn_access_log_flush();
     rename(path, rotated);
     r.status = 201;
-    hn_access_log_request(&r, NOW_SEC); /* buffered before the signal: old file */
-    is_int(hn_access_log_reopen(), HN_OK, "reopen");
+    hn_access_log_request(&r, NOW_SEC); /* buffered before the reopen: old file */
+    hn_err_t err = {0};
+    hn_access_log_adopt(hn_log_open_file("accesslog", path, &err)); /* the master reopened */
     r.status = 202;
     hn_access_log_request(&r, NOW_SEC);
     hn_access_log_close();
@@ -543,10 +553,10 @@ test_reopen(void)
     struct stat st;
     stat(path, &st);
     is_int(st.st_mode & 0777, 0644 & ~0022, "created with mode 0644 (umask 022)");
-    int fd = open(path, O_RDONLY);
-    close(fd);
 
-    is_int(hn_access_log_reopen(), HN_OK, "reopen while disabled is a no-op");
+    int fd = open(path, O_WRONLY);
+    hn_access_log_adopt(fd);
+    ok(fcntl(fd, F_GETFD) < 0, "adopting while disabled closes the descriptor");
     unlink(rotated);
 }
 
