@@ -106,6 +106,17 @@ def test_s_reopen_reopens_the_logs(hornet_server, tmp_path):
                what="a new error log")
 
 
+def test_s_reopen_past_the_reopen_file_of_a_killed_master(hornet_server, tmp_path):
+    """PID_PATH.reopen keeps its attempts as PID_PATH.status does: the next master starts it
+    afresh, and each reopen adds "N reopening", then its outcome."""
+    (tmp_path / "hornet.pid.reopen").write_text("57 ok\n")
+    srv = start(hornet_server, tmp_path)
+    for _ in range(2):
+        p = control(srv, "reopen")
+        assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+    assert (tmp_path / "hornet.pid.reopen").read_text() == "0 started\n1 ok\n2 ok\n"
+
+
 def test_s_without_a_pid_file(hornet_bin, tmp_path):
     cfg = tmp_path / "hornet.yaml"
     cfg.write_text("workers: 1\n")

@@ -368,9 +368,11 @@ def test_system_user_without_login(root):
     assert g.returncode == 0 and g.stdout.split(":")[2] == gid, g.stdout
 
 
-def test_log_directory_belongs_to_the_workers(root):
+def test_log_directory_is_roots(root):
+    # the master opens the logs as root; a directory the workers' user could write would let
+    # a compromised worker plant a symlink for root to open (nginx's CVE-2016-1247)
     r = root.run("stat", "-c", "%U:%G %a", "/var/log/hornet")
-    assert r.stdout.strip() == "hornet:adm 2750", r.stdout + r.stderr
+    assert r.stdout.strip() == "root:adm 2750", r.stdout + r.stderr
 
 
 def test_units_installed_but_not_enabled(root, hornet_deb):
