@@ -214,6 +214,10 @@ open_apps(struct ev_loop *loop, const hn_config_t *cfg, hn_err_t *err)
 int
 hn_worker_check_app(const hn_config_t *cfg, hn_err_t *err)
 {
+    /* a worker compiles the access-log format before its apps, and stops
+     * on a malformed one: -t and a reload must find it too */
+    if (cfg->accesslog != NULL && hn_access_log_check_format(cfg->access_log_format, err) != HN_OK)
+        return HN_ERR;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (loop == NULL) {
         hn_err_set(err, 0, "cannot check the application: cannot create an event loop");

@@ -52,7 +52,8 @@ HN_NORETURN void hn_worker_main(const hn_worker_args_t *args);
 
 /* Can a worker start cfg's applications (application_path and every mount)?
  * Runs, in the calling process, what a worker runs for them before its
- * lifespan startup: load, choose the mode, call init. The master asks
+ * lifespan startup: compile the access-log format, load, choose the mode,
+ * call init. The master asks
  * before binding anything, and before a reload, from a short-lived child
  * running as the workers' user (hn_spawn_check_app), so a typo or a
  * static_root the workers cannot open is a start-up error, not a crash loop. */

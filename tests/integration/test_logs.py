@@ -279,7 +279,9 @@ def test_failed_worker_start_with_errorlog_file_prints_the_error(hornet_server, 
     ("errorlog: {dir}/missing/error.log\n", "errorlog: cannot open {dir}/missing/error.log"),
     ("user: nobody\napplication_path: builtin:static\nstatic_root: {dir}/private\n",
      "static_root"),
-], ids=["user", "static_root", "accesslog", "errorlog", "static_root-as-nobody"])
+    ("accesslog: '-'\naccess_log_format: '%(h)s %(zz'\n", "access_log_format: unclosed %("),
+], ids=["user", "static_root", "accesslog", "errorlog", "static_root-as-nobody",
+        "access_log_format"])
 def test_t_fails_on_what_start_up_fails_on(tmp_path, logdir, config, key):
     # a directory nobody may not enter: the workers would not find their root
     os.mkdir(os.path.join(logdir, "private"), 0o700)
