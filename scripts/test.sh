@@ -126,6 +126,10 @@ EOF
     passed=$((passed + it_pass)) failed=$((failed + it_fail)) skipped=$((skipped + it_skip))
     if ((it_fail > 0)); then
         failures+=("$it ($it_fail failed; see tests/run-integration.log)")
+        # which ones, in this output too: a CI log outlives the tree
+        while IFS= read -r line; do
+            failures+=("  $line")
+        done < <(grep -E '^(FAILED|ERROR) ' tests/run-integration.log 2>/dev/null | cut -c1-300 || :)
     elif [[ $it_result == FAIL || $it_result == ERROR ]]; then
         failed=$((failed + 1))
         failures+=("$it (pytest exited with an error; see tests/run-integration.log)")
