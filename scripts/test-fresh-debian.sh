@@ -78,7 +78,9 @@ fi
 root=${HN_FRESH_ROOT:-}
 keep=${HN_FRESH_KEEP:-0}
 if [[ -z $root ]]; then
-    root=$(mktemp -d /tmp/hornet-fresh.XXXXXX)
+    # mktemp makes it 0700: as the root's "/", no user but root could
+    # traverse it (workers running as nobody could not load a library)
+    root=$(mktemp -d /tmp/hornet-fresh.XXXXXX) && chmod 755 "$root"
 else
     keep=1
     mkdir -p "$root"
