@@ -177,7 +177,7 @@ hn_cli_usage(FILE *out)
                "(0: valid)\n");
     print_flag(out, "    --dump-config", "print the effective configuration as YAML and exit\n");
     print_flag(out, "-s, --signal NAME", "signal the running master through pid_path: stop, "
-               "quit, reopen, or reload (reopen and reload wait for the outcome)\n");
+               "quit, reopen, reload or upgrade (the last three wait for the outcome)\n");
     print_flag(out, "-v, --version", "print the version and exit\n");
     print_flag(out, "-h, --help", "print this help and exit\n");
     for (size_t i = 0; hn_cfg_option_flag(i, &flag); i++) {

@@ -28,10 +28,11 @@ typedef struct {
     char history[HN_CONTROL_HISTORY][512]; /* attempt a's line: [a % HN_CONTROL_HISTORY] */
 } status_file_t;
 
-enum { STATUS_RELOAD, STATUS_REOPEN };
+enum { STATUS_RELOAD, STATUS_REOPEN, STATUS_UPGRADE };
 static status_file_t files[] = {
     [STATUS_RELOAD] = {.suffix = "status", .running = "reloading"},
     [STATUS_REOPEN] = {.suffix = "reopen", .running = "reopening"},
+    [STATUS_UPGRADE] = {.suffix = "upgrade", .running = "upgrading"},
 };
 
 static void
@@ -59,39 +60,73 @@ status_write(const char *pid_path, int kind)
         unlink(tmp);
 }
 
-/* Attempt a (the current one, the next, or 0 to start afresh) says text,
- * and the file is written again. */
+/* Attempt a (the current one, an earlier one still running, or the next)
+ * says text, and the file is written again. */
 static void
 status_set(const char *pid_path, int kind, unsigned long a, const char *text)
 {
     status_file_t *sf = &files[kind];
-    sf->attempt = a;
+    if (a > sf->attempt)
+        sf->attempt = a;
     snprintf(sf->history[a % HN_CONTROL_HISTORY], sizeof(sf->history[0]), "%s", text);
     status_write(pid_path, kind);
 }
 
 void
-hn_control_status_start(const char *pid_path)
+hn_control_status_start(const char *pid_path, bool upgraded)
 {
     if (pid_path == NULL)
         return;
-    for (int kind = 0; kind < (int)HN_ARRAY_LEN(files); kind++)
+    /* upgraded: the files are the old master's until it hands over, and
+     * then this master's attempts follow on from them (begin) */
+    if (upgraded)
+        return;
+    for (int kind = 0; kind < (int)HN_ARRAY_LEN(files); kind++) {
+        files[kind].attempt = 0;
         status_set(pid_path, kind, 0, "started");
+    }
 }
 
+/* During an upgrade two masters write the files in turn: the next attempt
+ * follows whatever the file holds, not what this process remembers. */
 static void
+status_load(const char *pid_path, int kind)
+{
+    status_file_t *sf = &files[kind];
+    char path[4096], buf[1024];
+    status_path(pid_path, kind, path, sizeof(path));
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return;
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        char *text;
+        unsigned long a = strtoul(buf, &text, 10);
+        if (text == buf || *text != ' ')
+            continue;
+        text[1 + strcspn(text + 1, "\n")] = '\0';
+        snprintf(sf->history[a % HN_CONTROL_HISTORY], sizeof(sf->history[0]), "%s", text + 1);
+        if (a > sf->attempt)
+            sf->attempt = a;
+    }
+    fclose(f);
+}
+
+static unsigned long
 begin(const char *pid_path, int kind)
 {
-    if (pid_path != NULL)
-        status_set(pid_path, kind, files[kind].attempt + 1, files[kind].running);
+    if (pid_path == NULL)
+        return 0;
+    status_load(pid_path, kind);
+    status_set(pid_path, kind, files[kind].attempt + 1, files[kind].running);
+    return files[kind].attempt;
 }
 
 static void
-outcome(const char *pid_path, int kind, const char *fmt, va_list ap)
+outcome(const char *pid_path, int kind, unsigned long a, const char *fmt, va_list ap)
 {
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
-    status_set(pid_path, kind, files[kind].attempt, line);
+    status_set(pid_path, kind, a, line);
 }
 
 void
@@ -107,7 +142,24 @@ hn_control_status(const char *pid_path, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    outcome(pid_path, STATUS_RELOAD, fmt, ap);
+    outcome(pid_path, STATUS_RELOAD, files[STATUS_RELOAD].attempt, fmt, ap);
+    va_end(ap);
+}
+
+unsigned long
+hn_control_upgrade_begin(const char *pid_path)
+{
+    return begin(pid_path, STATUS_UPGRADE);
+}
+
+void
+hn_control_upgrade_status(const char *pid_path, unsigned long attempt, const char *fmt, ...)
+{
+    if (pid_path == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    outcome(pid_path, STATUS_UPGRADE, attempt, fmt, ap);
     va_end(ap);
 }
 
@@ -124,7 +176,7 @@ hn_control_reopen_status(const char *pid_path, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    outcome(pid_path, STATUS_REOPEN, fmt, ap);
+    outcome(pid_path, STATUS_REOPEN, files[STATUS_REOPEN].attempt, fmt, ap);
     va_end(ap);
 }
 
@@ -221,14 +273,17 @@ wait_outcome(const char *pid_path, int kind, pid_t pid, const char *name, unsign
 {
     char line[1024];
     for (long waited = 0; waited < (long)(limit * 1000); waited += 50) {
+        /* an upgraded master exits soon after its outcome: read once more
+         * after seeing it gone */
+        bool gone = has_exited(pid);
         if (read_status(pid_path, kind, before, NULL, line, sizeof(line)) &&
             strcmp(line, files[kind].running) != 0) {
             bool ok = strncmp(line, "ok", 2) == 0;
-            if (!ok || kind == STATUS_RELOAD)
+            if (!ok || kind != STATUS_REOPEN)
                 fprintf(ok ? stdout : stderr, "hornet: %s %s\n", name, line);
             return ok ? 0 : 1;
         }
-        if (has_exited(pid)) {
+        if (gone) {
             fprintf(stderr, "hornet: -s %s: pid %d exited\n", name, (int)pid);
             return 1;
         }
@@ -244,13 +299,14 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
     static const struct {
         const char *name;
         int sig;
-    } actions[] = {{"stop", SIGQUIT}, {"quit", SIGTERM}, {"reopen", SIGUSR1}, {"reload", SIGHUP}};
+    } actions[] = {{"stop", SIGQUIT},  {"quit", SIGTERM},  {"reopen", SIGUSR1},
+                   {"reload", SIGHUP}, {"upgrade", SIGUSR2}};
     int sig = 0;
     for (size_t i = 0; i < HN_ARRAY_LEN(actions); i++)
         if (strcmp(name, actions[i].name) == 0)
             sig = actions[i].sig;
     if (sig == 0) {
-        fprintf(stderr, "hornet: -s %s: expected stop, quit, reopen or reload\n", name);
+        fprintf(stderr, "hornet: -s %s: expected stop, quit, reopen, reload or upgrade\n", name);
         return 2;
     }
     if (cfg->pid_path == NULL) {
@@ -277,7 +333,7 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
     /* Every attempt after the latest one the file names reads the config
      * (or opens the log files) as they are now: the outcome of the first of
      * them is this reload's (reopen's). */
-    int kind = sig == SIGUSR1 ? STATUS_REOPEN : STATUS_RELOAD;
+    int kind = sig == SIGUSR1 ? STATUS_REOPEN : sig == SIGUSR2 ? STATUS_UPGRADE : STATUS_RELOAD;
     unsigned long before;
     char line[1024];
     read_status(cfg->pid_path, kind, ULONG_MAX, &before, line, sizeof(line));
@@ -296,7 +352,10 @@ hn_control_signal(const hn_config_t *cfg, const char *name)
         return 0;
     }
     /* reload: when one runs, the one more it makes after it is ours, so
-     * two of them may pass before the outcome; a reopen is quick */
-    return wait_outcome(cfg->pid_path, kind, pid, name, before,
-                        sig == SIGHUP ? 2 * cfg->startup_timeout + 30 : 10);
+     * two of them may pass before the outcome; an upgrade waits for the new
+     * master's workers as a reload does, and a reopen is quick */
+    double limit = sig == SIGHUP    ? 2 * cfg->startup_timeout + 30
+                   : sig == SIGUSR2 ? cfg->startup_timeout + 30
+                                    : 10;
+    return wait_outcome(cfg->pid_path, kind, pid, name, before, limit);
 }

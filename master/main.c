@@ -15,6 +15,7 @@
 #include "master/cli.h"
 #include "master/control.h"
 #include "master/master.h"
+#include "master/upgrade.h"
 #include "shared/cfg.h"
 #include "shared/log.h"
 
@@ -56,6 +57,7 @@ main(int argc, char **argv)
     hn_cli_t cli;
     hn_err_t err = {0};
     int status = HN_EXIT_FAILURE;
+    hn_upgrade_set_argv(argv);
     if (hn_cli_parse(argc, argv, &cli, &err) != HN_OK) {
         fprintf(stderr, "hornet: %s\nTry 'hornet --help' for more information.\n", err.msg);
         hn_cli_free(&cli);
@@ -74,6 +76,9 @@ main(int argc, char **argv)
     hn_config_t *cfg = hn_cli_load_config(&cli, &err);
     if (cfg == NULL) {
         print_err(&err);
+        /* started by an upgrade: the old master says why it serves on */
+        if (cli.action == HN_CLI_RUN)
+            hn_upgrade_failed(err.msg);
         goto out;
     }
     if (cli.action == HN_CLI_SIGNAL) {

@@ -27,6 +27,7 @@
 #include "master/privs.h"
 #include "master/sdnotify.h"
 #include "master/spawn.h"
+#include "master/upgrade.h"
 #include "master/watcher.h"
 #include "shared/cfg.h"
 #include "shared/log.h"
@@ -88,6 +89,7 @@ typedef struct master {
     master_state_t state;
     int exit_status;
     bool announced;
+    bool upgraded;        /* started by an upgrade (upgrade.h) */
     bool immediate;
     bool deadline_killed; /* stopping: on_kill_timer sent SIGKILL */
     unsigned int_count;
@@ -101,6 +103,18 @@ typedef struct master {
         unsigned slot;
     } *draining;      /* replaced workers told to drain, until reaped */
     size_t n_draining;
+    struct upgrade {
+        bool starting;   /* a new master is starting (upgrade.h) */
+        bool done;       /* it serves: this master drains and exits */
+        pid_t pid;       /* the new master, once the pipe said so */
+        char why[480];   /* what it said went wrong */
+        char line[400];  /* a line of the pipe being read */
+        size_t len;
+        int fd;          /* the pipe's read end, or -1 */
+        unsigned long attempt; /* its line in the status file (control.h) */
+        ev_io io;
+        ev_timer timer;
+    } up;
 } master_t;
 
 static master_t M;
@@ -222,6 +236,8 @@ on_respawn(struct ev_loop *loop, ev_timer *w, int revents)
         hn_log(HN_LOG_NOTICE, "worker %u respawned as pid %d", i, (int)s->pid);
 }
 
+static void upgrade_cancel(const char *why);
+
 static void
 stop(bool immediate, int status)
 {
@@ -231,7 +247,10 @@ stop(bool immediate, int status)
         return;
     M.state = STOPPING;
     M.immediate = immediate;
-    hn_sdnotify("STOPPING=1\nSTATUS=stopping");
+    /* once handed over, the service's main process is the new master */
+    if (!M.up.done)
+        hn_sdnotify("STOPPING=1\nSTATUS=stopping");
+    upgrade_cancel("the server is stopping");
     atomic_store(&M.shm->shutdown, immediate ? 2 : 1);
     for (unsigned i = 0; i < M.n_span; i++)
         ev_timer_stop(M.loop, &M.slots[i].respawn);
@@ -272,6 +291,9 @@ announce(void)
     hn_log(HN_LOG_NOTICE, "%u worker(s) ready", M.n_slots);
     hn_sdnotify("READY=1\nMAINPID=%d\nSTATUS=serving with %u worker(s)", (int)getpid(),
                 M.n_slots);
+    /* started by an upgrade: the old master may drain now */
+    hn_upgrade_ready();
+    M.spawn.master_fds[4] = -1; /* closed: the number may be reused */
 }
 
 /* --- watchdog ------------------------------------------------------------
@@ -475,6 +497,11 @@ start_reload(void)
     /* before the configuration is read: see control.h */
     hn_control_status_begin(M.cfg->pid_path);
     notify_reloading();
+    if (M.up.starting) {
+        reload_refused("a binary upgrade is in progress: the new master reads the "
+                       "configuration as it starts");
+        return;
+    }
     for (unsigned i = 0; i < M.n_slots; i++)
         if (M.slots[i].old_pid > 0 || M.slots[i].pid <= 0) {
             char why[128];
@@ -943,6 +970,211 @@ reopen_logs(void)
     hn_control_reopen_status(M.cfg->pid_path, "ok");
 }
 
+
+/* --- binary upgrade ------------------------------------------------------
+ *
+ * SIGUSR2 (`hornet -s upgrade`): the binary this master was started from
+ * runs again, as a new master on the same sockets (upgrade.h). Meanwhile
+ * the PID file is PID_PATH.oldbin, so the new master writes its own. Once
+ * every new worker serves, this master hands the service over (MAINPID for
+ * systemd), drains its workers and exits. If the new master cannot start,
+ * or is not ready within startup_timeout and KILL_GRACE, the PID file comes
+ * back and this master serves on, unchanged. */
+
+static void
+oldbin_path(char *buf, size_t size)
+{
+    snprintf(buf, size, "%s.oldbin", M.cfg->pid_path);
+}
+
+static void
+upgrade_end(void)
+{
+    ev_timer_stop(M.loop, &M.up.timer);
+    if (M.up.fd >= 0) {
+        ev_io_stop(M.loop, &M.up.io);
+        close(M.up.fd);
+        M.up.fd = -1;
+        M.spawn.master_fds[4] = -1;
+    }
+    M.up.starting = false;
+}
+
+/* Attempt `attempt` failed for why; begun: the PID file was moved aside. */
+static void
+upgrade_failed(unsigned long attempt, const char *why, bool begun)
+{
+    if (begun && M.cfg->pid_path) {
+        char old[4096];
+        oldbin_path(old, sizeof(old));
+        if (rename(old, M.cfg->pid_path) < 0)
+            hn_log(HN_LOG_ERROR, "upgrade: cannot rename %s back to %s: %s", old,
+                   M.cfg->pid_path, strerror(errno));
+    }
+    hn_log_loud(HN_LOG_ERROR, "upgrade failed: %s; this master (pid %d) keeps serving", why,
+                (int)getpid());
+    hn_control_upgrade_status(M.cfg->pid_path, attempt, "failed: %s", why);
+}
+
+/* The new master is gone, or never came: why, from what it said. */
+static void
+upgrade_lost(void)
+{
+    char why[600];
+    if (M.up.why[0])
+        snprintf(why, sizeof(why), "%s", M.up.why);
+    else if (M.up.pid > 0)
+        snprintf(why, sizeof(why), "the new master (pid %d) exited before its workers were "
+                 "ready (its error output and the error log say why)", (int)M.up.pid);
+    else
+        snprintf(why, sizeof(why), "the new master could not be started");
+    upgrade_end();
+    upgrade_failed(M.up.attempt, why, true);
+}
+
+static void
+upgrade_handover(void)
+{
+    upgrade_end();
+    M.up.done = true;
+    hn_log(HN_LOG_NOTICE, "upgrade complete: new master pid %d serves; this master (pid %d) "
+           "drains its workers and exits", (int)M.up.pid, (int)getpid());
+    hn_sdnotify("MAINPID=%d\nSTATUS=upgraded: new master pid %d", (int)M.up.pid,
+                (int)M.up.pid);
+    hn_control_upgrade_status(M.cfg->pid_path, M.up.attempt, "ok new master pid %d",
+                              (int)M.up.pid);
+    stop(false, HN_EXIT_OK);
+}
+
+/* A line from the pipe: see upgrade.h. */
+static void
+upgrade_line(const char *line)
+{
+    if (strncmp(line, "pid ", 4) == 0) {
+        M.up.pid = (pid_t)atol(line + 4);
+        hn_log(HN_LOG_INFO, "upgrade: new master started as pid %d", (int)M.up.pid);
+    } else if (strncmp(line, "error ", 6) == 0) {
+        if (M.up.pid > 0)
+            snprintf(M.up.why, sizeof(M.up.why), "the new master (pid %d): %.400s", (int)M.up.pid,
+                     line + 6);
+        else
+            snprintf(M.up.why, sizeof(M.up.why), "%.440s", line + 6);
+    } else if (strcmp(line, "ready") == 0 && M.up.pid > 0) {
+        upgrade_handover();
+    }
+}
+
+static void
+on_upgrade_pipe(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    for (;;) {
+        ssize_t n = read(M.up.fd, M.up.line + M.up.len, sizeof(M.up.line) - 1 - M.up.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            /* every writer is gone without "ready" */
+            upgrade_lost();
+            return;
+        }
+        M.up.len += (size_t)n;
+        M.up.line[M.up.len] = '\0';
+        char *nl;
+        while (M.up.starting && (nl = strchr(M.up.line, '\n')) != NULL) {
+            *nl = '\0';
+            upgrade_line(M.up.line);
+            M.up.len -= (size_t)(nl + 1 - M.up.line);
+            memmove(M.up.line, nl + 1, M.up.len + 1);
+        }
+        if (!M.up.starting)
+            return;
+        if (M.up.len == sizeof(M.up.line) - 1)
+            M.up.len = 0; /* no such line: drop it */
+    }
+}
+
+static void
+on_upgrade_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    char why[300];
+    double limit = M.cfg->startup_timeout + KILL_GRACE;
+    if (M.up.pid > 0) {
+        /* its workers, if any, get their PDEATHSIG and drain */
+        kill(M.up.pid, SIGKILL);
+        snprintf(why, sizeof(why), "the new master (pid %d) was not ready within %gs "
+                 "(startup_timeout + %gs); killed it", (int)M.up.pid, limit, KILL_GRACE);
+    } else {
+        snprintf(why, sizeof(why), "no new master within %gs", limit);
+    }
+    upgrade_end();
+    upgrade_failed(M.up.attempt, why, true);
+}
+
+/* The server stops while a new master starts: that one stops too. */
+static void
+upgrade_cancel(const char *why)
+{
+    if (!M.up.starting)
+        return;
+    if (M.up.pid > 0)
+        kill(M.up.pid, SIGTERM);
+    upgrade_end();
+    upgrade_failed(M.up.attempt, why, true);
+}
+
+static void
+start_upgrade(void)
+{
+    /* before anything is checked: see control.h */
+    unsigned long attempt = hn_control_upgrade_begin(M.cfg->pid_path);
+    const char *busy = M.state != RUNNING ? "the server is stopping"
+                       : M.up.starting    ? "an upgrade is already in progress"
+                       : M.is_reloading   ? "a reload is in progress; try again when it ends"
+                                          : NULL;
+    char why[600];
+    for (unsigned i = 0; busy == NULL && i < M.n_slots; i++)
+        if (!M.slots[i].is_ready || M.slots[i].old_pid > 0) {
+            snprintf(why, sizeof(why), "worker %u is starting or being replaced; try again in "
+                     "a moment", i);
+            busy = why;
+        }
+    if (busy) {
+        upgrade_failed(attempt, busy, false);
+        return;
+    }
+    char old[4096];
+    if (M.cfg->pid_path) {
+        oldbin_path(old, sizeof(old));
+        if (rename(M.cfg->pid_path, old) < 0) {
+            snprintf(why, sizeof(why), "cannot rename the PID file to PID_PATH.oldbin: %s",
+                     strerror(errno));
+            upgrade_failed(attempt, why, false);
+            return;
+        }
+    }
+    hn_err_t err = {0};
+    int fd = hn_upgrade_start(&M.listeners, atomic_load(&M.shm->generation), &err);
+    if (fd < 0) {
+        upgrade_failed(attempt, err.msg, true);
+        return;
+    }
+    M.up = (struct upgrade){
+        .starting = true, .fd = fd, .attempt = attempt, .io = M.up.io, .timer = M.up.timer};
+    M.spawn.master_fds[4] = fd; /* not a worker's business */
+    ev_io_set(&M.up.io, fd, EV_READ);
+    ev_io_start(M.loop, &M.up.io);
+    ev_timer_set(&M.up.timer, M.cfg->startup_timeout + KILL_GRACE, 0);
+    ev_timer_start(M.loop, &M.up.timer);
+    hn_log(HN_LOG_NOTICE, "SIGUSR2 received: upgrading: starting %s", hn_upgrade_program());
+}
+
 static void
 on_signal(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -974,6 +1206,9 @@ on_signal(struct ev_loop *loop, ev_io *w, int revents)
             break;
         case SIGHUP:
             request_reload("SIGHUP received");
+            break;
+        case SIGUSR2:
+            start_upgrade();
             break;
         case SIGTTIN:
             resize(M.n_slots + 1, "SIGTTIN");
@@ -1032,14 +1267,27 @@ setup(hn_config_t *cfg, hn_err_t *err)
 {
     M.n_slots = M.n_span = (unsigned)cfg->workers;
     M.exit_status = HN_EXIT_OK;
-    if (hn_listeners_open(&M.listeners, cfg, M.n_slots, err) != HN_OK)
+    /* after an upgrade (upgrade.h), the old master's sockets: the same
+     * queues and reuseport groups, nothing bound twice */
+    hn_listeners_t inherited;
+    uint32_t generation;
+    int rc = hn_upgrade_inherit(&inherited, &generation, err);
+    if (rc == HN_OK)
+        rc = hn_listeners_derive(&M.listeners, &inherited, cfg, M.n_slots, err);
+    /* ours now or not: the old master unlinks its files if it serves on */
+    for (size_t i = 0; i < inherited.n; i++)
+        inherited.items[i].unlink_on_close = false;
+    hn_listeners_close_keeping(&inherited, rc == HN_OK ? &M.listeners : NULL);
+    if (rc != HN_OK)
         return HN_ERR;
     if (cfg->pid_path && hn_pidfile_create(cfg->pid_path, err) != HN_OK)
         return HN_ERR;
-    hn_control_status_start(cfg->pid_path);
+    hn_control_status_start(cfg->pid_path, M.upgraded);
     M.shm = hn_shm_create(HN_SHM_RECORDS, err);
     if (M.shm == NULL)
         return HN_ERR;
+    if (generation > 0) /* the old master's count goes on */
+        atomic_store(&M.shm->generation, generation + 1);
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
                                SIGTTIN, SIGTTOU};
     M.sigfd = hn_sigfd_open(sigs, HN_ARRAY_LEN(sigs));
@@ -1059,6 +1307,8 @@ setup(hn_config_t *cfg, hn_err_t *err)
     ev_io_init(&M.ready_io, on_ready, M.ready_pipe[0], EV_READ);
     ev_io_start(M.loop, &M.ready_io);
     ev_init(&M.kill_timer, on_kill_timer);
+    ev_init(&M.up.io, on_upgrade_pipe);
+    ev_init(&M.up.timer, on_upgrade_timer);
     ev_timer_init(&M.watchdog, on_watchdog, 1.0, 1.0);
     ev_timer_start(M.loop, &M.watchdog);
     if (hn_watcher_start(M.loop, cfg, on_watched_change, err) != HN_OK)
@@ -1076,7 +1326,7 @@ setup(hn_config_t *cfg, hn_err_t *err)
         .master_loop = M.loop,
         .ready_fd = M.ready_pipe[1],
         .access_log_fd = M.logs.access_fd,
-        .master_fds = {M.sigfd, M.ready_pipe[0], hn_watcher_fd(), -1},
+        .master_fds = {M.sigfd, M.ready_pipe[0], hn_watcher_fd(), -1, hn_upgrade_fd()},
         .chans = M.rec_chan,
         .n_chans = HN_SHM_RECORDS,
     };
@@ -1095,11 +1345,22 @@ teardown(void)
     for (int i = 0; i < 2; i++)
         if (M.ready_pipe[i] >= 0)
             close(M.ready_pipe[i]);
+    if (M.up.fd >= 0)
+        close(M.up.fd);
+    /* handed over: the sockets, their files and the status files are the
+     * new master's; so they are when this one was started by an upgrade
+     * and never served */
+    bool handed_over = M.up.done || (M.upgraded && !M.announced);
+    for (size_t i = 0; handed_over && i < M.listeners.n; i++)
+        M.listeners.items[i].unlink_on_close = false;
     hn_listeners_close_keeping(&M.old_listeners, &M.listeners);
     hn_listeners_close(&M.listeners);
     if (M.cfg->pid_path) {
-        hn_control_status_remove(M.cfg->pid_path);
-        hn_pidfile_remove(M.cfg->pid_path);
+        char old[4096];
+        oldbin_path(old, sizeof(old));
+        if (!handed_over)
+            hn_control_status_remove(M.cfg->pid_path);
+        hn_pidfile_remove(M.up.done ? old : M.cfg->pid_path);
     }
     hn_shm_destroy(M.shm);
     hn_tls_ctx_free(M.tls_ctx);
@@ -1119,11 +1380,14 @@ hn_master_run(hn_config_t *cfg, hn_master_reload_fn reload, void *ud)
 {
     M.reload = reload;
     M.reload_ud = ud;
+    M.up.fd = -1;
+    M.upgraded = hn_upgrade_is_child();
     hn_sdnotify_init();
     hn_log_set_role("master");
     hn_err_t err = {0};
     if (prepare(cfg, &err) != HN_OK || setup(cfg, &err) != HN_OK) {
         hn_log_loud(HN_LOG_CRIT, "%s", err.msg);
+        hn_upgrade_failed(err.msg);
         teardown();
         return HN_EXIT_FAILURE;
     }

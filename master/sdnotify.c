@@ -21,6 +21,8 @@
 static struct sockaddr_un sd_addr;
 static socklen_t sd_len;
 static double sd_watchdog;
+static char sd_env[sizeof(sd_addr.sun_path) + 1]; /* NOTIFY_SOCKET as it was */
+static char sd_usec[32];                          /* WATCHDOG_USEC as it was */
 
 double
 hn_sdnotify_watchdog_interval(void)
@@ -34,8 +36,10 @@ hn_sdnotify_init(void)
     /* WatchdogSec=: systemd sets WATCHDOG_USEC (and WATCHDOG_PID, ours) */
     const char *usec = getenv("WATCHDOG_USEC");
     const char *wpid = getenv("WATCHDOG_PID");
-    if (usec && (wpid == NULL || atol(wpid) == (long)getpid()))
+    if (usec && (wpid == NULL || atol(wpid) == (long)getpid())) {
         sd_watchdog = (double)strtoull(usec, NULL, 10) / 2e6;
+        snprintf(sd_usec, sizeof(sd_usec), "%s", usec);
+    }
     unsetenv("WATCHDOG_USEC");
     unsetenv("WATCHDOG_PID");
     const char *path = getenv("NOTIFY_SOCKET");
@@ -44,6 +48,7 @@ hn_sdnotify_init(void)
         unsetenv("NOTIFY_SOCKET");
         return;
     }
+    snprintf(sd_env, sizeof(sd_env), "%s", path);
     memset(&sd_addr, 0, sizeof(sd_addr));
     sd_addr.sun_family = AF_UNIX;
     size_t n = strlen(path);
@@ -52,6 +57,19 @@ hn_sdnotify_init(void)
         sd_addr.sun_path[0] = '\0'; /* abstract namespace */
     sd_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     unsetenv("NOTIFY_SOCKET");
+}
+
+void
+hn_sdnotify_export(void)
+{
+    if (sd_env[0])
+        setenv("NOTIFY_SOCKET", sd_env, 1);
+    if (sd_usec[0]) {
+        char pid[16];
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        setenv("WATCHDOG_USEC", sd_usec, 1);
+        setenv("WATCHDOG_PID", pid, 1);
+    }
 }
 
 void

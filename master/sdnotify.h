@@ -15,5 +15,9 @@ void hn_sdnotify(const char *fmt, ...) HN_PRINTF(1, 2);
 /* Seconds between WATCHDOG=1 pings (half of WatchdogSec), 0 when systemd
  * does not watch us. */
 double hn_sdnotify_watchdog_interval(void);
+/* In a child about to execute the next master (upgrade.h): put back what
+ * hn_sdnotify_init took out of the environment, WATCHDOG_PID naming the
+ * child. */
+void hn_sdnotify_export(void);
 
 #endif

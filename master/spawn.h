@@ -31,7 +31,7 @@ typedef struct hn_spawn_ctx {
     struct ev_loop *master_loop; /* destroyed in the child */
     int ready_fd;                /* write end of the readiness pipe */
     int access_log_fd;           /* cfg's access log file (master/logfiles.h), or -1 */
-    int master_fds[4];           /* master-only descriptors the child closes; -1 unused */
+    int master_fds[5];           /* master-only descriptors the child closes; -1 unused */
     const int *chans;            /* the master ends of every worker's channel (-1 */
     size_t n_chans;              /* unused): the child closes them */
 } hn_spawn_ctx_t;

@@ -25,11 +25,12 @@ declare -A groups=(
     # the integration tests' clients and tools; python3-yaml for the
     # --dump-config round trip, git for the copies the tests build from,
     # chromium for the WebSocket browser test, slowhttptest for the slow
-    # client attacks, dpkg-dev/debhelper/lintian for the package test, which
-    # also runs systemd-analyze and systemctl on the installed units
+    # client attacks, wrk for the load across a binary upgrade,
+    # dpkg-dev/debhelper/lintian for the package test, which also runs
+    # systemd-analyze and systemctl on the installed units
     [test]="curl nghttp2-client openssl procps iproute2 git
         python3 python3-pytest python3-h2 python3-websockets python3-httpx python3-yaml
-        chromium slowhttptest
+        chromium slowhttptest wrk
         dpkg-dev debhelper lintian systemd"
     [sanitizers]="valgrind"
     # the peers (nginx, h2o, Hypercorn) and the load tools of bench/; wslay

@@ -48,8 +48,12 @@ exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --show-possi
 EOF
     chmod 755 "$work/vg-hornet" "$work"
     set +e
+    # test_upgrade replaces the binary a master runs and has it run again:
+    # under this wrapper the master's own argv[0] is the real binary, which
+    # it would run without valgrind. Its code runs under ASan above.
     HORNET_BIN=$work/vg-hornet HORNET_UNDER_VALGRIND=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-        "$not_here" tests/integration 2>&1 | tee "$work/pytest.log"
+        "$not_here" --ignore="$work/tests/integration/test_upgrade.py" tests/integration 2>&1 |
+        tee "$work/pytest.log"
     set -e
     summary=$(tail -n 1 "$work/pytest.log")
     passed=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)

@@ -1,6 +1,7 @@
 """Managing a running hornet: `hornet -s stop|quit|reopen|reload` through the PID file
 (reload waits for the outcome and fails when the reload was refused), and systemd's notify
-protocol (READY, RELOADING with MONOTONIC_USEC, STATUS, ERRNO, STOPPING)."""
+protocol (READY, RELOADING with MONOTONIC_USEC, STATUS, ERRNO, STOPPING). `-s upgrade` is
+test_upgrade.py's."""
 import os
 import re
 import shlex
@@ -123,7 +124,7 @@ def test_s_without_a_pid_file(hornet_bin, tmp_path):
     p = run_hornet(["-c", str(cfg), "-s", "reload"])
     assert p.returncode == 1 and "pid_path" in p.stderr
     p = run_hornet(["-c", str(cfg), "-s", "bogus"])
-    assert p.returncode == 2 and "expected stop, quit, reopen or reload" in p.stderr
+    assert p.returncode == 2 and "expected stop, quit, reopen, reload or upgrade" in p.stderr
 
 
 def untouched(pid):
