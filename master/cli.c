@@ -47,7 +47,7 @@ static void print_flag(FILE *out, const char *spec, const char *text);
 static const struct option base_options[] = {
     {"config", required_argument, NULL, 'c'},
     {"test", no_argument, NULL, 't'},
-    {"dump-config", no_argument, NULL, OPT_DUMP},
+    {"dump-config", optional_argument, NULL, OPT_DUMP},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"signal", required_argument, NULL, 's'},
@@ -78,6 +78,12 @@ hn_cli_parse(int argc, char **argv, hn_cli_t *cli, hn_err_t *err)
             break;
         case OPT_DUMP:
             dump = true;
+            if (optarg && strcmp(optarg, "running") != 0) {
+                hn_err_set(err, 0, "--dump-config=%s: expected --dump-config or "
+                           "--dump-config=running", optarg);
+                rc = HN_ERR;
+            }
+            cli->dump_running = optarg != NULL;
             break;
         case 'v':
             version = true;
@@ -176,6 +182,8 @@ hn_cli_usage(FILE *out)
     print_flag(out, "-t, --test", "check what start-up checks (logs, user, apps) and exit "
                "(0: valid)\n");
     print_flag(out, "    --dump-config", "print the effective configuration as YAML and exit\n");
+    print_flag(out, "    --dump-config=running", "print the configuration the master named by "
+               "pid_path runs (its last start, reload or upgrade that completed)\n");
     print_flag(out, "-s, --signal NAME", "signal the running master through pid_path: stop, "
                "quit, reopen, reload or upgrade (the last three wait for the outcome)\n");
     print_flag(out, "-v, --version", "print the version and exit\n");

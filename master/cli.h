@@ -19,7 +19,8 @@ typedef enum hn_cli_action {
     HN_CLI_TEST,        /* -t: validate the config, exit 0 or 1 */
     HN_CLI_HELP,        /* -h */
     HN_CLI_VERSION,     /* -v */
-    HN_CLI_DUMP_CONFIG, /* --dump-config: print the effective config as YAML */
+    HN_CLI_DUMP_CONFIG, /* --dump-config: print the effective config as YAML (=running:
+                         * the one the running master serves with) */
     HN_CLI_SIGNAL,      /* -s stop|quit|reopen|reload: signal the running master */
 } hn_cli_action_t;
 
@@ -30,6 +31,7 @@ typedef struct hn_cli {
     const char *config_file; /* -c FILE, or NULL; borrows argv */
     const char *app;         /* APP, or NULL; borrows argv */
     const char *signal_name; /* -s NAME, or NULL; borrows argv */
+    bool dump_running;       /* --dump-config=running: the running master's */
     bool no_args;            /* argc == 1 */
 
     /* config flags in command-line order; values borrow argv */

@@ -190,6 +190,52 @@ hn_control_status_remove(const char *pid_path)
         status_path(pid_path, kind, path, sizeof(path));
         unlink(path);
     }
+    snprintf(path, sizeof(path), "%s.config", pid_path);
+    unlink(path);
+}
+
+void
+hn_control_config_write(const char *pid_path, const hn_config_t *cfg, unsigned generation)
+{
+    if (pid_path == NULL)
+        return;
+    char path[4096], tmp[4200], when[64];
+    snprintf(path, sizeof(path), "%s.config", pid_path);
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return;
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", localtime_r(&now, &tm));
+    fprintf(f, "# the configuration hornet master pid %d serves with: generation %u, since %s\n",
+            (int)getpid(), generation, when);
+    hn_cfg_dump(cfg, f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+int
+hn_control_print_config(const hn_config_t *cfg)
+{
+    if (cfg->pid_path == NULL) {
+        fprintf(stderr, "hornet: --dump-config=running: no pid_path: give the same -c/--pid as "
+                "the running server\n");
+        return 1;
+    }
+    char path[4096], buf[4096];
+    snprintf(path, sizeof(path), "%s.config", cfg->pid_path);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "hornet: --dump-config=running: %s: %s (is hornet running with "
+                "pid_path %s?)\n", path, strerror(errno), cfg->pid_path);
+        return 1;
+    }
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        fwrite(buf, 1, n, stdout);
+    fclose(f);
+    return 0;
 }
 
 /* Reads a status file: the latest attempt it names into *latest (unless

@@ -45,6 +45,14 @@ void hn_control_upgrade_status(const char *pid_path, unsigned long attempt, cons
 void hn_control_reopen_begin(const char *pid_path);
 void hn_control_reopen_status(const char *pid_path, const char *fmt, ...) HN_PRINTF(2, 3);
 void hn_control_status_remove(const char *pid_path);
+/* PID_PATH.config: cfg as hn_cfg_dump prints it, for `--dump-config=running`
+ * (a refused reload leaves what runs different from the file). Written at
+ * start and when a reload or an upgrade completes; removed with the
+ * status files. */
+void hn_control_config_write(const char *pid_path, const struct hn_config *cfg,
+                             unsigned generation);
+/* Client side: print the running master's configuration. The exit status. */
+int hn_control_print_config(const struct hn_config *cfg);
 
 /* Client side: signal the master named by cfg->pid_path, refusing a pid
  * that is not a hornet master. stop: fast stop (QUIT); quit: graceful stop

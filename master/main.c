@@ -85,6 +85,10 @@ main(int argc, char **argv)
         status = hn_control_signal(cfg, cli.signal_name);
         goto out;
     }
+    if (cli.action == HN_CLI_DUMP_CONFIG && cli.dump_running) {
+        status = hn_control_print_config(cfg);
+        goto out;
+    }
     if (cli.action == HN_CLI_DUMP_CONFIG) {
         hn_cfg_dump(cfg, stdout);
         status = 0;

@@ -291,7 +291,10 @@ announce(void)
     hn_log(HN_LOG_NOTICE, "%u worker(s) ready", M.n_slots);
     hn_sdnotify("READY=1\nMAINPID=%d\nSTATUS=serving with %u worker(s)", (int)getpid(),
                 M.n_slots);
-    /* started by an upgrade: the old master may drain now */
+    /* started by an upgrade: the old master may drain now, and what runs
+     * is this master's configuration */
+    if (M.upgraded)
+        hn_control_config_write(M.cfg->pid_path, M.cfg, atomic_load(&M.shm->generation));
     hn_upgrade_ready();
     M.spawn.master_fds[4] = -1; /* closed: the number may be reused */
 }
@@ -607,6 +610,7 @@ reload_check_ready(void)
     unsigned gen = (unsigned)atomic_load(&M.shm->generation);
     hn_log(HN_LOG_NOTICE, "reload complete: generation %u serving with %u worker(s)", gen,
            M.n_slots);
+    hn_control_config_write(M.cfg->pid_path, M.cfg, gen);
     char status[128];
     snprintf(status, sizeof(status), "serving generation %u with %u worker(s)", gen, M.n_slots);
     notify_reload_end(status, 0);
@@ -1286,8 +1290,10 @@ setup(hn_config_t *cfg, hn_err_t *err)
     M.shm = hn_shm_create(HN_SHM_RECORDS, err);
     if (M.shm == NULL)
         return HN_ERR;
-    if (generation > 0) /* the old master's count goes on */
+    if (M.upgraded) /* the old master's count goes on */
         atomic_store(&M.shm->generation, generation + 1);
+    if (!M.upgraded)
+        hn_control_config_write(cfg->pid_path, cfg, atomic_load(&M.shm->generation));
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
                                SIGTTIN, SIGTTOU};
     M.sigfd = hn_sigfd_open(sigs, HN_ARRAY_LEN(sigs));

@@ -58,6 +58,48 @@ def test_s_reload_reports_a_refusal(hornet_server, tmp_path):
     assert (r.status, r.body) == (200, HELLO)
 
 
+def running_config(srv):
+    p = run_hornet(["-c", srv.config_path, "--dump-config=running"])
+    assert p.returncode == 0, p.stderr
+    return p.stdout.splitlines()[0], yaml.safe_load(p.stdout)
+
+
+def test_dump_config_running_shows_what_runs_after_a_refused_reload(hornet_server, tmp_path):
+    srv = start(hornet_server, tmp_path, keep_alive_timeout="5s")
+    head, cfg = running_config(srv)
+    assert head.startswith("# the configuration hornet master pid %d serves with: "
+                           "generation 0, since " % srv.pid), head
+    assert cfg["keep_alive_timeout"] == "5s" and cfg["application_path"] == "builtin:hello"
+    # the file now says one thing and the master runs another
+    rewrite(srv, keep_alive_timeout="7s", application_path=str(tmp_path / "missing.so"))
+    assert control(srv, "reload").returncode == 1
+    p = run_hornet(["-c", srv.config_path, "--dump-config"])
+    assert yaml.safe_load(p.stdout)["keep_alive_timeout"] == "7s"
+    head, cfg = running_config(srv)
+    assert cfg["keep_alive_timeout"] == "5s" and cfg["application_path"] == "builtin:hello"
+    assert "generation 0" in head
+    rewrite(srv, keep_alive_timeout="7s")
+    assert control(srv, "reload").returncode == 0
+    head, cfg = running_config(srv)
+    assert cfg["keep_alive_timeout"] == "7s" and "generation 1" in head, head
+    # the output is a configuration file a master starts with
+    again = tmp_path / "again.yaml"
+    again.write_text(run_hornet(["-c", srv.config_path, "--dump-config=running"]).stdout)
+    assert run_hornet(["-t", "-c", str(again)]).returncode == 0
+    srv.stop()
+    p = run_hornet(["-c", srv.config_path, "--dump-config=running"])
+    assert p.returncode == 1
+    assert "hornet.pid.config: No such file or directory (is hornet running" in p.stderr
+
+
+def test_dump_config_running_usage(hornet_server, tmp_path):
+    p = run_hornet(["--dump-config=now"])
+    assert p.returncode == 2
+    assert "--dump-config=now: expected --dump-config or --dump-config=running" in p.stderr
+    p = run_hornet(["--dump-config=running"])
+    assert p.returncode == 1 and "no pid_path" in p.stderr, p.stderr
+
+
 def test_s_reload_past_the_status_file_of_a_killed_master(hornet_server, tmp_path):
     """A master killed with -9 leaves PID_PATH.status naming attempts the next master never
     makes: that one starts the file afresh, or -s reload would wait for them."""

@@ -241,6 +241,11 @@ def test_upgrade_keeps_unix_sockets_and_takes_the_new_worker_count(hornet_server
                 data += chunk
         assert data.startswith(b"HTTP/1.1 200") and data.endswith(HELLO), data
         assert serves(port)
+        # what runs is the new master's configuration
+        r = run_hornet(["-c", srv.config_path, "--dump-config=running"])
+        assert r.stdout.startswith("# the configuration hornet master pid %d serves with: "
+                                   "generation 2," % new), r.stdout
+        assert "\nworkers: 3\n" in r.stdout
         # the new master upgrades again: the numbering of the status file goes on
         new2 = new_master_of(upgrade(srv, binary))
         wait_until(lambda: not pid_alive(new), 30, what="the second old master to exit")
