@@ -1063,7 +1063,8 @@ upgrade_line(const char *line)
                      line + 6);
         else
             snprintf(M.up.why, sizeof(M.up.why), "%.440s", line + 6);
-    } else if (strcmp(line, "ready") == 0 && M.up.pid > 0) {
+    } else if (strncmp(line, "ready ", 6) == 0) {
+        M.up.pid = (pid_t)atol(line + 6);
         upgrade_handover();
     }
 }

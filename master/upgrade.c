@@ -105,7 +105,10 @@ tell(const char *fmt, const char *text)
 void
 hn_upgrade_ready(void)
 {
-    tell("ready%s\n", "");
+    /* with the pid: it may overtake the "pid N" of the child between */
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    tell("ready %s\n", pid);
 }
 
 void

@@ -12,7 +12,7 @@
  * it never looks like a worker of the old one (pidfile.h) and is no zombie
  * of it when it fails. The pipe carries lines: "pid N" (the new master's,
  * from the child between), "error TEXT" (the exec failed, or the new master
- * could not start and says why), "ready"; its end, with no "ready" before,
+ * could not start and says why), "ready N"; its end, with no "ready" before,
  * means the new master is gone.
  */
 #ifndef HN_MASTER_UPGRADE_H
