@@ -20,7 +20,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "master/migrate.h"
 #include "shared/cfg.h"
+#include "shared/log.h"
 #include "shared/mem.h"
 
 static int
@@ -53,6 +55,28 @@ tcp_socket(const hn_addr_t *a, int backlog, bool reuseport, hn_err_t *err)
         return -1;
     }
     return fd;
+}
+
+/* A new reuseport group: what a closing slot socket has queued moves to
+ * the others (migrate.h). Said once when the kernel will not, unless the
+ * sysctl does it for every group. */
+static void
+enable_migration(int fd)
+{
+    static bool warned;
+    if (hn_migrate_enable(fd) || warned)
+        return;
+    warned = true;
+    char v = '0';
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
+    if (f) {
+        v = (char)fgetc(f);
+        fclose(f);
+    }
+    if (v != '1')
+        hn_log(HN_LOG_INFO, "cannot attach the reuseport migration program (it needs CAP_BPF): "
+               "connections queued on a worker slot's socket when it closes are reset; "
+               "sysctl net.ipv4.tcp_migrate_req=1 keeps them");
 }
 
 /* One SO_REUSEPORT socket per slot. Slots that the open socket set had
@@ -93,6 +117,8 @@ open_tcp(hn_listen_item_t *it, const hn_listen_item_t *prev, int backlog, unsign
         it->fds[i] = tcp_socket(a, backlog, true, err);
         if (it->fds[i] < 0)
             return HN_ERR;
+        if (prev == NULL && i == 0)
+            enable_migration(it->fds[0]);
         if (port0 && i == 0) {
             /* port 0: every slot must share the port the kernel chose */
             socklen_t len = sizeof(a->sa);

@@ -7,7 +7,7 @@ import socket
 import subprocess
 
 from hornet_fixture import (Conn, build_request, free_port, http_request, listening_inodes,
-                            to_yaml, wait_until)
+                            pid_alive, socket_inodes, to_yaml, wait_until)
 
 HELLO = b"Hello, world!"
 
@@ -181,6 +181,31 @@ def test_ttou_serves_the_connections_queued_on_the_removed_slot(hornet_server):
             os.kill(pid, signal.SIGCONT)
     assert_all_served(conns)
     srv.wait_workers(2)
+    assert srv.stop() == 0
+
+
+def test_queue_of_a_removed_slot_whose_worker_dies_moves_to_the_others(hornet_server):
+    """The removed slot's worker never takes its queue (it is killed while stopped): the
+    master's reuseport migration program moves what was queued on that socket, as it closes,
+    to the remaining ones (without it, about half of these connections were reset)."""
+    srv, port = start(hornet_server, 2, worker_timeout=0)
+    workers = srv.workers()
+    before = listening_inodes(port)
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        conns = queue_requests(port, 30)
+        srv.send_signal(signal.SIGTTOU)
+        wait_log(srv, "SIGTTOU: 1 worker(s), 2 before")
+        (removed,) = before - socket_inodes(srv.pid)
+        (doomed,) = [pid for pid in workers if removed in socket_inodes(pid)]
+        os.kill(doomed, signal.SIGKILL)
+        wait_until(lambda: len(listening_inodes(port)) == 1, 10, what="the slot's socket closed")
+    finally:
+        for pid in workers:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGCONT)
+    assert_all_served(conns)
     assert srv.stop() == 0
 
 
