@@ -50,9 +50,12 @@ EOF
     set +e
     # test_upgrade replaces the binary a master runs and has it run again:
     # under this wrapper the master's own argv[0] is the real binary, which
-    # it would run without valgrind. Its code runs under ASan above.
+    # it would run without valgrind. test_python: the interpreter's own
+    # allocator needs suppressions of its own here, not written yet. Both
+    # run under ASan above.
     HORNET_BIN=$work/vg-hornet HORNET_UNDER_VALGRIND=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-        "$not_here" --ignore="$work/tests/integration/test_upgrade.py" tests/integration 2>&1 |
+        "$not_here" --ignore="$work/tests/integration/test_upgrade.py" \
+        --ignore="$work/tests/integration/test_python.py" tests/integration 2>&1 |
         tee "$work/pytest.log"
     set -e
     summary=$(tail -n 1 "$work/pytest.log")

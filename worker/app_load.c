@@ -8,10 +8,12 @@
 #endif
 #include "worker/app_load.h"
 
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "include/hornet/app.h"
 #include "shared/cfg.h"
@@ -52,12 +54,75 @@ split_spec(const char *spec, char *path, size_t path_size, char *symbol, size_t 
     snprintf(symbol, sym_size, "%s", colon && colon[1] ? colon + 1 : "app");
 }
 
+/* Hypercorn's MODULE[:ATTR]: a dotted Python name before the colon. A C
+ * application is named by its file, with a '/' or as NAME.so. */
+static bool
+is_python_spec(const char *spec)
+{
+    size_t n = strcspn(spec, ":");
+    if (n == 0 || (n > 3 && memcmp(spec + n - 3, ".so", 3) == 0))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)spec[i]) && spec[i] != '_' && spec[i] != '.')
+            return false;
+    return !isdigit((unsigned char)spec[0]) && spec[0] != '.';
+}
+
+typedef const hornet_app_t *(*python_factory_t)(const char *spec, const char *mode, char *err,
+                                                size_t size);
+
+/* hornet-python.so beside this binary (a build tree), else where make
+ * install puts it. RTLD_GLOBAL: Python's extension modules find
+ * libpython's symbols through it. */
+static python_factory_t
+python_bridge(hn_err_t *err)
+{
+    static python_factory_t factory;
+    if (factory)
+        return factory;
+    char exe[4096], path[4200];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    snprintf(path, sizeof(path), "%.*s/hornet-python.so", slash ? (int)(slash - exe) : 1,
+             slash ? exe : ".");
+    if (access(path, R_OK) != 0)
+        snprintf(path, sizeof(path), "%s/hornet-python.so", HN_PKGLIBDIR);
+    void *handle = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    if (handle == NULL) {
+        hn_err_set(err, 0, "NoAppError: the Python bridge %s cannot be loaded: %s (hornet "
+                   "built --without-python, or without python3-dev?)", path, dlerror());
+        return NULL;
+    }
+    factory = (python_factory_t)dlsym(handle, "hornet_python_app");
+    if (factory == NULL)
+        hn_err_set(err, 0, "NoAppError: %s is not hornet's Python bridge", path);
+    return factory;
+}
+
+static const hornet_app_t *
+load_python(const char *spec, int app_mode, hn_err_t *err)
+{
+    python_factory_t factory = python_bridge(err);
+    if (factory == NULL)
+        return NULL;
+    static const char *const modes[] = {
+        [HN_CFG_APP_AUTO] = "auto", [HN_CFG_APP_ASGI] = "asgi", [HN_CFG_APP_SIMPLE] = "simple"};
+    char msg[sizeof(err->msg) - 32];
+    const hornet_app_t *app = factory(spec, modes[app_mode], msg, sizeof(msg));
+    if (app == NULL)
+        hn_err_set(err, 0, "NoAppError: %s: %s", spec, msg);
+    return app;
+}
+
 const hornet_app_t *
-hn_app_load(const char *spec, hn_err_t *err)
+hn_app_load(const char *spec, int app_mode, hn_err_t *err)
 {
     static const char prefix[] = "builtin:";
     if (strncmp(spec, prefix, sizeof(prefix) - 1) == 0)
         return load_builtin(spec, spec + sizeof(prefix) - 1, err);
+    if (is_python_spec(spec))
+        return load_python(spec, app_mode, err);
 
     char path[4096], symbol[256];
     split_spec(spec, path, sizeof(path), symbol, sizeof(symbol));

@@ -1,8 +1,11 @@
 /*
  * app_load.h - finding an application: `builtin:NAME` from the table of
- * built-in apps, or `PATH.so[:SYMBOL]` (SYMBOL defaults to `app`) with
- * dlopen. Errors start with "NoAppError: " (Hypercorn's name) and say what
- * failed: the path, dlerror's text, the missing symbol, the ABI version.
+ * built-in apps, `PATH.so[:SYMBOL]` (SYMBOL defaults to `app`) with dlopen,
+ * or a Python application as Hypercorn names it, `MODULE[:ATTR]` (a dotted
+ * module name: no '/', not ending in .so), through the Python bridge
+ * (hornet-python.so, python/bridge.c), loaded on first use. Errors start
+ * with "NoAppError: " (Hypercorn's name) and say what failed: the path,
+ * dlerror's text, the missing symbol, the ABI version, the Python error.
  */
 #ifndef HN_WORKER_APP_LOAD_H
 #define HN_WORKER_APP_LOAD_H
@@ -11,7 +14,9 @@
 
 struct hornet_app;
 
-const struct hornet_app *hn_app_load(const char *spec, hn_err_t *err);
+/* app_mode: hn_cfg_app_mode_t, which a Python application is checked
+ * against as it loads. */
+const struct hornet_app *hn_app_load(const char *spec, int app_mode, hn_err_t *err);
 
 /* Simple mode or event mode, given app_mode (hn_cfg_app_mode_t). An app in
  * the wrong mode for what it exports is an error. */

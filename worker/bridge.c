@@ -81,7 +81,7 @@ add_route(const char *prefix, const char *spec, hn_err_t *err)
     hn_bridge_route_t *rt = &b_routes[b_n_routes];
     rt->prefix = prefix;
     rt->prefix_len = strlen(prefix);
-    rt->app = hn_app_load(spec, err);
+    rt->app = hn_app_load(spec, b_cfg->app_mode, err);
     if (rt->app == NULL)
         return HN_ERR;
     if (hn_app_mode(rt->app, b_cfg->app_mode, spec, &rt->is_simple, err) != HN_OK)
@@ -492,6 +492,16 @@ api_response_body(hornet_request_t *hr, const void *data, size_t len, bool more_
     return hn_response_write(r, data, len, !more_body) == HN_OK ? HORNET_OK : HORNET_EGONE;
 }
 
+static void
+api_abort(hornet_request_t *hr)
+{
+    hn_request_t *r = REQ(hr);
+    if (BREQ(r)->is_ended || r->aborted)
+        return;
+    hn_log(HN_LOG_NOTICE, "application %s: aborted its response", BREQ(r)->route->app->name);
+    r->ops->abort(r);
+}
+
 static int
 api_response_file(hornet_request_t *hr, int fd, off_t offset, size_t len, bool more_body)
 {
@@ -775,6 +785,9 @@ static const hornet_api_t b_api = {
     .timer_start = hn_timer_start,
     .timer_stop = hn_timer_stop,
     .timer_free = hn_timer_free,
+    .io_new = hn_io_new,
+    .io_free = hn_io_free,
+    .abort = api_abort,
     .log = api_log,
     .config = api_config,
     .now = api_now,

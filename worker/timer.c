@@ -1,6 +1,6 @@
 /*
- * timer.c - see timer.h. A timer may be freed from its own callback, so the
- * callback wrapper touches nothing after calling the app.
+ * timer.c - see timer.h. A timer (or io watcher) may be freed from its own
+ * callback, so the callback wrappers touch nothing after calling the app.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -67,4 +67,39 @@ hn_timer_free(struct hornet_timer *t)
         return;
     ev_timer_stop(t_loop, &t->w);
     free(t);
+}
+
+struct hornet_io {
+    ev_io w;
+    void (*cb)(struct hornet_io *io, void *ud);
+    void *ud;
+};
+
+static void
+on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct hornet_io *io = HN_CONTAINER_OF(w, struct hornet_io, w);
+    io->cb(io, io->ud);
+}
+
+struct hornet_io *
+hn_io_new(int fd, void (*cb)(struct hornet_io *io, void *ud), void *ud)
+{
+    struct hornet_io *io = hn_xmalloc(sizeof(*io));
+    ev_io_init(&io->w, on_io, fd, EV_READ);
+    io->cb = cb;
+    io->ud = ud;
+    ev_io_start(t_loop, &io->w);
+    return io;
+}
+
+void
+hn_io_free(struct hornet_io *io)
+{
+    if (io == NULL)
+        return;
+    ev_io_stop(t_loop, &io->w);
+    free(io);
 }

@@ -75,6 +75,7 @@ extern "C" {
 typedef struct hornet_request hornet_request_t; /* one HTTP request or WebSocket */
 typedef struct hornet_lifespan hornet_lifespan_t;
 typedef struct hornet_timer hornet_timer_t;
+typedef struct hornet_io hornet_io_t;
 
 typedef struct hornet_header {
     const char *name; /* request headers: lower-case */
@@ -227,6 +228,18 @@ typedef struct hornet_api {
      * that is still open. */
     int (*websocket_close_code)(const hornet_request_t *req, const char **reason,
                                 size_t *reason_len);
+
+    /* Readiness of a descriptor the app owns, on the worker's loop: for an
+     * event loop embedded in the app (the Python bridge's asyncio). cb runs
+     * whenever fd is readable (level-triggered) until io_free, which is
+     * safe from inside cb; the descriptor stays the app's to close. */
+    hornet_io_t *(*io_new)(int fd, void (*cb)(hornet_io_t *io, void *ud), void *ud);
+    void (*io_free)(hornet_io_t *io);
+    /* End the exchange at once, for an app that failed after its response
+     * started (ASGI: the server resets the connection): HTTP/1.1 closes the
+     * connection, HTTP/2 resets the stream. on_disconnect follows from the
+     * loop, as for a client that went away. */
+    void (*abort)(hornet_request_t *req);
 } hornet_api_t;
 
 /* Simple mode (the WSGI counterpart): the whole request in, the whole

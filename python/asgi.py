@@ -1,0 +1,292 @@
+# asgi.py - the Python half of hornet's Python bridge (python/bridge.c): loads
+# an application the way Hypercorn does, and runs ASGI 3 scopes on an asyncio
+# loop that the worker's libev loop drives (bridge.c calls pump() after every
+# event it delivers, when the loop's selector is readable, and when its next
+# timer is due). Compiled into hornet-python.so; `_hornet` is the C half.
+#
+# Requests are objects the C half creates per scope (new_http) and feeds
+# (push, disconnect, pause, resume); their `h` is the C request handle, set
+# to None the moment the request is gone, so a task that outlives it sends
+# into nothing instead of into freed memory.
+
+import asyncio
+import collections
+import importlib
+import inspect
+import os
+import sys
+import traceback
+
+import _hornet
+
+EAGAIN = -4
+EGONE = -2
+ASGI = {"version": "3.0", "spec_version": "2.3"}
+
+loop = asyncio.new_event_loop()
+asyncio.set_event_loop(loop)
+
+
+class NoAppError(Exception):
+    pass
+
+
+def load(spec, mode):
+    """Hypercorn's load_application: MODULE[:ATTR], ATTR defaulting to app and possibly a
+    call such as create_app(); the working directory on sys.path. Returns the app."""
+    module_name, _, attr = spec.partition(":")
+    attr = attr or "app"
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            raise NoAppError("cannot import module %s: no such module in %s or the Python "
+                             "path" % (module_name, cwd)) from None
+        raise
+    try:
+        app = eval(attr, vars(module))  # Hypercorn does the same for "create_app()"
+    except NameError:
+        raise NoAppError("module %s has no attribute %s" % (module_name, attr)) from None
+    asgi = is_asgi(app)
+    if mode == "simple" or (mode == "auto" and not asgi):
+        if not callable(app):
+            raise NoAppError("%s is %r, which is not an application" % (spec, app))
+        raise NoAppError("%s is a WSGI application (or not an async callable); this hornet "
+                         "runs ASGI 3 applications, WSGI is not supported yet" % spec)
+    if not asgi:
+        raise NoAppError("%s is not an ASGI 3 application (an async callable of scope, "
+                         "receive, send), as app_mode asgi requires" % spec)
+    return app
+
+
+def describe(exc):
+    """Why loading failed, for the start-up error: NoAppError's own words, or the traceback
+    of an error in the application's import without this file's and importlib's frames."""
+    if isinstance(exc, NoAppError):
+        return str(exc)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename != __file__ and not f.filename.startswith("<frozen")
+              and "/importlib/" not in f.filename]
+    return "".join(["Traceback (most recent call last):\n"] + traceback.format_list(frames) +
+                   traceback.format_exception_only(type(exc), exc))
+
+
+def is_asgi(app):
+    """Hypercorn's is_asgi: a coroutine function, or an object whose __call__ is one."""
+    if inspect.iscoroutinefunction(app):
+        return True
+    call = getattr(app, "__call__", None)
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def log_exception(what, exc):
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    _hornet.log(1, "%s\n%s" % (what, text.rstrip()))
+
+
+def pump():
+    """Run what is ready: one pass of the loop at a time, until nothing is, bounded so a
+    task that keeps rescheduling itself cannot hold the worker. Returns the seconds until
+    the next timer, or -1 for none."""
+    for _ in range(64):
+        loop.stop()
+        loop.run_forever()
+        if not loop._ready:
+            break
+    if loop._ready:
+        return 0.0
+    if loop._scheduled:
+        return max(0.0, loop._scheduled[0]._when - loop.time())
+    return -1.0
+
+
+def selector_fd():
+    return loop._selector.fileno()
+
+
+class HTTP:
+    """One http scope: receive() gives what C pushed, send() calls into C."""
+
+    __slots__ = ("h", "events", "waiter", "resumed", "paused", "started", "ended", "task")
+
+    def __init__(self, h):
+        self.h = h
+        self.events = collections.deque()
+        self.waiter = None
+        self.resumed = None
+        self.paused = False
+        self.started = False
+        self.ended = False
+        self.task = None
+
+    def _wake(self):
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def push(self, body, more_body):
+        self.events.append({"type": "http.request", "body": body, "more_body": more_body})
+        self._wake()
+
+    def disconnect(self, completed):
+        self.h = None
+        self.events.append({"type": "http.disconnect"})
+        self._wake()
+        self.resume()
+        if not completed and self.task is not None and not self.task.done() and \
+                not self.ended:
+            pass  # the app hears http.disconnect on its next receive, as in Hypercorn
+
+    def pause(self):
+        self.paused = True
+
+    def resume(self):
+        self.paused = False
+        r = self.resumed
+        if r is not None and not r.done():
+            r.set_result(None)
+
+    async def receive(self):
+        while not self.events:
+            self.waiter = loop.create_future()
+            await self.waiter
+        return self.events.popleft()
+
+    async def send(self, message):
+        t = message["type"]
+        h = self.h
+        if t == "http.response.start":
+            if self.started:
+                raise RuntimeError("Unexpected ASGI message 'http.response.start' after the "
+                                   "response started")
+            self.started = True
+            if h is None:
+                return
+            rc = _hornet.response_start(h, int(message["status"]),
+                                        message.get("headers", ()),
+                                        bool(message.get("trailers", False)))
+        elif t == "http.response.body":
+            if not self.started:
+                raise RuntimeError("Unexpected ASGI message 'http.response.body' before "
+                                   "'http.response.start'")
+            more = bool(message.get("more_body", False))
+            if not more:
+                self.ended = True
+            if h is None:
+                return
+            body = message.get("body", b"")
+            rc = _hornet.response_body(h, body, more)
+            while rc == EAGAIN and self.h is not None:
+                await self._resumed()
+                rc = _hornet.response_body(self.h, body, more) if self.h else EGONE
+            if self.paused and self.h is not None:
+                await self._resumed()
+        elif t == "http.response.trailers":
+            if h is None:
+                return
+            rc = _hornet.response_trailers(h, message.get("headers", ()),
+                                           bool(message.get("more_trailers", False)))
+        else:
+            raise RuntimeError("Unexpected ASGI message %r in an http scope" % t)
+        if rc == -1:
+            raise RuntimeError("Unexpected ASGI message %r" % t)
+        if rc == -3:
+            raise ValueError("invalid ASGI message %r" % (message,))
+
+    async def _resumed(self):
+        self.resumed = loop.create_future()
+        await self.resumed
+
+    def done(self, task):
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log_exception("Error in ASGI application", exc)
+        elif not self.started:
+            _hornet.log(1, "ASGI application returned without starting a response")
+        elif not self.ended:
+            _hornet.log(1, "ASGI application returned without completing the response")
+        h = self.h
+        if h is None:
+            return
+        if not self.started:
+            body = b"Internal Server Error"
+            _hornet.response_start(h, 500, [(b"content-type", b"text/plain; charset=utf-8"),
+                                            (b"content-length", b"%d" % len(body))], False)
+            _hornet.response_body(h, body, False)
+        elif not self.ended:
+            _hornet.abort(h)
+
+
+def new_http(app, h, scope, state):
+    r = HTTP(h)
+    if state is not None:
+        scope["state"] = state.copy()
+    scope["asgi"] = ASGI
+    r.task = loop.create_task(app(scope, r.receive, r.send))
+    r.task.add_done_callback(r.done)
+    return r
+
+
+class Lifespan:
+    """The worker's lifespan scope: startup and shutdown answered through C."""
+
+    def __init__(self, app, index):
+        self.app = app
+        self.index = index
+        self.events = collections.deque()
+        self.waiter = None
+        self.state = {}
+        self.task = None
+        self.pending = None  # the event C waits for an answer to, or None
+
+    def event(self, ev):
+        self.pending = ev
+        if self.task is None:
+            scope = {"type": "lifespan", "asgi": ASGI, "state": self.state}
+            self.task = loop.create_task(self.app(scope, self.receive, self.send))
+            self.task.add_done_callback(self.done)
+        self.events.append({"type": "lifespan.%s" % ev})
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def receive(self):
+        while not self.events:
+            self.waiter = loop.create_future()
+            await self.waiter
+        return self.events.popleft()
+
+    async def send(self, message):
+        t = message["type"]
+        for ev in ("startup", "shutdown"):
+            if t == "lifespan.%s.complete" % ev:
+                self.answer(ev, None)
+                return
+            if t == "lifespan.%s.failed" % ev:
+                self.answer(ev, message.get("message", ""))
+                return
+        raise RuntimeError("Unexpected ASGI message %r in a lifespan scope" % t)
+
+    def answer(self, ev, failure):
+        if self.pending != ev:
+            return
+        self.pending = None
+        _hornet.lifespan_answer(self.index, ev == "startup", failure)
+
+    def done(self, task):
+        # An app that does not speak lifespan raises at once (Hypercorn: "ASGI
+        # Framework Lifespan error, continuing without Lifespan support")
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if self.pending == "startup" and not self.state:
+                _hornet.log(4, "ASGI Framework Lifespan error, continuing without Lifespan "
+                            "support: %r" % exc)
+            else:
+                log_exception("Error in the ASGI lifespan", exc)
+        if self.pending is not None:
+            self.answer(self.pending, None)

@@ -1,0 +1,639 @@
+/*
+ * bridge.c - hornet-python.so, the Python bridge: runs ASGI 3 applications
+ * named as Hypercorn names them (`module:app`, `pkg.mod:create_app()`) in
+ * every worker, as applications on the public ABI (hornet/app.h). The
+ * worker loads this module only when a Python application is configured
+ * (worker/app_load.c), so hornet itself never links libpython.
+ *
+ * One interpreter per worker, initialised on the first load, after fork.
+ * The Python half (asgi.py, compiled in) owns the asyncio loop; this half
+ * turns the server's events into calls on it and drives the loop from the
+ * worker's libev loop: after every event delivered, when the loop's
+ * selector descriptor is readable (its own I/O, and wake-ups from other
+ * threads), and when its next timer is due. The GIL is released whenever
+ * control goes back to the worker's loop, so threads (run_in_executor)
+ * run while the worker waits.
+ *
+ * The server's callbacks carry no application pointer, so each Python
+ * application gets its own hornet_app_t whose on_request and on_lifespan
+ * are one of MAX_APPS fixed trampolines.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "include/hornet/app.h"
+
+#define MAX_APPS 8
+#define MAX_STACK_HEADERS 32
+
+static const char glue_source[] =
+#include "python/asgi_py.h"
+    ;
+
+typedef struct pyapp {
+    PyObject *app;           /* the ASGI callable */
+    PyObject *lifespan;      /* asgi.Lifespan, once the worker's lifespan began */
+    hornet_lifespan_t *ls;   /* waiting for an answer, or NULL */
+    hornet_lifespan_event_t ls_event;
+    char name[256];
+} pyapp_t;
+
+static const hornet_api_t *api;
+static PyObject *glue, *fn_pump, *fn_new_http, *fn_selector_fd, *cls_lifespan;
+static PyObject *s_push, *s_disconnect, *s_pause, *s_resume, *s_event, *s_state;
+static pyapp_t apps[MAX_APPS];
+static hornet_app_t app_tables[MAX_APPS];
+static size_t n_apps;
+static hornet_timer_t *pump_timer;
+static hornet_io_t *selector_io;
+static PyThreadState *saved_tstate; /* the GIL is released while the worker waits */
+static int depth;                   /* nested entries from the server */
+static bool pumping, pump_again;
+
+/* --- the GIL around entries from the server ------------------------------ */
+
+static void
+enter(void)
+{
+    if (depth++ == 0 && saved_tstate) {
+        PyEval_RestoreThread(saved_tstate);
+        saved_tstate = NULL;
+    }
+}
+
+static void pump(void);
+
+/* Leaving the last nested entry: run what the event made ready, then let
+ * the GIL go. */
+static void
+leave(void)
+{
+    if (depth == 1)
+        pump();
+    if (--depth == 0)
+        saved_tstate = PyEval_SaveThread();
+}
+
+/* The pending exception (a new reference, its traceback attached), or
+ * NULL; cleared. Python 3.12's PyErr_GetRaisedException. */
+static PyObject *
+take_exception(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL)
+        return NULL;
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+/* The current Python exception, with its traceback, to the error log. */
+static void
+log_py_error(const char *what)
+{
+    PyObject *exc = take_exception();
+    if (exc == NULL)
+        return;
+    PyObject *tb = PyImport_ImportModule("traceback");
+    PyObject *lines = tb ? PyObject_CallMethod(tb, "format_exception", "O", exc) : NULL;
+    PyObject *sep = PyUnicode_FromString("");
+    PyObject *text = lines && sep ? PyUnicode_Join(sep, lines) : NULL;
+    const char *s = text ? PyUnicode_AsUTF8(text) : NULL;
+    api->log(HORNET_LOG_ERROR, "%s\n%s", what, s ? s : "(no traceback)");
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(sep);
+    Py_XDECREF(lines);
+    Py_XDECREF(tb);
+    Py_DECREF(exc);
+}
+
+/* --- driving the asyncio loop ------------------------------------------- */
+
+static void
+on_pump_timer(hornet_timer_t *t, void *ud)
+{
+    (void)t;
+    (void)ud;
+    enter();
+    leave();
+}
+
+static void
+on_selector(hornet_io_t *io, void *ud)
+{
+    (void)io;
+    (void)ud;
+    enter();
+    leave();
+}
+
+static void
+pump(void)
+{
+    if (pumping) {
+        pump_again = true;
+        return;
+    }
+    pumping = true;
+    double next = -1;
+    do {
+        pump_again = false;
+        PyObject *r = PyObject_CallNoArgs(fn_pump);
+        if (r == NULL) {
+            log_py_error("the asyncio loop failed");
+            break;
+        }
+        next = PyFloat_AsDouble(r);
+        Py_DECREF(r);
+    } while (pump_again);
+    pumping = false;
+    if (pump_timer == NULL)
+        pump_timer = api->timer_new(on_pump_timer, NULL);
+    if (next >= 0)
+        api->timer_start(pump_timer, next, 0);
+    else
+        api->timer_stop(pump_timer);
+    if (selector_io == NULL) {
+        PyObject *fd = PyObject_CallNoArgs(fn_selector_fd);
+        if (fd != NULL) {
+            selector_io = api->io_new((int)PyLong_AsLong(fd), on_selector, NULL);
+            Py_DECREF(fd);
+        } else {
+            log_py_error("the asyncio loop has no selector");
+        }
+    }
+}
+
+/* --- the _hornet module: what asgi.py calls ------------------------------ */
+
+static hornet_request_t *
+handle_of(PyObject *h)
+{
+    return (hornet_request_t *)PyLong_AsVoidPtr(h);
+}
+
+/* headers: an iterable of (bytes, bytes) pairs. *out points at stack (when
+ * n <= MAX_STACK_HEADERS) or at memory to PyMem_Free; the values borrow
+ * from *keep, to release after the call. -1 with an exception set. */
+static Py_ssize_t
+headers_of(PyObject *headers, hornet_header_t *stack, hornet_header_t **out, PyObject **keep)
+{
+    PyObject *seq = PySequence_Fast(headers, "headers must be an iterable of pairs");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    hornet_header_t *h = n <= MAX_STACK_HEADERS ? stack : PyMem_Calloc((size_t)n, sizeof(*h));
+    if (h == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+        if ((!PyTuple_Check(pair) && !PyList_Check(pair)) || PySequence_Fast_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a header must be a (name, value) pair of bytes");
+            goto fail;
+        }
+        /* borrowed: the pair, held by seq, holds them */
+        PyObject *name = PySequence_Fast_GET_ITEM(pair, 0);
+        PyObject *value = PySequence_Fast_GET_ITEM(pair, 1);
+        if (!PyBytes_Check(name) || !PyBytes_Check(value)) {
+            PyErr_Format(PyExc_TypeError, "header names and values must be bytes, got %R",
+                         pair);
+            goto fail;
+        }
+        h[i].name = PyBytes_AS_STRING(name);
+        h[i].name_len = (size_t)PyBytes_GET_SIZE(name);
+        h[i].value = PyBytes_AS_STRING(value);
+        h[i].value_len = (size_t)PyBytes_GET_SIZE(value);
+    }
+    *out = h;
+    *keep = seq;
+    return n;
+fail:
+    if (h != stack)
+        PyMem_Free(h);
+    Py_DECREF(seq);
+    return -1;
+}
+
+static PyObject *
+py_response_start(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h, *headers, *keep;
+    int status, trailers;
+    if (!PyArg_ParseTuple(args, "OiOp", &h, &status, &headers, &trailers))
+        return NULL;
+    hornet_header_t stack[MAX_STACK_HEADERS], *hv;
+    Py_ssize_t n = headers_of(headers, stack, &hv, &keep);
+    if (n < 0)
+        return NULL;
+    depth++;
+    int rc = api->response_start(handle_of(h), status, hv, (size_t)n, trailers);
+    depth--;
+    if (hv != stack)
+        PyMem_Free(hv);
+    Py_DECREF(keep);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *
+py_response_body(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h;
+    Py_buffer body;
+    int more;
+    if (!PyArg_ParseTuple(args, "Oy*p", &h, &body, &more))
+        return NULL;
+    depth++;
+    int rc = api->response_body(handle_of(h), body.buf, (size_t)body.len, more);
+    depth--;
+    PyBuffer_Release(&body);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *
+py_response_trailers(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h, *headers, *keep;
+    int more;
+    if (!PyArg_ParseTuple(args, "OOp", &h, &headers, &more))
+        return NULL;
+    hornet_header_t stack[MAX_STACK_HEADERS], *hv;
+    Py_ssize_t n = headers_of(headers, stack, &hv, &keep);
+    if (n < 0)
+        return NULL;
+    depth++;
+    int rc = api->response_trailers(handle_of(h), hv, (size_t)n, more);
+    depth--;
+    if (hv != stack)
+        PyMem_Free(hv);
+    Py_DECREF(keep);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *
+py_abort(PyObject *self, PyObject *h)
+{
+    (void)self;
+    depth++;
+    api->abort(handle_of(h));
+    depth--;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_lifespan_answer(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned index;
+    int startup;
+    PyObject *failure;
+    if (!PyArg_ParseTuple(args, "IpO", &index, &startup, &failure))
+        return NULL;
+    if (index >= n_apps || apps[index].ls == NULL)
+        Py_RETURN_NONE;
+    pyapp_t *a = &apps[index];
+    hornet_lifespan_t *ls = a->ls;
+    hornet_lifespan_event_t ev = startup ? HORNET_LIFESPAN_STARTUP : HORNET_LIFESPAN_SHUTDOWN;
+    a->ls = NULL;
+    depth++;
+    if (failure == Py_None) {
+        api->lifespan_complete(ls, ev);
+    } else {
+        PyObject *s = PyObject_Str(failure);
+        api->lifespan_failed(ls, ev, s ? PyUnicode_AsUTF8(s) : "lifespan failed");
+        Py_XDECREF(s);
+        PyErr_Clear();
+    }
+    depth--;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_log(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int level;
+    const char *msg;
+    if (!PyArg_ParseTuple(args, "is", &level, &msg))
+        return NULL;
+    api->log((hornet_log_level_t)level, "%s", msg);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef hornet_methods[] = {
+    {"response_start", py_response_start, METH_VARARGS, NULL},
+    {"response_body", py_response_body, METH_VARARGS, NULL},
+    {"response_trailers", py_response_trailers, METH_VARARGS, NULL},
+    {"abort", py_abort, METH_O, NULL},
+    {"lifespan_answer", py_lifespan_answer, METH_VARARGS, NULL},
+    {"log", py_log, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef hornet_module = {
+    PyModuleDef_HEAD_INIT, "_hornet", NULL, -1, hornet_methods, NULL, NULL, NULL, NULL,
+};
+
+static PyObject *
+init_hornet_module(void)
+{
+    return PyModule_Create(&hornet_module);
+}
+
+/* --- the server's callbacks --------------------------------------------- */
+
+static int
+app_init(const hornet_api_t *a)
+{
+    api = a;
+    return 0;
+}
+
+/* Byte strings of the scope as Python objects. */
+static PyObject *
+str_of(const char *s, size_t n)
+{
+    return PyUnicode_DecodeUTF8(s ? s : "", s ? (Py_ssize_t)n : 0, "surrogateescape");
+}
+
+static PyObject *
+bytes_of(const char *s, size_t n)
+{
+    return PyBytes_FromStringAndSize(s ? s : "", s ? (Py_ssize_t)n : 0);
+}
+
+static PyObject *
+address_of(const char *host, int port)
+{
+    if (host == NULL)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(si)", host, port);
+}
+
+static PyObject *
+scope_of(const hornet_scope_t *s)
+{
+    PyObject *headers = PyList_New((Py_ssize_t)s->n_headers);
+    if (headers == NULL)
+        return NULL;
+    for (size_t i = 0; i < s->n_headers; i++) {
+        const hornet_header_t *h = &s->headers[i];
+        PyObject *pair = Py_BuildValue("(y#y#)", h->name, (Py_ssize_t)h->name_len, h->value,
+                                       (Py_ssize_t)h->value_len);
+        if (pair == NULL) {
+            Py_DECREF(headers);
+            return NULL;
+        }
+        PyList_SET_ITEM(headers, (Py_ssize_t)i, pair);
+    }
+    return Py_BuildValue(
+        "{s:s,s:s,s:N,s:s,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:{s:{}}}", "type", "http", "http_version",
+        s->http_version, "method", str_of(s->method, s->method_len), "scheme", s->scheme, "path",
+        str_of(s->path, s->path_len), "raw_path", bytes_of(s->raw_path, s->raw_path_len),
+        "query_string", bytes_of(s->query_string, s->query_string_len), "root_path",
+        str_of(s->root_path, s->root_path_len), "headers", headers, "client",
+        address_of(s->client_host, s->client_port), "server",
+        address_of(s->server_host, s->server_port < 0 ? 0 : s->server_port), "extensions",
+        "http.response.trailers");
+}
+
+static void
+on_request(unsigned i, hornet_request_t *req, const hornet_scope_t *scope)
+{
+    enter();
+    pyapp_t *a = &apps[i];
+    PyObject *sc = scope_of(scope);
+    PyObject *state = a->lifespan ? PyObject_GetAttr(a->lifespan, s_state) : Py_NewRef(Py_None);
+    PyObject *h = PyLong_FromVoidPtr(req);
+    PyObject *r = sc && state && h ? PyObject_CallFunctionObjArgs(fn_new_http, a->app, h, sc,
+                                                                  state, NULL)
+                                   : NULL;
+    if (r == NULL) {
+        log_py_error("cannot start the ASGI application");
+        static const hornet_header_t hdr[] = {{"content-length", 14, "0", 1}};
+        api->response_start(req, 500, hdr, 1, false);
+        api->response_body(req, NULL, 0, false);
+    } else {
+        api->set_data(req, r); /* the reference is the request's until on_disconnect */
+    }
+    Py_XDECREF(sc);
+    Py_XDECREF(state);
+    Py_XDECREF(h);
+    leave();
+}
+
+/* Call method name on the request's object, if it has one. */
+static void
+request_call(hornet_request_t *req, PyObject *name, PyObject *arg1, PyObject *arg2)
+{
+    PyObject *r = api->get_data(req);
+    if (r == NULL)
+        return;
+    PyObject *res = PyObject_CallMethodObjArgs(r, name, arg1, arg2, NULL);
+    if (res == NULL)
+        log_py_error("the ASGI bridge failed");
+    Py_XDECREF(res);
+}
+
+static void
+on_body(hornet_request_t *req, const void *data, size_t len, bool more_body)
+{
+    enter();
+    PyObject *body = PyBytes_FromStringAndSize(data ? data : "", data ? (Py_ssize_t)len : 0);
+    request_call(req, s_push, body, more_body ? Py_True : Py_False);
+    Py_XDECREF(body);
+    leave();
+}
+
+static void
+on_disconnect(hornet_request_t *req, bool completed)
+{
+    enter();
+    PyObject *r = api->get_data(req);
+    request_call(req, s_disconnect, completed ? Py_True : Py_False, NULL);
+    api->set_data(req, NULL);
+    Py_XDECREF(r);
+    leave();
+}
+
+static void
+on_pause(hornet_request_t *req)
+{
+    enter();
+    request_call(req, s_pause, NULL, NULL);
+    leave();
+}
+
+static void
+on_resume(hornet_request_t *req)
+{
+    enter();
+    request_call(req, s_resume, NULL, NULL);
+    leave();
+}
+
+static void
+on_lifespan(unsigned i, hornet_lifespan_t *ls, hornet_lifespan_event_t ev)
+{
+    enter();
+    pyapp_t *a = &apps[i];
+    if (a->lifespan == NULL)
+        a->lifespan = PyObject_CallFunction(cls_lifespan, "OI", a->app, i);
+    a->ls = ls;
+    a->ls_event = ev;
+    PyObject *name = PyUnicode_FromString(ev == HORNET_LIFESPAN_STARTUP ? "startup" : "shutdown");
+    PyObject *res = a->lifespan && name
+                        ? PyObject_CallMethodObjArgs(a->lifespan, s_event, name, NULL)
+                        : NULL;
+    Py_XDECREF(name);
+    if (res == NULL) {
+        log_py_error("the ASGI lifespan failed");
+        if (a->ls) {
+            a->ls = NULL;
+            api->lifespan_complete(ls, ev);
+        }
+    }
+    Py_XDECREF(res);
+    leave();
+}
+
+#define TRAMPOLINES(i)                                                                       \
+    static void on_request_##i(hornet_request_t *req, const hornet_scope_t *scope)          \
+    {                                                                                        \
+        on_request(i, req, scope);                                                           \
+    }                                                                                        \
+    static void on_lifespan_##i(hornet_lifespan_t *ls, hornet_lifespan_event_t ev)          \
+    {                                                                                        \
+        on_lifespan(i, ls, ev);                                                              \
+    }
+TRAMPOLINES(0)
+TRAMPOLINES(1)
+TRAMPOLINES(2)
+TRAMPOLINES(3)
+TRAMPOLINES(4)
+TRAMPOLINES(5)
+TRAMPOLINES(6)
+TRAMPOLINES(7)
+
+static void (*const request_fns[MAX_APPS])(hornet_request_t *, const hornet_scope_t *) = {
+    on_request_0, on_request_1, on_request_2, on_request_3,
+    on_request_4, on_request_5, on_request_6, on_request_7,
+};
+static void (*const lifespan_fns[MAX_APPS])(hornet_lifespan_t *, hornet_lifespan_event_t) = {
+    on_lifespan_0, on_lifespan_1, on_lifespan_2, on_lifespan_3,
+    on_lifespan_4, on_lifespan_5, on_lifespan_6, on_lifespan_7,
+};
+
+/* --- loading ------------------------------------------------------------- */
+
+/* The pending exception as the loader's message (asgi.describe). */
+static void
+describe_error(char *err, size_t size)
+{
+    PyObject *exc = take_exception();
+    PyObject *text = exc && glue ? PyObject_CallMethod(glue, "describe", "O", exc) : NULL;
+    const char *s = text ? PyUnicode_AsUTF8(text) : NULL;
+    snprintf(err, size, "%s", s ? s : "a Python error with no description");
+    size_t n = strlen(err);
+    while (n > 0 && err[n - 1] == '\n')
+        err[--n] = '\0';
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(exc);
+}
+
+static int
+start_interpreter(char *err, size_t size)
+{
+    if (PyImport_AppendInittab("_hornet", init_hornet_module) < 0) {
+        snprintf(err, size, "cannot register the _hornet module");
+        return -1;
+    }
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    /* the worker handles its signals through a signalfd; Python must not */
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    PyStatus st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        snprintf(err, size, "cannot start Python: %s", st.err_msg ? st.err_msg : "?");
+        return -1;
+    }
+    PyObject *code = Py_CompileString(glue_source, "hornet/python/asgi.py", Py_file_input);
+    glue = code ? PyImport_ExecCodeModule("hornet_asgi", code) : NULL;
+    Py_XDECREF(code);
+    if (glue == NULL) {
+        describe_error(err, size);
+        return -1;
+    }
+    fn_pump = PyObject_GetAttrString(glue, "pump");
+    fn_new_http = PyObject_GetAttrString(glue, "new_http");
+    fn_selector_fd = PyObject_GetAttrString(glue, "selector_fd");
+    cls_lifespan = PyObject_GetAttrString(glue, "Lifespan");
+    s_push = PyUnicode_InternFromString("push");
+    s_disconnect = PyUnicode_InternFromString("disconnect");
+    s_pause = PyUnicode_InternFromString("pause");
+    s_resume = PyUnicode_InternFromString("resume");
+    s_event = PyUnicode_InternFromString("event");
+    s_state = PyUnicode_InternFromString("state");
+    return 0;
+}
+
+/* The application spec names (MODULE[:ATTR]) as a hornet application, or
+ * NULL with err saying why (with the Python traceback when the import
+ * itself failed). mode: "auto", "asgi" or "simple" (app_mode). */
+const hornet_app_t *hornet_python_app(const char *spec, const char *mode, char *err,
+                                      size_t size);
+
+const hornet_app_t *
+hornet_python_app(const char *spec, const char *mode, char *err, size_t size)
+{
+    if (n_apps == MAX_APPS) {
+        snprintf(err, size, "%s: at most %d Python applications per server", spec, MAX_APPS);
+        return NULL;
+    }
+    if (!Py_IsInitialized()) {
+        if (start_interpreter(err, size) < 0)
+            return NULL;
+    } else {
+        PyEval_RestoreThread(saved_tstate);
+        saved_tstate = NULL;
+    }
+    PyObject *app = PyObject_CallMethod(glue, "load", "ss", spec, mode);
+    if (app == NULL)
+        describe_error(err, size);
+    saved_tstate = PyEval_SaveThread();
+    if (app == NULL)
+        return NULL;
+    unsigned i = (unsigned)n_apps++;
+    apps[i].app = app;
+    snprintf(apps[i].name, sizeof(apps[i].name), "%s", spec);
+    app_tables[i] = (hornet_app_t){
+        .abi_version = HORNET_ABI_VERSION,
+        .name = apps[i].name,
+        .init = app_init,
+        .on_lifespan = lifespan_fns[i],
+        .on_request = request_fns[i],
+        .on_body = on_body,
+        .on_disconnect = on_disconnect,
+        .on_pause = on_pause,
+        .on_resume = on_resume,
+    };
+    return &app_tables[i];
+}
