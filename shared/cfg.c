@@ -54,6 +54,7 @@ static void print_default(const hn_cfg_option_t *opt, FILE *out);
 static bool is_listener(const hn_config_t *cfg, const hn_addr_t *a);
 static void check_proxy_protocol_bind(const hn_config_t *cfg, cfg_errs_t *errs);
 static void check_tls(const hn_config_t *cfg, cfg_errs_t *errs);
+static void check_stall(hn_config_t *cfg, cfg_errs_t *errs);
 
 hn_config_t *
 hn_cfg_new(void)
@@ -251,6 +252,37 @@ check_tls(const hn_config_t *cfg, cfg_errs_t *errs)
                   "against", cfg->verify_mode == HN_CFG_VERIFY_REQUIRED ? "required" : "optional");
 }
 
+/* Did the file or a flag give key, rather than its default? */
+static bool
+is_set(const hn_config_t *cfg, const char *key)
+{
+    const cfg_box_t *box = HN_CONTAINER_OF(cfg, const cfg_box_t, pub);
+    size_t i = (size_t)(hn_cfg_options_find(key) - hn_cfg_options_table);
+    return box->pos[i].line != 0 || (box->set_lists[i / 64] & ((uint64_t)1 << (i % 64)));
+}
+
+/* worker_stall_timeout takes a stuck worker's sockets away before
+ * worker_timeout kills it; at or past worker_timeout there is nothing left
+ * to do first. An operator who wrote both gets an error; the default gives
+ * way to a worker_timeout at or below it (or turned off), so that setting
+ * worker_timeout alone keeps the watchdog it always meant. */
+static void
+check_stall(hn_config_t *cfg, cfg_errs_t *errs)
+{
+    if (cfg->worker_stall_timeout <= 0)
+        return;
+    if (cfg->worker_timeout > 0 && cfg->worker_stall_timeout < cfg->worker_timeout)
+        return;
+    if (!is_set(cfg, "worker_stall_timeout")) {
+        cfg->worker_stall_timeout = 0;
+        return;
+    }
+    if (cfg->worker_timeout > 0)
+        key_error(cfg, errs, "worker_stall_timeout",
+                  "expected less than worker_timeout (%gs), got %gs", cfg->worker_timeout,
+                  cfg->worker_stall_timeout);
+}
+
 bool
 hn_cfg_has_proxy_protocol(const hn_config_t *cfg, const hn_addr_t *listener)
 {
@@ -290,6 +322,7 @@ hn_cfg_finish(hn_config_t *cfg, hn_err_t *err)
         cfg->alpn_h2 |= strcmp(cfg->alpn_protocols[i], "h2") == 0;
     check_proxy_protocol_bind(cfg, &errs);
     check_tls(cfg, &errs);
+    check_stall(cfg, &errs);
     if (errs_end(&errs, cfg->file) != HN_OK)
         return HN_ERR;
     if (cfg->workers == 0) {

@@ -73,6 +73,7 @@ typedef struct hn_config {
     int max_requests;     /* a worker that served this many is replaced; 0: never */
     int max_requests_jitter; /* plus a random 0..jitter, so workers do not recycle together */
     double worker_timeout;   /* a worker whose loop is stuck this long is killed; 0: off */
+    double worker_stall_timeout; /* ... taken out of the reuseport groups and replaced; 0: off */
     double max_worker_lifetime; /* a worker older than this is replaced; 0: never */
     double max_worker_lifetime_jitter; /* plus a random 0..jitter */
     bool use_reloader;       /* reload when the config file or an app's .so changes */

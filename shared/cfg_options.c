@@ -70,6 +70,12 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .def = "60s", .flags = HN_CFG_RELOADABLE, .cli = "worker-timeout", .metavar = "SECONDS",
      .doc = "a worker whose event loop is stuck this long gets TERM, ABRT (a core), then KILL, "
             "and is replaced (0: off)"},
+    {.name = "worker_stall_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(worker_stall_timeout),
+     .def = "5s", .flags = HN_CFG_RELOADABLE, .cli = "worker-stall-timeout",
+     .metavar = "SECONDS",
+     .doc = "a worker whose event loop is stuck this long gets no new connections and is "
+            "replaced; it is killed at worker_timeout (0: off; the default yields to a "
+            "worker_timeout at or below it)"},
     {.name = "use_reloader", .type = HN_CFG_BOOL, HN_CFG_FIELD(use_reloader), .def = "false",
      .flags = HN_CFG_RELOADABLE, .cli = "reload", .metavar = "true|false",
      .doc = "reload when the config file or an application's shared object changes"},

@@ -178,7 +178,7 @@ test_table(void)
            "%s: exactly one of RELOADABLE, RESTART", name);
         ok(opt->doc && *opt->doc, "%s has help text", name);
     }
-    is_int(n, 66, "66 options, one per hn_config_t field but file, alpn_h2 (and counts)");
+    is_int(n, 67, "67 options, one per hn_config_t field but file, alpn_h2 (and counts)");
     is_int(n, hn_cfg_options_count, "option_name iterates the whole table");
     ok(hn_cfg_option_name(n) == NULL, "NULL past the end");
     ok(strstr(help, "(-w, --workers)") != NULL, "--help shows the flag of a key");
@@ -1065,6 +1065,35 @@ test_cross_key_errors(void)
            "verify_mode without ca_certs");
     is_str(finish_err("certfile: /c.pem\nca_certs: /ca.pem\nverify_mode: optional\n"), "OK",
            "verify_mode with ca_certs");
+
+    /* worker_stall_timeout must leave worker_timeout something to do */
+    is_str(finish_err("worker_timeout: 10s\nworker_stall_timeout: 10s\n"),
+           at("@:2:1: worker_stall_timeout: expected less than worker_timeout (10s), got 10s"),
+           "worker_stall_timeout == worker_timeout");
+    is_str(finish_err("worker_stall_timeout: 2m\n"),
+           at("@:1:1: worker_stall_timeout: expected less than worker_timeout (60s), got 120s"),
+           "worker_stall_timeout past worker_timeout's default");
+    is_str(finish_err("worker_stall_timeout: 0\nworker_timeout: 1s\n"), "OK", "stall off");
+    is_str(finish_err("worker_stall_timeout: 3s\nworker_timeout: 0\n"), "OK",
+           "stall without the watchdog's kill");
+    cfg = hn_cfg_new();
+    write_yaml("worker_timeout: 3s\n");
+    is_int(hn_cfg_load_file(cfg, yaml_path, &err), HN_OK, "load");
+    is_int(hn_cfg_finish(cfg, &err), HN_OK, "the default stall gives way to worker_timeout 3s");
+    ok(cfg->worker_stall_timeout == 0, "... and is off");
+    hn_cfg_free(cfg);
+    cfg = hn_cfg_new();
+    is_int(hn_cfg_set(cfg, "worker_stall_timeout", "5s", "--worker-stall-timeout", &err), HN_OK,
+           "flag");
+    is_int(hn_cfg_set(cfg, "worker_timeout", "5s", "--worker-timeout", &err), HN_OK, "flag");
+    is_int(hn_cfg_finish(cfg, &err), HN_ERR, "a flag's stall is the operator's: an error");
+    is_str(err.msg, "worker_stall_timeout: expected less than worker_timeout (5s), got 5s",
+           "named without a place");
+    hn_cfg_free(cfg);
+    cfg = hn_cfg_new();
+    is_int(hn_cfg_finish(cfg, &err), HN_OK, "defaults");
+    ok(cfg->worker_stall_timeout == 5.0 && cfg->worker_timeout == 60.0, "5s under 60s");
+    hn_cfg_free(cfg);
 
     /* set by a flag: no place in the file to name */
     cfg = hn_cfg_new();
