@@ -53,15 +53,19 @@ typedef struct slot {
     pid_t old_pid;   /* the worker being replaced: serving until pid is ready */
     unsigned rec;    /* pid's record in the control block */
     unsigned old_rec; /* old_pid's */
-    int stuck_stage; /* watchdog: 0 fine, 1 TERM sent, 2 ABRT sent, 3 KILL sent */
-    int watchdog_sig; /* the last signal the watchdog sent pid (0: none): its exit says so */
-    double stuck_since;
     bool is_ready;
     bool was_ever_ready;
     unsigned failures;
     ev_tstamp started;
     ev_timer respawn;
 } slot_t;
+
+/* The watchdog's dealings with the process of one control block record. */
+typedef struct watch {
+    int stage;    /* 0 fine, 1 TERM sent, 2 ABRT sent, 3 KILL sent */
+    int sig;      /* the last signal it sent (0: none): the exit says so */
+    double since; /* when it sent it */
+} watch_t;
 
 typedef struct master {
     struct ev_loop *loop;
@@ -80,6 +84,7 @@ typedef struct master {
     hn_shm_t *shm;
     pid_t rec_owner[HN_SHM_RECORDS]; /* 0: free; -1: taken by a fork */
     int rec_chan[HN_SHM_RECORDS];    /* the owner's channel (spawn.h), or -1 */
+    watch_t watch[HN_SHM_RECORDS];
     hn_spawn_ctx_t spawn;
     slot_t *slots;     /* HN_CFG_MAX_WORKERS of them: never moved (timers) */
     unsigned n_slots;  /* slots that should have a worker */
@@ -177,8 +182,9 @@ rec_take(void)
     return -1;
 }
 
-/* A reaped process's record is free again. */
-static void
+/* A reaped process's record is free again. Returns the signal the watchdog
+ * last sent the process (0: none), for the words about its exit. */
+static int
 rec_release(pid_t pid)
 {
     for (unsigned r = 0; r < HN_SHM_RECORDS; r++)
@@ -188,8 +194,9 @@ rec_release(pid_t pid)
             M.rec_chan[r] = -1;
             atomic_store(&M.shm->slots[r].state, HN_SLOT_EXITED);
             atomic_store(&M.shm->slots[r].pid, 0);
-            return;
+            return M.watch[r].sig;
         }
+    return 0;
 }
 
 static void
@@ -216,10 +223,23 @@ spawn_slot(unsigned i)
     s->pid = pid;
     s->rec = (unsigned)rec;
     s->is_ready = false;
-    s->stuck_stage = 0;
-    s->watchdog_sig = 0;
+    M.watch[rec] = (watch_t){0};
     s->started = ev_now(M.loop);
     hn_log(HN_LOG_DEBUG, "worker %u started, pid %d", i, (int)pid);
+}
+
+/* Start a successor for slot i's worker on the same sockets; the worker
+ * becomes old_pid and is told to drain once the successor is ready (see
+ * on_ready). */
+static void
+start_successor(unsigned i)
+{
+    slot_t *s = &M.slots[i];
+    s->old_pid = s->pid;
+    s->old_rec = s->rec;
+    s->pid = 0;
+    s->failures = 0;
+    spawn_slot(i);
 }
 
 static void
@@ -301,10 +321,21 @@ announce(void)
 
 /* --- watchdog ------------------------------------------------------------
  *
- * Each worker refreshes its heartbeat once a second from its loop. A loop
- * stuck past worker_timeout cannot read the TERM it is sent (signals go
- * through its signalfd), so the escalation goes on to ABRT, which leaves a
- * core for the post-mortem, and KILL. The slot is respawned when reaped. */
+ * Each worker refreshes its heartbeat twice a second from its loop. A loop
+ * stuck past worker_stall_timeout still owns its slot's SO_REUSEPORT
+ * sockets, and the kernel keeps hashing new connections to them: they would
+ * wait unaccepted until worker_timeout. So its slot gets a successor on the
+ * same sockets, which accepts what the stuck worker does not, queue
+ * included; the stuck worker becomes the slot's old worker, is told to drain
+ * once the successor is ready, and loses only the connections it had
+ * accepted (it serves them if it comes back). Taking the sockets away
+ * instead (a fresh socket for the slot, shutdown() on the old one) would
+ * reset what is queued, and cost a slow-but-alive worker its clients.
+ *
+ * Any worker process stuck past worker_timeout, the slot's or one being
+ * replaced, cannot read the TERM it is sent (signals go through its
+ * signalfd), so the escalation goes on to ABRT, which leaves a core for the
+ * post-mortem, and KILL. A slot's worker is respawned when reaped. */
 
 #define WATCHDOG_STEP 2.0
 
@@ -330,37 +361,89 @@ notify_status(double now)
                 M.n_slots, (unsigned long long)requests);
 }
 
+/* The slot of worker process pid, and whether it is the slot's worker
+ * (false: the old one of a replacement, or draining). */
+static bool
+find_worker(pid_t pid, unsigned *slot)
+{
+    *slot = 0;
+    for (unsigned i = 0; i < M.n_span; i++) {
+        if (M.slots[i].pid == pid || M.slots[i].old_pid == pid) {
+            *slot = i;
+            return M.slots[i].pid == pid;
+        }
+    }
+    for (size_t i = 0; i < M.n_draining; i++)
+        if (M.draining[i].pid == pid)
+            *slot = M.draining[i].slot;
+    return false;
+}
+
+/* Slot i's worker has not beaten for age seconds: should its slot go to a
+ * successor? Not during a reload, whose new workers are replacing the old
+ * ones already, nor while a successor is starting, nor once worker_timeout's
+ * escalation has begun (the slot is respawned when the worker dies). */
+static bool
+is_stalled(unsigned i, double age)
+{
+    double stall = M.cfg->worker_stall_timeout;
+    slot_t *s = &M.slots[i];
+    return stall > 0 && age >= stall && !M.is_reloading && i < M.n_slots && s->old_pid == 0 &&
+           M.watch[s->rec].stage == 0;
+}
+
+static void
+escalate(unsigned r, pid_t pid, unsigned slot, bool current, double age, double now)
+{
+    static const int sigs[] = {SIGTERM, SIGABRT, SIGKILL};
+    double timeout = M.cfg->worker_timeout;
+    watch_t *w = &M.watch[r];
+    if (timeout <= 0 || age < timeout) {
+        w->stage = 0;
+        return;
+    }
+    if (w->stage >= 3 || (w->stage > 0 && now - w->since < WATCHDOG_STEP))
+        return;
+    int sig = sigs[w->stage];
+    hn_log(HN_LOG_ERROR, "%sworker %u (pid %d): no heartbeat for %.1fs (worker_timeout %gs); "
+           "sending SIG%s", current ? "" : "replaced ", slot, (int)pid, age, timeout,
+           sigabbrev_np(sig));
+    kill(pid, sig);
+    w->sig = sig;
+    w->stage++;
+    w->since = now;
+}
+
 static void
 on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)w;
     (void)revents;
     notify_status(ev_now(loop));
-    double timeout = M.cfg->worker_timeout;
-    if (timeout <= 0 || M.state != RUNNING)
+    if (M.state != RUNNING)
         return;
     int64_t now_ms = hn_shm_now_ms();
     double now = ev_now(loop);
-    for (unsigned i = 0; i < M.n_slots; i++) {
-        slot_t *s = &M.slots[i];
-        if (s->pid <= 0 || !s->is_ready)
+    for (unsigned r = 0; r < HN_SHM_RECORDS; r++) {
+        pid_t pid = M.rec_owner[r];
+        if (pid <= 0)
             continue;
-        double age =
-            (double)(now_ms - atomic_load(&M.shm->slots[s->rec].heartbeat_ms)) / 1000.0;
-        if (age < timeout) {
-            s->stuck_stage = 0;
+        unsigned i;
+        bool current = find_worker(pid, &i);
+        /* start-up has its own bound (startup_timeout); a worker beats
+         * from when it is ready */
+        int state = atomic_load(&M.shm->slots[r].state);
+        if (current ? !M.slots[i].is_ready : state != HN_SLOT_READY && state != HN_SLOT_DRAINING)
             continue;
+        double age = (double)(now_ms - atomic_load(&M.shm->slots[r].heartbeat_ms)) / 1000.0;
+        if (current && is_stalled(i, age)) {
+            hn_log(HN_LOG_ERROR, "worker %u (pid %d): no heartbeat for %.1fs "
+                   "(worker_stall_timeout %gs); no longer routing connections to it, starting "
+                   "a replacement", i, (int)pid, age, M.cfg->worker_stall_timeout);
+            start_successor(i);
+            current = false;
         }
-        static const int sigs[] = {SIGTERM, SIGABRT, SIGKILL};
-        if (s->stuck_stage >= 3 || (s->stuck_stage > 0 && now - s->stuck_since < WATCHDOG_STEP))
-            continue;
-        int sig = sigs[s->stuck_stage];
-        hn_log(HN_LOG_ERROR, "worker %u (pid %d): no heartbeat for %.1fs (worker_timeout %gs); "
-               "sending SIG%s", i, (int)s->pid, age, timeout, sigabbrev_np(sig));
-        kill(s->pid, sig);
-        s->watchdog_sig = sig;
-        s->stuck_stage++;
-        s->stuck_since = now;
+        escalate(r, pid, i, current, age, now);
     }
 }
 
@@ -669,11 +752,7 @@ replace_slot(unsigned i)
     if (M.state != RUNNING || M.is_reloading || s->pid <= 0 || s->old_pid > 0)
         return;
     hn_log(HN_LOG_INFO, "replacing worker %u (pid %d) at its request", i, (int)s->pid);
-    s->old_pid = s->pid;
-    s->old_rec = s->rec;
-    s->pid = 0;
-    s->failures = 0;
-    spawn_slot(i);
+    start_successor(i);
 }
 
 /* SIGTTIN / SIGTTOU: one worker more or fewer, until the next reload sets
@@ -816,13 +895,13 @@ killed_at_deadline(int status)
 /* Why a slot's worker ended, as far as the master knows: what the watchdog
  * or the stop's deadline did to it, and how it ended. */
 static void
-describe_slot_exit(const slot_t *s, int status, char *buf, size_t size)
+describe_slot_exit(int watchdog_sig, int status, char *buf, size_t size)
 {
     char how[128];
     describe_exit(status, how, sizeof(how));
-    if (s->watchdog_sig)
+    if (watchdog_sig)
         snprintf(buf, size, "stopped by the watchdog (no heartbeat within worker_timeout %gs; "
-                 "it sent SIG%s): %s", M.cfg->worker_timeout, sigabbrev_np(s->watchdog_sig), how);
+                 "it sent SIG%s): %s", M.cfg->worker_timeout, sigabbrev_np(watchdog_sig), how);
     else if (killed_at_deadline(status))
         snprintf(buf, size, "%s: still running at the stop's deadline", how);
     else
@@ -833,12 +912,12 @@ describe_slot_exit(const slot_t *s, int status, char *buf, size_t size)
  * at once after a worker that had served, with a doubling back-off after one
  * that died right after starting. */
 static void
-respawn_after_exit(unsigned i, pid_t pid, int status, const char *what)
+respawn_after_exit(unsigned i, pid_t pid, int status, int watchdog_sig, const char *what)
 {
     slot_t *s = &M.slots[i];
     /* an exit 0 nobody here asked for (a TERM sent to the worker itself) is
      * no crash, but a slot that stopped serving all the same */
-    hn_log_level_t level = exit_failed(status) || s->watchdog_sig ? HN_LOG_ERROR : HN_LOG_WARN;
+    hn_log_level_t level = exit_failed(status) || watchdog_sig ? HN_LOG_ERROR : HN_LOG_WARN;
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == HN_EXIT_STARTUP) {
         /* it would fail the same way again: stop instead of looping */
@@ -876,16 +955,19 @@ reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        rec_release(pid);
+        int watchdog_sig = rec_release(pid);
         char what[256];
         int old_slot = forget_draining(pid);
         if (old_slot >= 0) {
             /* told to drain (max_requests, max_worker_lifetime, a reload,
-             * SIGTTOU): a clean exit is the end of a replacement */
-            describe_exit(status, what, sizeof(what));
-            hn_log(exit_failed(status) ? HN_LOG_ERROR : HN_LOG_INFO,
-                   "replaced worker %d (pid %d) %s%s", old_slot, (int)pid, what,
-                   exit_failed(status) ? " while draining" : "");
+             * SIGTTOU, a stall): a clean exit is the end of a replacement */
+            bool failed = exit_failed(status) || watchdog_sig;
+            if (watchdog_sig)
+                describe_slot_exit(watchdog_sig, status, what, sizeof(what));
+            else
+                describe_exit(status, what, sizeof(what));
+            hn_log(failed ? HN_LOG_ERROR : HN_LOG_INFO, "replaced worker %d (pid %d) %s%s",
+                   old_slot, (int)pid, what, failed ? " while draining" : "");
             continue;
         }
         unsigned i;
@@ -898,7 +980,10 @@ reap(void)
         if (s->old_pid == pid) {
             /* still serving: its successor (a replacement or a reload's
              * new generation) was not ready yet */
-            describe_exit(status, what, sizeof(what));
+            if (watchdog_sig)
+                describe_slot_exit(watchdog_sig, status, what, sizeof(what));
+            else
+                describe_exit(status, what, sizeof(what));
             s->old_pid = 0;
             bool stopping = M.state == STOPPING;
             hn_log(exit_failed(status) ? HN_LOG_ERROR
@@ -910,7 +995,7 @@ reap(void)
         }
         s->pid = 0;
         s->is_ready = false;
-        describe_slot_exit(s, status, what, sizeof(what));
+        describe_slot_exit(watchdog_sig, status, what, sizeof(what));
         if (M.state == STOPPING) {
             /* a crash is an error; a failed lifespan shutdown (the worker
              * said why) and the deadline's SIGKILL are warnings */
@@ -929,7 +1014,7 @@ reap(void)
             reload_abort(i, pid, what);
             continue;
         }
-        respawn_after_exit(i, pid, status, what);
+        respawn_after_exit(i, pid, status, watchdog_sig, what);
     }
     if (M.state == STOPPING && live_workers() == 0)
         ev_break(M.loop, EVBREAK_ALL);
