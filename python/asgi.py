@@ -131,14 +131,12 @@ class HTTP:
         self.events.append({"type": "http.request", "body": body, "more_body": more_body})
         self._wake()
 
-    def disconnect(self, completed):
+    def disconnect(self, completed, code):
+        # the app hears http.disconnect on its next receive, as in Hypercorn
         self.h = None
         self.events.append({"type": "http.disconnect"})
         self._wake()
         self.resume()
-        if not completed and self.task is not None and not self.task.done() and \
-                not self.ended:
-            pass  # the app hears http.disconnect on its next receive, as in Hypercorn
 
     def pause(self):
         self.paused = True
@@ -222,8 +220,94 @@ class HTTP:
             _hornet.abort(h)
 
 
-def new_http(app, h, scope, state):
-    r = HTTP(h)
+class WebSocket(HTTP):
+    """One websocket scope: websocket.connect first, then the messages C pushes; accept,
+    send and close go to C, and so does a denial response (websocket.http.response.*)."""
+
+    __slots__ = ("accepted", "closed")
+
+    def __init__(self, h):
+        super().__init__(h)
+        self.accepted = False
+        self.closed = False
+        self.events.append({"type": "websocket.connect"})
+
+    def message(self, data, is_text):
+        if is_text:
+            self.events.append({"type": "websocket.receive", "text": data})
+        else:
+            self.events.append({"type": "websocket.receive", "bytes": data})
+        self._wake()
+
+    def disconnect(self, completed, code):
+        self.h = None
+        self.events.append({"type": "websocket.disconnect", "code": code or 1006})
+        self._wake()
+        self.resume()
+
+    async def send(self, message):
+        t = message["type"]
+        h = self.h
+        rc = 0
+        if t == "websocket.accept":
+            if self.accepted or self.started:
+                raise RuntimeError("Unexpected ASGI message 'websocket.accept'")
+            self.accepted = True
+            if h is not None:
+                rc = _hornet.websocket_accept(h, message.get("subprotocol"),
+                                              message.get("headers", ()))
+        elif t == "websocket.send":
+            if not self.accepted or self.closed:
+                raise RuntimeError("Unexpected ASGI message 'websocket.send'")
+            if h is None:
+                return
+            text = message.get("text")
+            data = text.encode() if text is not None else message.get("bytes") or b""
+            rc = _hornet.websocket_send(h, data, text is not None)
+            while rc == EAGAIN and self.h is not None:
+                await self._resumed()
+                rc = _hornet.websocket_send(self.h, data, text is not None) if self.h else EGONE
+            if self.paused and self.h is not None:
+                await self._resumed()
+        elif t == "websocket.close":
+            self.closed = True
+            self.ended = True
+            if h is not None:
+                rc = _hornet.websocket_close(h, int(message.get("code", 1000)),
+                                             message.get("reason") or None)
+        elif t == "websocket.http.response.start" and not self.accepted:
+            message = dict(message, type="http.response.start")
+            return await HTTP.send(self, message)
+        elif t == "websocket.http.response.body" and not self.accepted:
+            message = dict(message, type="http.response.body")
+            return await HTTP.send(self, message)
+        else:
+            raise RuntimeError("Unexpected ASGI message %r in a websocket scope" % t)
+        if rc == -1:
+            raise RuntimeError("Unexpected ASGI message %r" % t)
+        if rc == -3:
+            raise ValueError("invalid ASGI message %r" % (message,))
+
+    def done(self, task):
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log_exception("Error in ASGI application", exc)
+        h = self.h
+        if h is None or self.ended:
+            return
+        if self.accepted:
+            _hornet.websocket_close(h, 1011 if exc is not None else 1000, None)
+        elif self.started:
+            _hornet.abort(h)
+        else:
+            # returned (or failed) without accepting: the handshake is refused, 403
+            _hornet.websocket_close(h, 1000, None)
+
+
+def new_scope(app, h, scope, state):
+    r = WebSocket(h) if scope["type"] == "websocket" else HTTP(h)
     if state is not None:
         scope["state"] = state.copy()
     scope["asgi"] = ASGI

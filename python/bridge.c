@@ -44,8 +44,8 @@ typedef struct pyapp {
 } pyapp_t;
 
 static const hornet_api_t *api;
-static PyObject *glue, *fn_pump, *fn_new_http, *fn_selector_fd, *cls_lifespan;
-static PyObject *s_push, *s_disconnect, *s_pause, *s_resume, *s_event, *s_state;
+static PyObject *glue, *fn_pump, *fn_new_scope, *fn_selector_fd, *cls_lifespan;
+static PyObject *s_push, *s_disconnect, *s_pause, *s_resume, *s_event, *s_state, *s_message;
 static pyapp_t apps[MAX_APPS];
 static hornet_app_t app_tables[MAX_APPS];
 static size_t n_apps;
@@ -286,6 +286,58 @@ py_response_trailers(PyObject *self, PyObject *args)
 }
 
 static PyObject *
+py_websocket_accept(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h, *headers, *keep;
+    const char *subprotocol;
+    if (!PyArg_ParseTuple(args, "OzO", &h, &subprotocol, &headers))
+        return NULL;
+    hornet_header_t stack[MAX_STACK_HEADERS], *hv;
+    Py_ssize_t n = headers_of(headers, stack, &hv, &keep);
+    if (n < 0)
+        return NULL;
+    depth++;
+    int rc = api->websocket_accept(handle_of(h), subprotocol, hv, (size_t)n);
+    depth--;
+    if (hv != stack)
+        PyMem_Free(hv);
+    Py_DECREF(keep);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *
+py_websocket_send(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h;
+    Py_buffer data;
+    int is_text;
+    if (!PyArg_ParseTuple(args, "Oy*p", &h, &data, &is_text))
+        return NULL;
+    depth++;
+    int rc = api->websocket_send(handle_of(h), data.buf, (size_t)data.len, is_text);
+    depth--;
+    PyBuffer_Release(&data);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *
+py_websocket_close(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h;
+    int code;
+    const char *reason;
+    if (!PyArg_ParseTuple(args, "Oiz", &h, &code, &reason))
+        return NULL;
+    depth++;
+    int rc = api->websocket_close(handle_of(h), code, reason);
+    depth--;
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *
 py_abort(PyObject *self, PyObject *h)
 {
     (void)self;
@@ -339,6 +391,9 @@ static PyMethodDef hornet_methods[] = {
     {"response_start", py_response_start, METH_VARARGS, NULL},
     {"response_body", py_response_body, METH_VARARGS, NULL},
     {"response_trailers", py_response_trailers, METH_VARARGS, NULL},
+    {"websocket_accept", py_websocket_accept, METH_VARARGS, NULL},
+    {"websocket_send", py_websocket_send, METH_VARARGS, NULL},
+    {"websocket_close", py_websocket_close, METH_VARARGS, NULL},
     {"abort", py_abort, METH_O, NULL},
     {"lifespan_answer", py_lifespan_answer, METH_VARARGS, NULL},
     {"log", py_log, METH_VARARGS, NULL},
@@ -401,6 +456,20 @@ scope_of(const hornet_scope_t *s)
         }
         PyList_SET_ITEM(headers, (Py_ssize_t)i, pair);
     }
+    if (s->type == HORNET_SCOPE_WEBSOCKET) {
+        PyObject *subprotocols = PyList_New((Py_ssize_t)s->n_subprotocols);
+        for (size_t i = 0; subprotocols && i < s->n_subprotocols; i++)
+            PyList_SET_ITEM(subprotocols, (Py_ssize_t)i, PyUnicode_FromString(s->subprotocols[i]));
+        return Py_BuildValue(
+            "{s:s,s:s,s:s,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:{s:{}}}", "type", "websocket",
+            "http_version", s->http_version, "scheme", s->scheme, "path",
+            str_of(s->path, s->path_len), "raw_path", bytes_of(s->raw_path, s->raw_path_len),
+            "query_string", bytes_of(s->query_string, s->query_string_len), "root_path",
+            str_of(s->root_path, s->root_path_len), "headers", headers, "client",
+            address_of(s->client_host, s->client_port), "server",
+            address_of(s->server_host, s->server_port < 0 ? 0 : s->server_port), "subprotocols",
+            subprotocols, "extensions", "websocket.http.response");
+    }
     return Py_BuildValue(
         "{s:s,s:s,s:N,s:s,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:{s:{}}}", "type", "http", "http_version",
         s->http_version, "method", str_of(s->method, s->method_len), "scheme", s->scheme, "path",
@@ -420,7 +489,7 @@ on_request(unsigned i, hornet_request_t *req, const hornet_scope_t *scope)
     PyObject *sc = scope_of(scope);
     PyObject *state = a->lifespan ? PyObject_GetAttr(a->lifespan, s_state) : Py_NewRef(Py_None);
     PyObject *h = PyLong_FromVoidPtr(req);
-    PyObject *r = sc && state && h ? PyObject_CallFunctionObjArgs(fn_new_http, a->app, h, sc,
+    PyObject *r = sc && state && h ? PyObject_CallFunctionObjArgs(fn_new_scope, a->app, h, sc,
                                                                   state, NULL)
                                    : NULL;
     if (r == NULL) {
@@ -461,11 +530,27 @@ on_body(hornet_request_t *req, const void *data, size_t len, bool more_body)
 }
 
 static void
+on_websocket_receive(hornet_request_t *req, const void *data, size_t len, bool is_text)
+{
+    enter();
+    PyObject *msg = is_text ? PyUnicode_DecodeUTF8(data, (Py_ssize_t)len, "strict")
+                            : PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
+    if (msg)
+        request_call(req, s_message, msg, is_text ? Py_True : Py_False);
+    else
+        log_py_error("cannot decode a WebSocket message");
+    Py_XDECREF(msg);
+    leave();
+}
+
+static void
 on_disconnect(hornet_request_t *req, bool completed)
 {
     enter();
     PyObject *r = api->get_data(req);
-    request_call(req, s_disconnect, completed ? Py_True : Py_False, NULL);
+    PyObject *code = PyLong_FromLong(api->websocket_close_code(req, NULL, NULL));
+    request_call(req, s_disconnect, completed ? Py_True : Py_False, code);
+    Py_XDECREF(code);
     api->set_data(req, NULL);
     Py_XDECREF(r);
     leave();
@@ -583,7 +668,7 @@ start_interpreter(char *err, size_t size)
         return -1;
     }
     fn_pump = PyObject_GetAttrString(glue, "pump");
-    fn_new_http = PyObject_GetAttrString(glue, "new_http");
+    fn_new_scope = PyObject_GetAttrString(glue, "new_scope");
     fn_selector_fd = PyObject_GetAttrString(glue, "selector_fd");
     cls_lifespan = PyObject_GetAttrString(glue, "Lifespan");
     s_push = PyUnicode_InternFromString("push");
@@ -592,6 +677,7 @@ start_interpreter(char *err, size_t size)
     s_resume = PyUnicode_InternFromString("resume");
     s_event = PyUnicode_InternFromString("event");
     s_state = PyUnicode_InternFromString("state");
+    s_message = PyUnicode_InternFromString("message");
     return 0;
 }
 
@@ -634,6 +720,7 @@ hornet_python_app(const char *spec, const char *mode, char *err, size_t size)
         .on_disconnect = on_disconnect,
         .on_pause = on_pause,
         .on_resume = on_resume,
+        .on_websocket_receive = on_websocket_receive,
     };
     return &app_tables[i];
 }

@@ -34,6 +34,8 @@ async def app(scope, receive, send):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
+    if scope["type"] == "websocket":
+        return await websocket(scope, receive, send)
     if path == "/scope":
         scope["state"]["greeting"] = "changed by a request"
         body = repr({k: scope[k] for k in ("type", "http_version", "method", "scheme", "path",
@@ -84,6 +86,35 @@ async def app(scope, receive, send):
         writer.close()
         return await text(send, "fetched: " + data.split(b"\\r\\n\\r\\n", 1)[1].decode())
     await text(send, "Hello, ASGI!")
+
+
+async def websocket(scope, receive, send):
+    path = scope["path"]
+    assert (await receive())["type"] == "websocket.connect"
+    if path == "/ws-deny":
+        await send({"type": "websocket.http.response.start", "status": 403,
+                    "headers": [(b"content-length", b"13")]})
+        await send({"type": "websocket.http.response.body", "body": b"denied by app"})
+        return
+    if path == "/ws-refuse":
+        await send({"type": "websocket.close"})
+        return
+    offered = scope["subprotocols"]
+    await send({"type": "websocket.accept", "subprotocol": offered[-1] if offered else None,
+                "headers": [(b"x-hello", b"from-python")]})
+    while True:
+        m = await receive()
+        if m["type"] == "websocket.disconnect":
+            with open(os.environ["DISCONNECT_MARK"], "w") as f:
+                f.write(str(m["code"]))
+            return
+        if m.get("text") == "close-please":
+            await send({"type": "websocket.close", "code": 4001, "reason": "bye"})
+            continue
+        if m.get("text") is not None:
+            await send({"type": "websocket.send", "text": m["text"].upper()})
+        else:
+            await send({"type": "websocket.send", "bytes": m["bytes"][::-1]})
 
 
 async def text(send, s):
@@ -319,3 +350,53 @@ def test_fastapi_validation(hornet_server, pyapps, tmp_path):
     r = http_request(srv.port, "POST", "/items", headers=[("Content-Type", "application/json")],
                      body=b'{not json')
     assert r.status == 422
+
+
+def test_websocket_over_http1(hornet_server, pyapps, tmp_path):
+    import asyncio
+    import websockets
+    srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app")
+    url = "ws://127.0.0.1:%d/ws" % srv.port
+
+    async def talk():
+        async with websockets.connect(url, subprotocols=["one", "two"]) as ws:
+            assert ws.subprotocol == "two"
+            assert ws.response_headers["x-hello"] == "from-python"
+            await ws.send("héllo")
+            assert await ws.recv() == "HÉLLO"
+            await ws.send(bytes(range(10)))
+            assert await ws.recv() == bytes(reversed(range(10)))
+            await ws.send("close-please")
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await ws.recv()
+            assert (e.value.rcvd.code, e.value.rcvd.reason) == (4001, "bye")
+        # the client closes: the app hears websocket.disconnect with the client's code
+        async with websockets.connect(url) as ws:
+            assert ws.subprotocol is None
+            await ws.close(code=4002)
+        for path, status in (("/ws-deny", 403), ("/ws-refuse", 403)):
+            with pytest.raises(websockets.InvalidStatusCode) as e:
+                async with websockets.connect("ws://127.0.0.1:%d%s" % (srv.port, path)):
+                    pass
+            assert e.value.status_code == status
+
+    asyncio.run(asyncio.wait_for(talk(), 30))
+    wait_until(lambda: (tmp_path / "disconnect").exists() and
+               (tmp_path / "disconnect").read_text() == "4002", 10,
+               what="websocket.disconnect with code 4002")
+
+
+def test_websocket_over_http2(hornet_server, pyapps, tmp_path):
+    from test_websocket_h2 import WsH2Client, open_ws
+    from ws_frames import OP_BINARY, OP_TEXT
+    srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app")
+    with WsH2Client(srv.port, tls=False) as c:
+        ws = open_ws(c, "/ws")
+        ws.text("over h2")
+        f = ws.recv_message()
+        assert (f.opcode, f.payload) == (OP_TEXT, b"OVER H2")
+        ws.binary(b"abc")
+        f = ws.recv_message()
+        assert (f.opcode, f.payload) == (OP_BINARY, b"cba")
+        ws.text("close-please")
+        ws.expect_close(4001)
