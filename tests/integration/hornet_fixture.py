@@ -182,6 +182,16 @@ def to_yaml(obj, indent=0):
 # processes and sockets through /proc
 
 
+def write_config(path, cfg):
+    """cfg as YAML at path, as an editor that saves by rename writes it: a reload reading the
+    file meanwhile (the master logs the HUP before it reads) sees the old file or the new one,
+    never a truncated one."""
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write(to_yaml(cfg))
+    os.replace(tmp, path)
+
+
 def children(pid):
     """PIDs whose parent is pid (scans /proc/*/stat; works without CONFIG_PROC_CHILDREN)."""
     out = []

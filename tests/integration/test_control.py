@@ -15,7 +15,7 @@ import yaml
 
 from apps_fixture import SRCDIR, apps, gated_lifespan  # noqa: F401  (registers the fixture)
 from hornet_fixture import (children, clean_env, free_port, hornet_bin, pid_alive,
-                            require_tool, run_hornet, to_yaml, wait_until)
+                            require_tool, run_hornet, to_yaml, wait_until, write_config)
 
 HELLO = b"Hello, world!"
 
@@ -33,8 +33,7 @@ def start(hornet_server, tmp_path, **extra):
 def rewrite(srv, **changes):
     cfg = dict(srv.config)
     cfg.update(changes)
-    with open(srv.config_path, "w") as f:
-        f.write(to_yaml(cfg))
+    write_config(srv.config_path, cfg)
 
 
 def test_s_reload_reports_success(hornet_server, tmp_path):

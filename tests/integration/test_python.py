@@ -8,9 +8,6 @@ show real frameworks. Start-up errors are one NoAppError with the Python traceba
 
 The valgrind run leaves this file out for now: the interpreter's allocator needs its own
 suppressions there (ASan runs it)."""
-import os
-import socket
-import subprocess
 import textwrap
 import time
 

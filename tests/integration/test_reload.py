@@ -6,8 +6,8 @@ import subprocess
 import pytest
 
 from apps_fixture import apps, gated_lifespan, requires_gcc  # noqa: F401  (registers the fixture)
-from hornet_fixture import (Conn, LoopingClients, children, clean_env, hornet_bin, to_yaml,
-                            wait_until)
+from hornet_fixture import (Conn, LoopingClients, children, clean_env, hornet_bin,
+                            wait_until, write_config)
 
 HELLO = b"Hello, world!"
 
@@ -15,8 +15,7 @@ HELLO = b"Hello, world!"
 def rewrite(srv, **changes):
     cfg = dict(srv.config)
     cfg.update(changes)
-    with open(srv.config_path, "w") as f:
-        f.write(to_yaml(cfg))
+    write_config(srv.config_path, cfg)
 
 
 def wait_log(srv, text, count=1):

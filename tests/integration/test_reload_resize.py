@@ -7,7 +7,7 @@ import socket
 import subprocess
 
 from hornet_fixture import (Conn, build_request, free_port, http_request, listening_inodes,
-                            pid_alive, socket_inodes, to_yaml, wait_until)
+                            pid_alive, socket_inodes, wait_until, write_config)
 
 HELLO = b"Hello, world!"
 
@@ -16,8 +16,7 @@ def rewrite(srv, **changes):
     cfg = dict(srv.config)
     cfg.update(changes)
     srv.config = cfg
-    with open(srv.config_path, "w") as f:
-        f.write(to_yaml(cfg))
+    write_config(srv.config_path, cfg)
 
 
 def wait_log(srv, text, count=1):
