@@ -11,9 +11,12 @@
 
 import asyncio
 import collections
+import concurrent.futures
 import importlib
 import inspect
+import io
 import os
+import re
 import sys
 import traceback
 
@@ -50,16 +53,16 @@ def load(spec, mode):
         app = eval(attr, vars(module))  # Hypercorn does the same for "create_app()"
     except NameError:
         raise NoAppError("module %s has no attribute %s" % (module_name, attr)) from None
+    if not callable(app):
+        raise NoAppError("%s is %r, which is not an application" % (spec, app))
     asgi = is_asgi(app)
-    if mode == "simple" or (mode == "auto" and not asgi):
-        if not callable(app):
-            raise NoAppError("%s is %r, which is not an application" % (spec, app))
-        raise NoAppError("%s is a WSGI application (or not an async callable); this hornet "
-                         "runs ASGI 3 applications, WSGI is not supported yet" % spec)
-    if not asgi:
+    if mode == "asgi" and not asgi:
         raise NoAppError("%s is not an ASGI 3 application (an async callable of scope, "
                          "receive, send), as app_mode asgi requires" % spec)
-    return app
+    if mode == "simple" and asgi:
+        raise NoAppError("%s is an ASGI application (an async callable), not the WSGI "
+                         "application app_mode simple requires" % spec)
+    return app if asgi else WSGI(app)
 
 
 def describe(exc):
@@ -181,6 +184,14 @@ class HTTP:
                 await self._resumed()
                 rc = _hornet.response_body(self.h, body, more) if self.h else EGONE
             if self.paused and self.h is not None:
+                await self._resumed()
+        elif t == "hornet.response.file":
+            # the WSGI adapter's file_wrapper: sendfile, the descriptor given up to C
+            if h is None:
+                os.close(message["fd"])
+                return
+            rc = _hornet.response_file(h, message["fd"], message["offset"], message["count"])
+            while self.paused and self.h is not None:
                 await self._resumed()
         elif t == "http.response.trailers":
             if h is None:
@@ -314,6 +325,188 @@ def new_scope(app, h, scope, state):
     r.task = loop.create_task(app(scope, r.receive, r.send))
     r.task.add_done_callback(r.done)
     return r
+
+
+def config_size(key, default):
+    """A size key of the configuration ("16MiB") in bytes."""
+    m = re.match(r"\s*(\d+)\s*([kKmMgG]?)", _hornet.config(key) or "")
+    if not m:
+        return default
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
+
+
+class ErrorStream:
+    """wsgi.errors: lines into the error log."""
+
+    def write(self, s):
+        if s.strip():
+            _hornet.log(1, s.rstrip("\n"))
+        return len(s)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+
+class FileWrapper:
+    """wsgi.file_wrapper: a real file goes out with sendfile (hornet.response.file), any
+    other file-like object in blocks."""
+
+    def __init__(self, filelike, blksize=65536):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        while True:
+            block = self.filelike.read(self.blksize)
+            if not block:
+                return
+            yield block
+
+
+def wsgi_environ(scope, body):
+    """PEP 3333's environ from an ASGI http scope, as Hypercorn builds it."""
+    server = scope.get("server") or ("localhost", 80)
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
+        "PATH_INFO": scope["path"].encode().decode("latin-1"),
+        "QUERY_STRING": scope["query_string"].decode("ascii"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": "HTTP/%s" % scope["http_version"],
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": ErrorStream(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+    if scope.get("client"):
+        environ["REMOTE_ADDR"] = scope["client"][0]
+        environ["REMOTE_PORT"] = str(scope["client"][1])
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1")
+        if name == "content-length":
+            key = "CONTENT_LENGTH"
+        elif name == "content-type":
+            key = "CONTENT_TYPE"
+        else:
+            key = "HTTP_%s" % name.upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        environ[key] = environ[key] + "," + value if key in environ else value
+    return environ
+
+
+class WSGI:
+    """A WSGI application as an ASGI one: the whole body read (up to wsgi_max_body_size,
+    413 beyond), then the application called in the worker's thread pool (wsgi_threads), its
+    output handed to the loop chunk by chunk, each waiting until taken (backpressure)."""
+
+    pool = None
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            # WSGI has no lifespan: say so, as Hypercorn does, by completing both events
+            while True:
+                m = await receive()
+                await send({"type": m["type"] + ".complete"})
+                if m["type"] == "lifespan.shutdown":
+                    return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close"})
+            return
+        limit = config_size("wsgi_max_body_size", 16 << 20)
+        body = bytearray()
+        while True:
+            m = await receive()
+            if m["type"] == "http.disconnect":
+                return
+            body += m.get("body", b"")
+            if len(body) > limit:
+                await send({"type": "http.response.start", "status": 413,
+                            "headers": [(b"content-length", b"0"), (b"connection", b"close")]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if not m.get("more_body"):
+                break
+        if WSGI.pool is None:
+            n = int(_hornet.config("wsgi_threads") or "10")
+            WSGI.pool = concurrent.futures.ThreadPoolExecutor(n, "hornet-wsgi")
+
+        def send_from_thread(message):
+            asyncio.run_coroutine_threadsafe(send(message), loop).result()
+
+        await loop.run_in_executor(WSGI.pool, self.run, wsgi_environ(scope, bytes(body)),
+                                   send_from_thread)
+
+    def run(self, environ, send):
+        state = {"status": None, "headers": None, "sent": False}
+
+        def start_response(status, headers, exc_info=None):
+            if exc_info is not None:
+                try:
+                    if state["sent"]:
+                        raise exc_info[1].with_traceback(exc_info[2])
+                finally:
+                    exc_info = None
+            elif state["status"] is not None:
+                raise AssertionError("start_response called a second time without exc_info")
+            state["status"] = int(status.split(" ", 1)[0])
+            state["headers"] = [(n.lower().encode("latin-1"), v.encode("latin-1"))
+                                for n, v in headers]
+            return write
+
+        def start():
+            if state["sent"]:
+                return
+            if state["status"] is None:
+                raise RuntimeError("the WSGI application did not call start_response")
+            state["sent"] = True
+            send({"type": "http.response.start", "status": state["status"],
+                  "headers": state["headers"]})
+
+        def write(data):
+            start()
+            if data:
+                send({"type": "http.response.body", "body": bytes(data), "more_body": True})
+
+        result = self.app(environ, start_response)
+        try:
+            if isinstance(result, FileWrapper) and hasattr(result.filelike, "fileno"):
+                f = result.filelike
+                try:
+                    fd = f.fileno()
+                    size = os.fstat(fd).st_size
+                    offset = f.tell()
+                except (OSError, io.UnsupportedOperation):
+                    fd = None
+                if fd is not None:
+                    start()
+                    send({"type": "hornet.response.file", "fd": os.dup(fd), "offset": offset,
+                          "count": max(0, size - offset)})
+                    send({"type": "http.response.body", "body": b""})
+                    return
+            for chunk in result:
+                if chunk:
+                    write(chunk)
+                elif not state["sent"]:
+                    start()
+            start()
+            send({"type": "http.response.body", "body": b""})
+        finally:
+            if hasattr(result, "close"):
+                result.close()
 
 
 class Lifespan:

@@ -286,6 +286,35 @@ py_response_trailers(PyObject *self, PyObject *args)
 }
 
 static PyObject *
+py_response_file(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h;
+    int fd;
+    long long offset, count;
+    if (!PyArg_ParseTuple(args, "OiLL", &h, &fd, &offset, &count))
+        return NULL;
+    depth++;
+    /* takes fd in every case */
+    int rc = api->response_file(handle_of(h), fd, (off_t)offset, (size_t)count, true);
+    depth--;
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *
+py_config(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *key;
+    if (!PyArg_ParseTuple(args, "s", &key))
+        return NULL;
+    const char *v = api->config(key);
+    if (v == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(v);
+}
+
+static PyObject *
 py_websocket_accept(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -391,6 +420,8 @@ static PyMethodDef hornet_methods[] = {
     {"response_start", py_response_start, METH_VARARGS, NULL},
     {"response_body", py_response_body, METH_VARARGS, NULL},
     {"response_trailers", py_response_trailers, METH_VARARGS, NULL},
+    {"response_file", py_response_file, METH_VARARGS, NULL},
+    {"config", py_config, METH_VARARGS, NULL},
     {"websocket_accept", py_websocket_accept, METH_VARARGS, NULL},
     {"websocket_send", py_websocket_send, METH_VARARGS, NULL},
     {"websocket_close", py_websocket_close, METH_VARARGS, NULL},

@@ -26,13 +26,13 @@ declare -A groups=(
     # the integration tests' clients and tools; python3-yaml for the
     # --dump-config round trip, git for the copies the tests build from,
     # chromium for the WebSocket browser test, slowhttptest for the slow
-    # client attacks, wrk for the load across a binary upgrade, Starlette and
-    # FastAPI for the Python bridge's tests,
+    # client attacks, wrk for the load across a binary upgrade, Starlette,
+    # FastAPI, Flask and Django for the Python bridge's tests,
     # dpkg-dev/debhelper/lintian for the package test, which also runs
     # systemd-analyze and systemctl on the installed units
     [test]="curl nghttp2-client openssl procps iproute2 git
         python3 python3-pytest python3-h2 python3-websockets python3-httpx python3-yaml
-        python3-starlette python3-fastapi
+        python3-starlette python3-fastapi python3-flask python3-django
         chromium slowhttptest wrk
         dpkg-dev debhelper lintian systemd"
     [sanitizers]="valgrind"

@@ -148,6 +148,7 @@ typedef struct hn_config {
     double websocket_ping_interval; /* 0: off */
     bool websocket_per_message_deflate;
     uint64_t wsgi_max_body_size; /* simple mode: whole-body limit (413 beyond) */
+    int wsgi_threads;            /* Python WSGI apps: calls at once per worker */
     double startup_timeout;    /* lifespan startup */
     double shutdown_timeout;   /* lifespan shutdown */
     hn_cfg_mount_t *mount;     /* prefix -> app, longest prefix first */

@@ -8,6 +8,7 @@ show real frameworks. Start-up errors are one NoAppError with the Python traceba
 
 The valgrind run leaves this file out for now: the interpreter's allocator needs its own
 suppressions there (ASan runs it)."""
+import os
 import textwrap
 import time
 
@@ -174,17 +175,109 @@ async def create(item: Item):
 '''
 
 
+WSGI = '''
+import os, sys, time
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/environ":
+        keys = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
+                "CONTENT_LENGTH", "SERVER_PROTOCOL", "HTTP_X_TWICE", "wsgi.url_scheme",
+                "wsgi.multithread")
+        body = environ["wsgi.input"].read()
+        out = repr({k: environ.get(k) for k in keys}) + "|" + str(len(body))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [out.encode()]
+    if path == "/gated":
+        # holds its thread until the test opens the gate; the worker serves on meanwhile
+        while not os.path.exists(os.environ["WSGI_GATE"]):
+            time.sleep(0.01)
+        start_response("200 OK", [])
+        return [b"gate opened"]
+    if path == "/file":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](open(os.environ["WSGI_FILE"], "rb"))
+    if path == "/write":
+        write = start_response("200 OK", [])
+        write(b"written, ")
+        return [b"then returned"]
+    if path == "/error":
+        environ["wsgi.errors"].write("a line for wsgi.errors\\n")
+        raise RuntimeError("error in a WSGI view")
+    if path == "/exc-info":
+        try:
+            raise KeyError("replaced")
+        except KeyError:
+            start_response("500 Internal Server Error", [("X-Why", "exc_info")], sys.exc_info())
+        return [b"replaced response"]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"Hello, WSGI!"]
+'''
+
+FLASK = '''
+from flask import Flask, jsonify, request
+
+
+def create_app(name="factory"):
+    app = Flask(__name__)
+
+    @app.route("/")
+    def index():
+        return "Hello from Flask (%s)" % name
+
+    @app.route("/json", methods=["POST"])
+    def echo():
+        return jsonify(got=request.get_json(), args=request.args)
+
+    return app
+
+
+app = create_app("module")
+'''
+
+DJANGO = '''
+import django
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.urls import path
+
+settings.configure(DEBUG=False, ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, SECRET_KEY="test",
+                   MIDDLEWARE=[])
+django.setup()
+
+
+def hello(request):
+    return HttpResponse("Hello from Django %s" % request.method)
+
+
+def info(request):
+    return JsonResponse({"path": request.path, "q": request.GET.get("q")})
+
+
+urlpatterns = [path("", hello), path("info/", info)]
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+wsgi = get_wsgi_application()
+asgi = get_asgi_application()
+'''
+
+
 @pytest.fixture
 def pyapps(tmp_path):
     d = tmp_path / "pyapps"
     d.mkdir()
-    for name, src in (("rawapp", RAW), ("starapp", STARLETTE), ("fastapp", FASTAPI)):
+    for name, src in (("rawapp", RAW), ("starapp", STARLETTE), ("fastapp", FASTAPI),
+                      ("wsgiapp", WSGI), ("flaskapp", FLASK), ("djangoapp", DJANGO)):
         (d / (name + ".py")).write_text(textwrap.dedent(src))
     return d
 
 
 def py_server(hornet_server, pyapps, tmp_path, spec, **config):
     env = {"PYTHONPATH": str(pyapps), "SHUTDOWN_MARK": str(tmp_path / "shutdown"),
+           "WSGI_GATE": str(tmp_path / "gate"), "WSGI_FILE": str(tmp_path / "file.bin"),
            "DISCONNECT_MARK": str(tmp_path / "disconnect"), "PYTHONDONTWRITEBYTECODE": "1"}
     cfg = {"application_path": spec}
     cfg.update(config)
@@ -303,15 +396,17 @@ def test_python_and_c_apps_mounted_side_by_side(hornet_server, pyapps, tmp_path)
     ("nosuchmodule:app", ["cannot import module nosuchmodule"]),
     ("brokenimport:app", ["Traceback", 'brokenimport.py", line 2', "ZeroDivisionError"]),
     ("rawapp:nothere", ["module rawapp has no attribute nothere"]),
-    ("wsgiapp:app", ["is a WSGI application", "WSGI is not supported yet"]),
+    ("wsgionly:app", ["is not an ASGI 3 application", "as app_mode asgi requires"]),
     ("notapp:app", ["is 42, which is not an application"]),
 ])
 def test_start_up_errors(hornet_server, pyapps, tmp_path, spec, needles):
     (pyapps / "brokenimport.py").write_text("import os\n1 / 0\n")
-    (pyapps / "wsgiapp.py").write_text("def app(environ, start_response):\n    return []\n")
+    (pyapps / "wsgionly.py").write_text("def app(environ, start_response):\n    return []\n")
     (pyapps / "notapp.py").write_text("app = 42\n")
     env = {"PYTHONPATH": str(pyapps)}
-    for args in (["-t", spec], [spec, "-b", "127.0.0.1:0"]):
+    (tmp_path / "asgi.yaml").write_text("app_mode: asgi\n")
+    mode = ["-c", str(tmp_path / "asgi.yaml")] if spec.startswith("wsgionly") else []
+    for args in (["-t", spec] + mode, [spec, "-b", "127.0.0.1:0"] + mode):
         r = run_hornet(args, cwd=str(tmp_path), env=env, timeout=30)
         assert r.returncode == 1, (args, r.stderr)
         assert "NoAppError: %s: " % spec in r.stderr, r.stderr
@@ -397,3 +492,69 @@ def test_websocket_over_http2(hornet_server, pyapps, tmp_path):
         assert (f.opcode, f.payload) == (OP_BINARY, b"cba")
         ws.text("close-please")
         ws.expect_close(4001)
+
+
+def test_wsgi_environ_and_responses(hornet_server, pyapps, tmp_path):
+    srv = py_server(hornet_server, pyapps, tmp_path, "wsgiapp:app")
+    r = http_request(srv.port, "POST", "/environ?x=1", body=b"12345",
+                     headers=[("Content-Type", "text/plain"), ("X-Twice", "a"),
+                              ("X-Twice", "b")])
+    env, n = r.body.decode().rsplit("|", 1)
+    env = eval(env)
+    assert n == "5"
+    assert env == {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": "/environ",
+                   "QUERY_STRING": "x=1", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "5",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_X_TWICE": "a,b",
+                   "wsgi.url_scheme": "http", "wsgi.multithread": True}
+    assert get(srv, "/").body == b"Hello, WSGI!"
+    assert get(srv, "/write").body == b"written, then returned"
+    data = os.urandom(300000)
+    (tmp_path / "file.bin").write_bytes(data)
+    r = get(srv, "/file")
+    assert r.status == 200 and r.body == data
+    r = get(srv, "/exc-info")
+    assert (r.status, r.header("x-why"), r.body) == (500, "exc_info", b"replaced response")
+    assert get(srv, "/error").status == 500
+    wait_until(lambda: "RuntimeError: error in a WSGI view" in srv.stderr_text(), 10,
+               what="the traceback")
+    assert "a line for wsgi.errors" in srv.stderr_text()
+
+
+def test_wsgi_body_limit(hornet_server, pyapps, tmp_path):
+    srv = py_server(hornet_server, pyapps, tmp_path, "wsgiapp:app", wsgi_max_body_size="1KiB")
+    assert http_request(srv.port, "POST", "/environ", body=b"x" * 1024).status == 200
+    assert http_request(srv.port, "POST", "/environ", body=b"x" * 1025).status == 413
+
+
+def test_a_slow_wsgi_view_holds_one_thread_not_the_worker(hornet_server, pyapps, tmp_path):
+    srv = py_server(hornet_server, pyapps, tmp_path, "wsgiapp:app", wsgi_threads=2)
+    slow = Conn(srv.port)
+    slow.send(build_request("GET", "/gated"))
+    # the gated view holds a thread; the worker answers others all the same
+    for _ in range(5):
+        assert get(srv, "/").body == b"Hello, WSGI!"
+    (tmp_path / "gate").touch()
+    r = slow.read_response()
+    assert r.body == b"gate opened"
+    slow.close()
+
+
+def test_flask(hornet_server, pyapps, tmp_path):
+    srv = py_server(hornet_server, pyapps, tmp_path, "flaskapp:app", workers=2)
+    assert get(srv, "/").body == b"Hello from Flask (module)"
+    r = http_request(srv.port, "POST", "/json?a=b", body=b'{"k": [1, 2]}',
+                     headers=[("Content-Type", "application/json")])
+    assert r.status == 200 and r.header("content-type") == "application/json"
+    assert eval(r.body) == {"got": {"k": [1, 2]}, "args": {"a": "b"}}
+    assert get(srv, "/nothing").status == 404
+    srv2 = py_server(hornet_server, pyapps, tmp_path, "flaskapp:create_app('made')")
+    assert get(srv2, "/").body == b"Hello from Flask (made)"
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_django(hornet_server, pyapps, tmp_path, kind):
+    srv = py_server(hornet_server, pyapps, tmp_path, "djangoapp:" + kind)
+    assert get(srv, "/").body == b"Hello from Django GET"
+    r = get(srv, "/info/?q=bee")
+    assert r.status == 200 and eval(r.body) == {"path": "/info/", "q": "bee"}
+    assert get(srv, "/missing/").status == 404
