@@ -12,12 +12,14 @@
 import asyncio
 import collections
 import concurrent.futures
+import heapq
 import importlib
 import inspect
 import io
 import os
 import re
 import sys
+import threading
 import traceback
 
 import _hornet
@@ -28,6 +30,12 @@ ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 loop = asyncio.new_event_loop()
 asyncio.set_event_loop(loop)
+# The worker's loop runs this one a pass at a time (pump): it is "running" for good, as
+# run_forever would make it, and never blocks in its selector (_stopping makes every pass
+# poll with a zero timeout). run_forever itself, per pass, costs more than the pass.
+loop._thread_id = threading.get_ident()
+loop._stopping = True
+asyncio.events._set_running_loop(loop)
 
 
 class NoAppError(Exception):
@@ -90,19 +98,37 @@ def log_exception(what, exc):
     _hornet.log(1, "%s\n%s" % (what, text.rstrip()))
 
 
-def pump():
+def pump(io_ready=False):
     """Run what is ready: one pass of the loop at a time, until nothing is, bounded so a
-    task that keeps rescheduling itself cannot hold the worker. Returns the seconds until
-    the next timer, or -1 for none."""
+    task that keeps rescheduling itself cannot hold the worker. The selector is polled only
+    when the worker's loop saw its descriptor readable (io_ready): other passes run the due
+    timers and the ready callbacks without a system call. Returns the seconds until the next
+    timer, or -1 for none."""
+    if io_ready:
+        loop._run_once()
+    ready = loop._ready
+    scheduled = loop._scheduled
     for _ in range(64):
-        loop.stop()
-        loop.run_forever()
-        if not loop._ready:
+        if scheduled:
+            now = loop.time() + loop._clock_resolution
+            while scheduled and scheduled[0]._when <= now:
+                handle = heapq.heappop(scheduled)
+                handle._scheduled = False
+                if not handle._cancelled:
+                    ready.append(handle)
+        if not ready:
             break
-    if loop._ready:
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if not handle._cancelled:
+                handle._run()
+    if ready:
         return 0.0
-    if loop._scheduled:
-        return max(0.0, loop._scheduled[0]._when - loop.time())
+    while scheduled and scheduled[0]._cancelled:
+        heapq.heappop(scheduled)._scheduled = False
+        loop._timer_cancelled_count = max(0, loop._timer_cancelled_count - 1)
+    if scheduled:
+        return max(0.0, scheduled[0]._when - loop.time())
     return -1.0
 
 

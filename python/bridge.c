@@ -53,7 +53,7 @@ static hornet_timer_t *pump_timer;
 static hornet_io_t *selector_io;
 static PyThreadState *saved_tstate; /* the GIL is released while the worker waits */
 static int depth;                   /* nested entries from the server */
-static bool pumping, pump_again;
+static bool pumping, pump_again, selector_ready;
 
 /* --- the GIL around entries from the server ------------------------------ */
 
@@ -134,6 +134,7 @@ on_selector(hornet_io_t *io, void *ud)
     (void)io;
     (void)ud;
     enter();
+    selector_ready = true;
     leave();
 }
 
@@ -148,7 +149,9 @@ pump(void)
     double next = -1;
     do {
         pump_again = false;
-        PyObject *r = PyObject_CallNoArgs(fn_pump);
+        PyObject *io = selector_ready ? Py_True : Py_False;
+        selector_ready = false;
+        PyObject *r = PyObject_CallOneArg(fn_pump, io);
         if (r == NULL) {
             log_py_error("the asyncio loop failed");
             break;
