@@ -81,6 +81,8 @@ typedef struct master {
     struct ssl_ctx_st *old_tls_ctx; /* during a reload: the old generation's */
     hn_privs_t privs;
     hn_logfiles_t logs;
+    char *app_files;      /* the Python apps' modules, for the watcher (hn_spawn_check_app) */
+    char *next_app_files; /* during a reload: the new configuration's */
     hn_shm_t *shm;
     pid_t rec_owner[HN_SHM_RECORDS]; /* 0: free; -1: taken by a fork */
     int rec_chan[HN_SHM_RECORDS];    /* the owner's channel (spawn.h), or -1 */
@@ -472,6 +474,8 @@ notify_reload_end(const char *status, int err)
 static bool
 reload_refused(const char *why)
 {
+    free(M.next_app_files);
+    M.next_app_files = NULL;
     hn_log(HN_LOG_ERROR, "reload refused: %s; still serving with the previous configuration",
            why);
     char status[600];
@@ -604,7 +608,7 @@ start_reload(void)
     }
     char why[512] = "";
     if (!reload_allowed(next, why, sizeof(why)) ||
-        hn_spawn_check_app(next, &M.privs, &err) != HN_OK) {
+        hn_spawn_check_app(next, &M.privs, &M.next_app_files, &err) != HN_OK) {
         reload_refused(why[0] && !err.msg[0] ? why : err.msg);
         hn_cfg_free(next);
         return;
@@ -687,7 +691,10 @@ reload_check_ready(void)
     /* watching the new set of files before saying so: a change made right
      * after "reload complete" must not fall between two watchers */
     hn_err_t werr = {0};
-    if (hn_watcher_start(M.loop, M.cfg, on_watched_change, &werr) != HN_OK)
+    free(M.app_files);
+    M.app_files = M.next_app_files;
+    M.next_app_files = NULL;
+    if (hn_watcher_start(M.loop, M.cfg, M.app_files, on_watched_change, &werr) != HN_OK)
         hn_log(HN_LOG_WARN, "%s", werr.msg);
     M.spawn.master_fds[2] = hn_watcher_fd();
     unsigned gen = (unsigned)atomic_load(&M.shm->generation);
@@ -707,6 +714,8 @@ reload_abort(unsigned failed, pid_t pid, const char *what)
 {
     hn_log(HN_LOG_ERROR, "reload aborted: new worker %u (pid %d) %s before it was ready; "
            "the previous generation keeps serving", failed, (int)pid, what);
+    free(M.next_app_files);
+    M.next_app_files = NULL;
     char status[320]; /* what: up to 255 bytes */
     snprintf(status, sizeof(status), "reload aborted: worker %u %s", failed, what);
     notify_reload_end(status, ECHILD);
@@ -1332,7 +1341,7 @@ prepare(hn_config_t *cfg, hn_err_t *err)
     if (hn_privs_resolve(&M.privs, cfg->user, cfg->group, err) != HN_OK)
         return HN_ERR;
     /* as the workers' user, in a child: what a worker runs before lifespan */
-    if (hn_spawn_check_app(cfg, &M.privs, err) != HN_OK)
+    if (hn_spawn_check_app(cfg, &M.privs, &M.app_files, err) != HN_OK)
         return HN_ERR;
     /* as root, before anything is bound: keys are often readable by root only */
     M.tls_ctx = hn_tls_ctx_new(cfg, NULL, err);
@@ -1348,6 +1357,8 @@ hn_master_check(hn_config_t *cfg, hn_err_t *err)
     hn_tls_ctx_free(M.tls_ctx);
     M.tls_ctx = NULL;
     hn_logfiles_close(&M.logs);
+    free(M.app_files);
+    M.app_files = NULL;
     M.cfg = NULL;
     return rc;
 }
@@ -1403,7 +1414,7 @@ setup(hn_config_t *cfg, hn_err_t *err)
     ev_init(&M.up.timer, on_upgrade_timer);
     ev_timer_init(&M.watchdog, on_watchdog, 1.0, 1.0);
     ev_timer_start(M.loop, &M.watchdog);
-    if (hn_watcher_start(M.loop, cfg, on_watched_change, err) != HN_OK)
+    if (hn_watcher_start(M.loop, cfg, M.app_files, on_watched_change, err) != HN_OK)
         return HN_ERR;
     M.slots = hn_xcalloc(HN_CFG_MAX_WORKERS, sizeof(*M.slots));
     for (unsigned i = 0; i < HN_CFG_MAX_WORKERS; i++)
@@ -1461,6 +1472,8 @@ teardown(void)
     hn_cfg_free(M.old_cfg);
     hn_cfg_free(M.cfg);
     free(M.draining);
+    free(M.app_files);
+    free(M.next_app_files);
     for (unsigned r = 0; r < HN_SHM_RECORDS; r++)
         if (M.rec_chan[r] >= 0)
             close(M.rec_chan[r]);

@@ -94,14 +94,27 @@ check_child(const hn_config_t *cfg, const hn_privs_t *privs, int out)
         rc = hn_worker_check_app(cfg, &e);
     if (rc != HN_OK && write(out, e.msg, strlen(e.msg)) < 0)
         _exit(2);
+    if (rc == HN_OK && cfg->use_reloader) {
+        /* the modules the apps imported, for the watcher */
+        static char files[1 << 20];
+        size_t n = hn_worker_watch_files(files, sizeof(files));
+        for (size_t off = 0; off < n;) {
+            ssize_t w = write(out, files + off, n - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+    }
     _exit(rc == HN_OK ? 0 : 1);
 }
 
 /* In a short-lived child, so a shared object's constructors and whatever it
  * maps never touch the master, which stays small and never runs app code. */
 int
-hn_spawn_check_app(const hn_config_t *cfg, const hn_privs_t *privs, hn_err_t *err)
+hn_spawn_check_app(const hn_config_t *cfg, const hn_privs_t *privs, char **files, hn_err_t *err)
 {
+    if (files)
+        *files = NULL;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
         hn_err_set(err, errno, "cannot check the application: pipe: %s", strerror(errno));
@@ -119,26 +132,35 @@ hn_spawn_check_app(const hn_config_t *cfg, const hn_privs_t *privs, hn_err_t *er
         check_child(cfg, privs, fds[1]);
     }
     close(fds[1]);
-    char msg[sizeof(err->msg)];
-    size_t len = 0;
+    /* the error, or (use_reloader) the files to watch */
+    size_t len = 0, cap = 4096;
+    char *msg = hn_xmalloc(cap);
     ssize_t n;
-    while (len < sizeof(msg) - 1 &&
-           ((n = read(fds[0], msg + len, sizeof(msg) - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+    while ((n = read(fds[0], msg + len, cap - 1 - len)) > 0 || (n < 0 && errno == EINTR)) {
         if (n > 0)
             len += (size_t)n;
+        if (len == cap - 1)
+            msg = hn_xrealloc(msg, cap *= 2);
+    }
     msg[len] = '\0';
     close(fds[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        if (files && len)
+            *files = msg;
+        else
+            free(msg);
         return HN_OK;
+    }
     if (len)
         hn_err_set(err, 0, "%s", msg);
     else
         hn_err_set(err, 0, "NoAppError: loading %s crashed the checking process (%s %d)",
                    cfg->application_path, WIFSIGNALED(status) ? "signal" : "status",
                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    free(msg);
     return HN_ERR;
 }
 

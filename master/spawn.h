@@ -39,8 +39,11 @@ typedef struct hn_spawn_ctx {
 /* Can a worker start cfg's applications? A short-lived child drops to privs
  * and runs the worker's own start-up code for them (load, mode, init: see
  * hn_worker_check_app), so the master never runs application code and the
- * answer is the one a worker would get. HN_OK, or HN_ERR with err filled. */
-int hn_spawn_check_app(const struct hn_config *cfg, const struct hn_privs *privs,
+ * answer is the one a worker would get. HN_OK, or HN_ERR with err filled.
+ * With use_reloader, *files (unless files is NULL) gets what the watcher
+ * should watch besides the configuration and the shared objects (the
+ * Python applications' modules, one a line; to free), or NULL. */
+int hn_spawn_check_app(const struct hn_config *cfg, const struct hn_privs *privs, char **files,
                        hn_err_t *err);
 
 /* Fork the worker of slot, which keeps its state in shm record rec. Returns

@@ -116,11 +116,12 @@ add_file(const char *path)
     globfree(&g);
 }
 
-/* "./lib/x.so:app" -> "./lib/x.so"; builtin apps have no file. */
+/* "./lib/x.so:app" -> "./lib/x.so"; builtin apps have no file, and a
+ * Python app's modules come from hn_spawn_check_app. */
 static void
 add_app(const char *spec)
 {
-    if (strncmp(spec, "builtin:", 8) == 0)
+    if (strncmp(spec, "builtin:", 8) == 0 || strpbrk(spec, "/") == NULL)
         return;
     char path[PATH_MAX];
     const char *slash = strrchr(spec, '/');
@@ -153,8 +154,8 @@ hn_watcher_stop(struct ev_loop *loop)
 }
 
 int
-hn_watcher_start(struct ev_loop *loop, const hn_config_t *cfg, void (*on_change)(void),
-                 hn_err_t *err)
+hn_watcher_start(struct ev_loop *loop, const hn_config_t *cfg, const char *files,
+                 void (*on_change)(void), hn_err_t *err)
 {
     hn_watcher_stop(loop);
     if (!cfg->use_reloader && cfg->n_reload_paths == 0)
@@ -172,6 +173,12 @@ hn_watcher_start(struct ev_loop *loop, const hn_config_t *cfg, void (*on_change)
         add_app(cfg->mount[i].app);
     for (size_t i = 0; i < cfg->n_reload_paths; i++)
         add_file(cfg->reload_paths[i]);
+    for (const char *f = files, *end; f && *f; f = end + (*end != '\0')) {
+        end = f + strcspn(f, "\n");
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%.*s", (int)(end - f), f);
+        add_file(path);
+    }
     ev_io_init(&w_io, on_inotify, w_fd, EV_READ);
     ev_io_start(loop, &w_io);
     ev_init(&w_debounce, on_debounce);

@@ -14,8 +14,10 @@ struct ev_loop;
 struct hn_config;
 
 /* (Re)start watching what cfg names; on_change runs once per burst. */
-int hn_watcher_start(struct ev_loop *loop, const struct hn_config *cfg, void (*on_change)(void),
-                     hn_err_t *err);
+/* files: more to watch, one a line (the Python applications' modules that
+ * hn_spawn_check_app found), or NULL. */
+int hn_watcher_start(struct ev_loop *loop, const struct hn_config *cfg, const char *files,
+                     void (*on_change)(void), hn_err_t *err);
 void hn_watcher_stop(struct ev_loop *loop);
 /* The inotify descriptor, or -1: a forked worker closes it. */
 int hn_watcher_fd(void);

@@ -73,6 +73,19 @@ def load(spec, mode):
     return app if asgi else WSGI(app)
 
 
+def watch_files():
+    """The source files of the application's own modules, for use_reloader (Hypercorn's
+    files_to_watch, without the interpreter's and the system's packages)."""
+    skip = tuple(os.path.join(p, "") for p in {sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                "/usr/lib/python3", "/usr/local/lib/python3"})
+    files = set()
+    for module in list(sys.modules.values()):
+        f = getattr(module, "__file__", None)
+        if f and f.endswith(".py") and not f.startswith(skip) and f != __file__:
+            files.add(os.path.abspath(f))
+    return "\n".join(sorted(files))
+
+
 def describe(exc):
     """Why loading failed, for the start-up error: NoAppError's own words, or the traceback
     of an error in the application's import without this file's and importlib's frames."""

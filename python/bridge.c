@@ -758,3 +758,26 @@ hornet_python_app(const char *spec, const char *mode, char *err, size_t size)
     };
     return &app_tables[i];
 }
+
+/* For use_reloader: the source files of the Python applications' own
+ * modules, one a line, into buf (NUL-terminated, cut at size). Returns the
+ * length. */
+size_t hornet_python_files(char *buf, size_t size);
+
+size_t
+hornet_python_files(char *buf, size_t size)
+{
+    if (size == 0 || !Py_IsInitialized())
+        return 0;
+    buf[0] = '\0';
+    PyEval_RestoreThread(saved_tstate);
+    saved_tstate = NULL;
+    PyObject *r = PyObject_CallMethod(glue, "watch_files", NULL);
+    const char *s = r ? PyUnicode_AsUTF8(r) : NULL;
+    if (s)
+        snprintf(buf, size, "%s", s);
+    PyErr_Clear();
+    Py_XDECREF(r);
+    saved_tstate = PyEval_SaveThread();
+    return strlen(buf);
+}

@@ -74,6 +74,8 @@ typedef const hornet_app_t *(*python_factory_t)(const char *spec, const char *mo
 /* hornet-python.so beside this binary (a build tree), else where make
  * install puts it. RTLD_GLOBAL: Python's extension modules find
  * libpython's symbols through it. */
+static void *python_handle;
+
 static python_factory_t
 python_bridge(hn_err_t *err)
 {
@@ -97,7 +99,20 @@ python_bridge(hn_err_t *err)
     factory = (python_factory_t)dlsym(handle, "hornet_python_app");
     if (factory == NULL)
         hn_err_set(err, 0, "NoAppError: %s is not hornet's Python bridge", path);
+    python_handle = handle;
     return factory;
+}
+
+size_t
+hn_app_watch_files(char *buf, size_t size)
+{
+    if (size)
+        buf[0] = '\0';
+    if (python_handle == NULL)
+        return 0;
+    size_t (*files)(char *, size_t) =
+        (size_t(*)(char *, size_t))dlsym(python_handle, "hornet_python_files");
+    return files ? files(buf, size) : 0;
 }
 
 static const hornet_app_t *

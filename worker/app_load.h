@@ -18,6 +18,11 @@ struct hornet_app;
  * against as it loads. */
 const struct hornet_app *hn_app_load(const char *spec, int app_mode, hn_err_t *err);
 
+/* For use_reloader, after loading: the source files of the Python
+ * applications' own modules, one a line, into buf (NUL-terminated);
+ * nothing without a Python application. Returns the length. */
+size_t hn_app_watch_files(char *buf, size_t size);
+
 /* Simple mode or event mode, given app_mode (hn_cfg_app_mode_t). An app in
  * the wrong mode for what it exports is an error. */
 int hn_app_mode(const struct hornet_app *app, int app_mode, const char *spec, int *is_simple,

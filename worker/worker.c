@@ -27,6 +27,7 @@
 #include "shared/sigfd.h"
 #include "worker/accept.h"
 #include "worker/access_log.h"
+#include "worker/app_load.h"
 #include "worker/app.h"
 #include "worker/bridge.h"
 #include "worker/lifespan.h"
@@ -209,6 +210,12 @@ open_apps(struct ev_loop *loop, const hn_config_t *cfg, hn_err_t *err)
 {
     hn_timer_set_loop(loop);
     return hn_bridge_open(loop, cfg, err);
+}
+
+size_t
+hn_worker_watch_files(char *buf, size_t size)
+{
+    return hn_app_watch_files(buf, size);
 }
 
 int

@@ -58,6 +58,10 @@ HN_NORETURN void hn_worker_main(const hn_worker_args_t *args);
  * running as the workers' user (hn_spawn_check_app), so a typo or a
  * static_root the workers cannot open is a start-up error, not a crash loop. */
 int hn_worker_check_app(const struct hn_config *cfg, hn_err_t *err);
+/* After hn_worker_check_app: what use_reloader should watch besides the
+ * configuration and the shared objects (the Python applications' modules),
+ * one file a line, into buf. Returns the length. */
+size_t hn_worker_watch_files(char *buf, size_t size);
 
 const struct hn_config *hn_worker_config(void);
 const struct hn_app *hn_worker_app(void);

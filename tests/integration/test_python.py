@@ -558,3 +558,34 @@ def test_django(hornet_server, pyapps, tmp_path, kind):
     r = get(srv, "/info/?q=bee")
     assert r.status == 200 and eval(r.body) == {"path": "/info/", "q": "bee"}
     assert get(srv, "/missing/").status == 404
+
+
+def test_reloader_watches_the_imported_modules(hornet_server, pyapps, tmp_path):
+    """use_reloader: editing a module the app imported reloads the workers; a syntax error
+    in it is refused with the traceback, and the previous code serves on."""
+    (pyapps / "reloadviews.py").write_text('MESSAGE = b"version one"\n')
+    (pyapps / "reloadapp.py").write_text(textwrap.dedent('''
+        import reloadviews
+
+        async def app(scope, receive, send):
+            if scope["type"] == "http":
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": reloadviews.MESSAGE})
+        '''))
+    srv = py_server(hornet_server, pyapps, tmp_path, "reloadapp:app", use_reloader=True)
+    assert get(srv, "/").body == b"version one"
+
+    def edit(text):
+        tmp = pyapps / "reloadviews.py.new"
+        tmp.write_text(text)
+        os.replace(tmp, pyapps / "reloadviews.py")  # as an editor saves
+
+    edit('MESSAGE = b"version two"\n')
+    wait_until(lambda: "reload complete: generation 1" in srv.stderr_text(), 20,
+               what="the reload the edit makes")
+    assert get(srv, "/").body == b"version two"
+    edit('MESSAGE = b"broken\n')
+    wait_until(lambda: "reload refused" in srv.stderr_text(), 20, what="the refused reload")
+    log = srv.stderr_text()
+    assert 'reloadviews.py", line 1' in log and "SyntaxError" in log, log
+    assert get(srv, "/").body == b"version two"
