@@ -42,14 +42,16 @@ class NoAppError(Exception):
     pass
 
 
-def load(spec, mode):
+def load(spec, mode, app_dir=None):
     """Hypercorn's load_application: MODULE[:ATTR], ATTR defaulting to app and possibly a
-    call such as create_app(); the working directory on sys.path. Returns the app."""
+    call such as create_app(); app_dir (or the working directory) first on sys.path.
+    Returns the app."""
     module_name, _, attr = spec.partition(":")
     attr = attr or "app"
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+    cwd = os.path.abspath(app_dir) if app_dir else os.getcwd()
+    if cwd in sys.path:
+        sys.path.remove(cwd)
+    sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:

@@ -717,12 +717,14 @@ start_interpreter(char *err, size_t size)
 
 /* The application spec names (MODULE[:ATTR]) as a hornet application, or
  * NULL with err saying why (with the Python traceback when the import
- * itself failed). mode: "auto", "asgi" or "simple" (app_mode). */
-const hornet_app_t *hornet_python_app(const char *spec, const char *mode, char *err,
-                                      size_t size);
+ * itself failed). mode: "auto", "asgi" or "simple" (app_mode); app_dir:
+ * first on sys.path, or NULL for the working directory. */
+const hornet_app_t *hornet_python_app(const char *spec, const char *mode, const char *app_dir,
+                                      char *err, size_t size);
 
 const hornet_app_t *
-hornet_python_app(const char *spec, const char *mode, char *err, size_t size)
+hornet_python_app(const char *spec, const char *mode, const char *app_dir, char *err,
+                  size_t size)
 {
     if (n_apps == MAX_APPS) {
         snprintf(err, size, "%s: at most %d Python applications per server", spec, MAX_APPS);
@@ -735,7 +737,7 @@ hornet_python_app(const char *spec, const char *mode, char *err, size_t size)
         PyEval_RestoreThread(saved_tstate);
         saved_tstate = NULL;
     }
-    PyObject *app = PyObject_CallMethod(glue, "load", "ss", spec, mode);
+    PyObject *app = PyObject_CallMethod(glue, "load", "ssz", spec, mode, app_dir);
     if (app == NULL)
         describe_error(err, size);
     saved_tstate = PyEval_SaveThread();

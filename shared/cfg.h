@@ -118,6 +118,7 @@ typedef struct hn_config {
 
     /* built-in apps */
     char *static_root;
+    char *app_dir; /* Python apps: first on sys.path (NULL: the working directory) */
     char *static_index;
     int static_dotfiles;       /* hn_cfg_static_dotfiles_t */
     bool static_precompressed; /* serve file.br / file.gz for Accept-Encoding */

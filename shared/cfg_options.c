@@ -86,8 +86,12 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
             "watch on"},
     {.name = "application_path", .type = HN_CFG_STRING, HN_CFG_FIELD(application_path),
      .def = "builtin:hello", .flags = HN_CFG_RELOADABLE | HN_CFG_NONEMPTY,
-     .doc = "the application: builtin:NAME or PATH.so[:SYMBOL] (the APP argument overrides "
-            "it)"},
+     .doc = "the application: builtin:NAME, PATH.so[:SYMBOL] or a Python MODULE[:ATTR] (the "
+            "APP argument overrides it)"},
+    {.name = "app_dir", .type = HN_CFG_PATH, HN_CFG_FIELD(app_dir), .def = NULL,
+     .flags = HN_CFG_RELOADABLE | HN_CFG_OPTIONAL, .cli = "app-dir", .metavar = "DIR",
+     .doc = "directory put first on a Python app's module path (unset: the working "
+            "directory)"},
     {.name = "pid_path", .type = HN_CFG_PATH, HN_CFG_FIELD(pid_path), .def = NULL,
      .flags = HN_CFG_RESTART | HN_CFG_OPTIONAL, .cli = "pid", .cli_short = 'p',
      .metavar = "FILE", .doc = "file that receives the master's PID (unset: none)"},

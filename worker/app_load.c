@@ -68,8 +68,8 @@ is_python_spec(const char *spec)
     return !isdigit((unsigned char)spec[0]) && spec[0] != '.';
 }
 
-typedef const hornet_app_t *(*python_factory_t)(const char *spec, const char *mode, char *err,
-                                                size_t size);
+typedef const hornet_app_t *(*python_factory_t)(const char *spec, const char *mode,
+                                                const char *app_dir, char *err, size_t size);
 
 /* hornet-python.so beside this binary (a build tree), else where make
  * install puts it. RTLD_GLOBAL: Python's extension modules find
@@ -116,7 +116,7 @@ hn_app_watch_files(char *buf, size_t size)
 }
 
 static const hornet_app_t *
-load_python(const char *spec, int app_mode, hn_err_t *err)
+load_python(const char *spec, int app_mode, const char *app_dir, hn_err_t *err)
 {
     python_factory_t factory = python_bridge(err);
     if (factory == NULL)
@@ -124,20 +124,20 @@ load_python(const char *spec, int app_mode, hn_err_t *err)
     static const char *const modes[] = {
         [HN_CFG_APP_AUTO] = "auto", [HN_CFG_APP_ASGI] = "asgi", [HN_CFG_APP_SIMPLE] = "simple"};
     char msg[sizeof(err->msg) - 32];
-    const hornet_app_t *app = factory(spec, modes[app_mode], msg, sizeof(msg));
+    const hornet_app_t *app = factory(spec, modes[app_mode], app_dir, msg, sizeof(msg));
     if (app == NULL)
         hn_err_set(err, 0, "NoAppError: %s: %s", spec, msg);
     return app;
 }
 
 const hornet_app_t *
-hn_app_load(const char *spec, int app_mode, hn_err_t *err)
+hn_app_load(const char *spec, int app_mode, const char *app_dir, hn_err_t *err)
 {
     static const char prefix[] = "builtin:";
     if (strncmp(spec, prefix, sizeof(prefix) - 1) == 0)
         return load_builtin(spec, spec + sizeof(prefix) - 1, err);
     if (is_python_spec(spec))
-        return load_python(spec, app_mode, err);
+        return load_python(spec, app_mode, app_dir, err);
 
     char path[4096], symbol[256];
     split_spec(spec, path, sizeof(path), symbol, sizeof(symbol));

@@ -15,8 +15,10 @@
 struct hornet_app;
 
 /* app_mode: hn_cfg_app_mode_t, which a Python application is checked
- * against as it loads. */
-const struct hornet_app *hn_app_load(const char *spec, int app_mode, hn_err_t *err);
+ * against as it loads; app_dir: first on its module path (NULL: the
+ * working directory). */
+const struct hornet_app *hn_app_load(const char *spec, int app_mode, const char *app_dir,
+                                     hn_err_t *err);
 
 /* For use_reloader, after loading: the source files of the Python
  * applications' own modules, one a line, into buf (NUL-terminated);

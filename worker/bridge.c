@@ -81,7 +81,7 @@ add_route(const char *prefix, const char *spec, hn_err_t *err)
     hn_bridge_route_t *rt = &b_routes[b_n_routes];
     rt->prefix = prefix;
     rt->prefix_len = strlen(prefix);
-    rt->app = hn_app_load(spec, b_cfg->app_mode, err);
+    rt->app = hn_app_load(spec, b_cfg->app_mode, b_cfg->app_dir, err);
     if (rt->app == NULL)
         return HN_ERR;
     if (hn_app_mode(rt->app, b_cfg->app_mode, spec, &rt->is_simple, err) != HN_OK)

@@ -589,3 +589,16 @@ def test_reloader_watches_the_imported_modules(hornet_server, pyapps, tmp_path):
     log = srv.stderr_text()
     assert 'reloadviews.py", line 1' in log and "SyntaxError" in log, log
     assert get(srv, "/").body == b"version two"
+
+
+def test_app_dir(hornet_server, tmp_path):
+    """--app-dir (uvicorn's): that directory, not the working one, is first on sys.path."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "srcapp.py").write_text(textwrap.dedent(RAW))
+    r = run_hornet(["-t", "srcapp:app"], cwd=str(tmp_path))
+    assert r.returncode == 1 and "cannot import module srcapp" in r.stderr, r.stderr
+    r = run_hornet(["-t", "--app-dir", str(src), "srcapp:app"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    srv = hornet_server(app="srcapp:app", config={"app_dir": str(src)})
+    assert get(srv, "/").body == b"Hello, ASGI!"
