@@ -488,11 +488,27 @@ class WSGI:
         def send_from_thread(message):
             asyncio.run_coroutine_threadsafe(send(message), loop).result()
 
-        await loop.run_in_executor(WSGI.pool, self.run, wsgi_environ(scope, bytes(body)),
-                                   send_from_thread)
+        status, headers, tail = await loop.run_in_executor(
+            WSGI.pool, self.run, wsgi_environ(scope, bytes(body)), send_from_thread)
+        # what the thread did not stream itself: most responses, whole, with no hop back
+        if status is not None:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+        if isinstance(tail, tuple):
+            await send({"type": "hornet.response.file", "fd": tail[0], "offset": tail[1],
+                        "count": tail[2]})
+            tail = b""
+        await send({"type": "http.response.body", "body": tail})
+
+    STREAM_AT = 65536  # bytes of body the thread holds before it streams them
 
     def run(self, environ, send):
+        """In a pool thread: the application, and the iteration of its response. Returns
+        (status, headers, tail) for the loop to send: status None when the head has gone
+        already (a large or written response streams from here, each piece waiting until
+        the loop took it); tail is the rest of the body, or (fd, offset, count) for a file."""
         state = {"status": None, "headers": None, "sent": False}
+        held = []
+        held_size = 0
 
         def start_response(status, headers, exc_info=None):
             if exc_info is not None:
@@ -508,19 +524,32 @@ class WSGI:
                                 for n, v in headers]
             return write
 
-        def start():
-            if state["sent"]:
-                return
+        def check_started():
             if state["status"] is None:
                 raise RuntimeError("the WSGI application did not call start_response")
-            state["sent"] = True
-            send({"type": "http.response.start", "status": state["status"],
-                  "headers": state["headers"]})
 
-        def write(data):
-            start()
+        def stream(data):
+            nonlocal held_size
+            if not state["sent"]:
+                check_started()
+                state["sent"] = True
+                send({"type": "http.response.start", "status": state["status"],
+                      "headers": state["headers"]})
+            if held:
+                send({"type": "http.response.body", "body": b"".join(held), "more_body": True})
+                held.clear()
+                held_size = 0
             if data:
                 send({"type": "http.response.body", "body": bytes(data), "more_body": True})
+
+        def write(data):
+            stream(data)  # PEP 3333: write() must not buffer
+
+        def head():
+            check_started()
+            if state["sent"]:
+                return None, None
+            return state["status"], state["headers"]
 
         result = self.app(environ, start_response)
         try:
@@ -533,18 +562,21 @@ class WSGI:
                 except (OSError, io.UnsupportedOperation):
                     fd = None
                 if fd is not None:
-                    start()
-                    send({"type": "hornet.response.file", "fd": os.dup(fd), "offset": offset,
-                          "count": max(0, size - offset)})
-                    send({"type": "http.response.body", "body": b""})
-                    return
+                    stream(b"")
+                    return None, None, (os.dup(fd), offset, max(0, size - offset))
             for chunk in result:
-                if chunk:
-                    write(chunk)
-                elif not state["sent"]:
-                    start()
-            start()
-            send({"type": "http.response.body", "body": b""})
+                if not chunk:
+                    continue
+                if state["sent"]:
+                    stream(chunk)
+                    continue
+                held.append(chunk)
+                held_size += len(chunk)
+                if held_size > self.STREAM_AT:
+                    stream(b"")
+            status, headers = head()
+            tail = b"".join(held)
+            return status, headers, tail
         finally:
             if hasattr(result, "close"):
                 result.close()

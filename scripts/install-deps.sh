@@ -36,9 +36,11 @@ declare -A groups=(
         chromium slowhttptest wrk
         dpkg-dev debhelper lintian systemd"
     [sanitizers]="valgrind"
-    # the peers (nginx, h2o, Hypercorn) and the load tools of bench/; wslay
-    # for the codec comparison
-    [bench]="wrk nghttp2-client curl nginx-light h2o python3-hypercorn libwslay-dev"
+    # the peers (nginx, h2o, Hypercorn; uvicorn and gunicorn with the apps of
+    # pybench.sh) and the load tools of bench/; wslay for the codec comparison
+    [bench]="wrk nghttp2-client curl nginx-light h2o python3-hypercorn libwslay-dev
+        python3-uvicorn python3-uvloop python3-httptools gunicorn python3-starlette
+        python3-flask"
     [fuzz]="clang-14 libclang-rt-14-dev"
 )
 
