@@ -79,6 +79,23 @@ leave(void)
         saved_tstate = PyEval_SaveThread();
 }
 
+static void on_pump_timer(hornet_timer_t *t, void *ud);
+
+/* As leave, but the pass waits for the end of this loop iteration: a new
+ * request's body (or its end) usually follows at once, and one pass then
+ * runs the application from its first receive to its last send. */
+static void
+leave_soon(void)
+{
+    if (depth == 1) {
+        if (pump_timer == NULL)
+            pump_timer = api->timer_new(on_pump_timer, NULL);
+        api->timer_start(pump_timer, 0, 0);
+    }
+    if (--depth == 0)
+        saved_tstate = PyEval_SaveThread();
+}
+
 /* The pending exception (a new reference, its traceback attached), or
  * NULL; cleared. Python 3.12's PyErr_GetRaisedException. */
 static PyObject *
@@ -537,7 +554,7 @@ on_request(unsigned i, hornet_request_t *req, const hornet_scope_t *scope)
     Py_XDECREF(sc);
     Py_XDECREF(state);
     Py_XDECREF(h);
-    leave();
+    leave_soon();
 }
 
 /* Call method name on the request's object, if it has one. */
