@@ -1119,7 +1119,9 @@ static void
 upgrade_lost(void)
 {
     char why[600];
-    if (M.up.why[0])
+    if (M.up.why[0] && M.up.pid > 0)
+        snprintf(why, sizeof(why), "the new master (pid %d): %s", (int)M.up.pid, M.up.why);
+    else if (M.up.why[0])
         snprintf(why, sizeof(why), "%s", M.up.why);
     else if (M.up.pid > 0)
         snprintf(why, sizeof(why), "the new master (pid %d) exited before its workers were "
@@ -1152,11 +1154,8 @@ upgrade_line(const char *line)
         M.up.pid = (pid_t)atol(line + 4);
         hn_log(HN_LOG_INFO, "upgrade: new master started as pid %d", (int)M.up.pid);
     } else if (strncmp(line, "error ", 6) == 0) {
-        if (M.up.pid > 0)
-            snprintf(M.up.why, sizeof(M.up.why), "the new master (pid %d): %.400s", (int)M.up.pid,
-                     line + 6);
-        else
-            snprintf(M.up.why, sizeof(M.up.why), "%.440s", line + 6);
+        /* the pid line may come after it (a failed exec is quick) */
+        snprintf(M.up.why, sizeof(M.up.why), "%.440s", line + 6);
     } else if (strncmp(line, "ready ", 6) == 0) {
         M.up.pid = (pid_t)atol(line + 6);
         upgrade_handover();
