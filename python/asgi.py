@@ -11,12 +11,13 @@
 
 import asyncio
 import collections
-import concurrent.futures
+import contextvars
 import heapq
 import importlib
 import inspect
 import io
 import os
+import queue
 import re
 import sys
 import threading
@@ -28,7 +29,34 @@ EAGAIN = -4
 EGONE = -2
 ASGI = {"version": "3.0", "spec_version": "2.3"}
 
-loop = asyncio.new_event_loop()
+class Handle(asyncio.Handle):
+    """asyncio's Handle without its per-call debug checks."""
+
+    __slots__ = ()
+
+    def __init__(self, callback, args, loop, context):
+        self._callback = callback
+        self._args = args
+        self._loop = loop
+        self._context = context if context is not None else contextvars.copy_context()
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+class Loop(asyncio.SelectorEventLoop):
+    """The worker's asyncio loop. call_soon runs for every task step and every future's
+    callbacks: here without the closed, thread and debug checks of the base class, which a
+    loop that is never closed, runs on one thread and is not in debug mode does not need
+    (call_soon_threadsafe keeps them)."""
+
+    def call_soon(self, callback, *args, context=None):
+        handle = Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+
+loop = Loop()
 asyncio.set_event_loop(loop)
 # The worker's loop runs this one a pass at a time (pump): it is "running" for good, as
 # run_forever would make it, and never blocks in its selector (_stopping makes every pass
@@ -200,32 +228,35 @@ class HTTP:
     async def send(self, message):
         t = message["type"]
         h = self.h
-        if t == "http.response.start":
-            if self.started:
-                raise RuntimeError("Unexpected ASGI message 'http.response.start' after the "
-                                   "response started")
-            self.started = True
-            if h is None:
-                return
-            rc = _hornet.response_start(h, int(message["status"]),
-                                        message.get("headers", ()),
-                                        bool(message.get("trailers", False)))
-        elif t == "http.response.body":
+        if t == "http.response.body":
             if not self.started:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' before "
                                    "'http.response.start'")
-            more = bool(message.get("more_body", False))
+            more = message.get("more_body", False)
             if not more:
                 self.ended = True
             if h is None:
                 return
             body = message.get("body", b"")
             rc = _hornet.response_body(h, body, more)
+            if rc == 0 and not self.paused:
+                return
             while rc == EAGAIN and self.h is not None:
                 await self._resumed()
                 rc = _hornet.response_body(self.h, body, more) if self.h else EGONE
             if self.paused and self.h is not None:
                 await self._resumed()
+        elif t == "http.response.start":
+            if self.started:
+                raise RuntimeError("Unexpected ASGI message 'http.response.start' after the "
+                                   "response started")
+            self.started = True
+            if h is None:
+                return
+            rc = _hornet.response_start(h, message["status"], message.get("headers", ()),
+                                        message.get("trailers", False))
+            if rc == 0:
+                return
         elif t == "hornet.response.file":
             # the WSGI adapter's file_wrapper: sendfile, the descriptor given up to C
             if h is None:
@@ -250,10 +281,21 @@ class HTTP:
         self.resumed = loop.create_future()
         await self.resumed
 
-    def done(self, task):
-        if task.cancelled():
-            return
-        exc = task.exception()
+    async def run(self, app, scope):
+        """The application's call, and what the server does when it ends. A wrapper rather
+        than a done callback: one less loop pass and callback per request."""
+        try:
+            await app(scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: B036 - every failure is the app's, logged
+            self.finish(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self.finish(None)
+
+    def finish(self, exc):
         if exc is not None:
             log_exception("Error in ASGI application", exc)
         elif not self.started:
@@ -340,10 +382,7 @@ class WebSocket(HTTP):
         if rc == -3:
             raise ValueError("invalid ASGI message %r" % (message,))
 
-    def done(self, task):
-        if task.cancelled():
-            return
-        exc = task.exception()
+    def finish(self, exc):
         if exc is not None:
             log_exception("Error in ASGI application", exc)
         h = self.h
@@ -358,13 +397,11 @@ class WebSocket(HTTP):
             _hornet.websocket_close(h, 1000, None)
 
 
-def new_scope(app, h, scope, state):
+def new_scope(app, h, scope):
+    """A request's scope (made by bridge.c, with asgi and a copy of the lifespan state) to
+    the application, as a task of its own."""
     r = WebSocket(h) if scope["type"] == "websocket" else HTTP(h)
-    if state is not None:
-        scope["state"] = state.copy()
-    scope["asgi"] = ASGI
-    r.task = loop.create_task(app(scope, r.receive, r.send))
-    r.task.add_done_callback(r.done)
+    r.task = asyncio.Task(r.run(app, scope), loop=loop)
     return r
 
 
@@ -446,6 +483,42 @@ def wsgi_environ(scope, body):
     return environ
 
 
+def _settle(future, result, exc):
+    if not future.done():
+        if exc is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exc)
+
+
+class Pool:
+    """The worker's WSGI threads: a call goes in through a queue, its result comes back to
+    the loop as an asyncio future. run_in_executor's concurrent.futures machinery (a
+    condition variable, a second future chained to the first) cost more Python per request
+    than a small view does."""
+
+    def __init__(self, size):
+        self.jobs = queue.SimpleQueue()
+        for i in range(max(1, size)):
+            threading.Thread(target=self.work, name="hornet-wsgi-%d" % i, daemon=True).start()
+
+    def submit(self, fn, *args):
+        future = loop.create_future()
+        self.jobs.put((future, fn, args))
+        return future
+
+    def work(self):
+        while True:
+            future, fn, args = self.jobs.get()
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # noqa: B036 - handed to the waiting coroutine
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+            del future, fn, args
+
+
 class WSGI:
     """A WSGI application as an ASGI one: the whole body read (up to wsgi_max_body_size,
     413 beyond), then the application called in the worker's thread pool (wsgi_threads), its
@@ -482,14 +555,13 @@ class WSGI:
             if not m.get("more_body"):
                 break
         if WSGI.pool is None:
-            n = int(_hornet.config("wsgi_threads") or "10")
-            WSGI.pool = concurrent.futures.ThreadPoolExecutor(n, "hornet-wsgi")
+            WSGI.pool = Pool(int(_hornet.config("wsgi_threads") or "10"))
 
         def send_from_thread(message):
             asyncio.run_coroutine_threadsafe(send(message), loop).result()
 
-        status, headers, tail = await loop.run_in_executor(
-            WSGI.pool, self.run, wsgi_environ(scope, bytes(body)), send_from_thread)
+        status, headers, tail = await WSGI.pool.submit(
+            self.run, wsgi_environ(scope, bytes(body)), send_from_thread)
         # what the thread did not stream itself: most responses, whole, with no hop back
         if status is not None:
             await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -596,6 +668,11 @@ class Lifespan:
 
     def event(self, ev):
         self.pending = ev
+        if self.task is not None and self.task.done():
+            # the application returned (or failed) before this event: nothing will answer
+            # it, so it is complete, as in Hypercorn
+            self.answer(ev, None)
+            return
         if self.task is None:
             scope = {"type": "lifespan", "asgi": ASGI, "state": self.state}
             self.task = loop.create_task(self.app(scope, self.receive, self.send))

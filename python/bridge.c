@@ -470,6 +470,47 @@ app_init(const hornet_api_t *a)
     return 0;
 }
 
+/* --- scopes ------------------------------------------------------------- */
+
+/* The scope's keys, made once; a scope is a copy of a template (which
+ * holds every key, so the copy never grows) with its values set. */
+enum {
+    K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH, K_QUERY_STRING,
+    K_ROOT_PATH, K_HEADERS, K_CLIENT, K_SERVER, K_EXTENSIONS, K_SUBPROTOCOLS, N_KEYS
+};
+static const char *const key_names[N_KEYS] = {
+    "type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "query_string",
+    "root_path", "headers", "client", "server", "extensions", "subprotocols",
+};
+static PyObject *keys[N_KEYS], *http_template, *websocket_template;
+static PyObject *s_trailers_ext, *s_ws_response_ext;
+
+/* The few short strings every scope repeats (versions, schemes, methods),
+ * made once: a scope then costs no allocation for them. */
+#define MAX_WORDS 16
+static struct word {
+    char s[8];
+    size_t n;
+    PyObject *obj;
+} words[MAX_WORDS];
+static size_t n_words;
+
+static PyObject *
+word_of(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n_words; i++)
+        if (words[i].n == n && memcmp(words[i].s, s, n) == 0)
+            return Py_NewRef(words[i].obj);
+    PyObject *obj = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "surrogateescape");
+    if (obj && n < sizeof(words[0].s) && n_words < MAX_WORDS) {
+        struct word *w = &words[n_words++];
+        memcpy(w->s, s, n);
+        w->n = n;
+        w->obj = Py_NewRef(obj);
+    }
+    return obj;
+}
+
 /* Byte strings of the scope as Python objects. */
 static PyObject *
 str_of(const char *s, size_t n)
@@ -492,44 +533,114 @@ address_of(const char *host, int port)
 }
 
 static PyObject *
-scope_of(const hornet_scope_t *s)
+headers_list(const hornet_header_t *hv, size_t n)
 {
-    PyObject *headers = PyList_New((Py_ssize_t)s->n_headers);
-    if (headers == NULL)
-        return NULL;
-    for (size_t i = 0; i < s->n_headers; i++) {
-        const hornet_header_t *h = &s->headers[i];
-        PyObject *pair = Py_BuildValue("(y#y#)", h->name, (Py_ssize_t)h->name_len, h->value,
-                                       (Py_ssize_t)h->value_len);
-        if (pair == NULL) {
-            Py_DECREF(headers);
-            return NULL;
+    PyObject *headers = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; headers && i < n; i++) {
+        PyObject *pair = PyTuple_New(2);
+        PyObject *name = bytes_of(hv[i].name, hv[i].name_len);
+        PyObject *value = bytes_of(hv[i].value, hv[i].value_len);
+        if (pair == NULL || name == NULL || value == NULL) {
+            Py_XDECREF(pair);
+            Py_XDECREF(name);
+            Py_XDECREF(value);
+            Py_CLEAR(headers);
+            break;
         }
+        PyTuple_SET_ITEM(pair, 0, name);
+        PyTuple_SET_ITEM(pair, 1, value);
         PyList_SET_ITEM(headers, (Py_ssize_t)i, pair);
     }
-    if (s->type == HORNET_SCOPE_WEBSOCKET) {
+    return headers;
+}
+
+/* {name: {}}: the extensions a scope reports, a new dict for every scope
+ * since an application may write into it. */
+static PyObject *
+extensions_of(PyObject *name)
+{
+    PyObject *ext = PyDict_New(), *empty = PyDict_New();
+    if (ext == NULL || empty == NULL || PyDict_SetItem(ext, name, empty) < 0)
+        Py_CLEAR(ext);
+    Py_XDECREF(empty);
+    return ext;
+}
+
+/* Set key to value (a new reference, or NULL for a failure already set). */
+static int
+put(PyObject *d, int key, PyObject *value)
+{
+    if (value == NULL)
+        return -1;
+    int rc = PyDict_SetItem(d, keys[key], value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static int
+make_scope_templates(PyObject *asgi_info)
+{
+    for (int i = 0; i < N_KEYS; i++)
+        if ((keys[i] = PyUnicode_InternFromString(key_names[i])) == NULL)
+            return -1;
+    s_trailers_ext = PyUnicode_InternFromString("http.response.trailers");
+    s_ws_response_ext = PyUnicode_InternFromString("websocket.http.response");
+    http_template = PyDict_New();
+    websocket_template = PyDict_New();
+    if (!s_trailers_ext || !s_ws_response_ext || !http_template || !websocket_template)
+        return -1;
+    for (int i = 0; i < N_KEYS; i++)
+        if ((i != K_SUBPROTOCOLS && PyDict_SetItem(http_template, keys[i], Py_None) < 0) ||
+            (i != K_METHOD && PyDict_SetItem(websocket_template, keys[i], Py_None) < 0))
+            return -1;
+    if (put(http_template, K_TYPE, PyUnicode_FromString("http")) < 0 ||
+        put(websocket_template, K_TYPE, PyUnicode_FromString("websocket")) < 0 ||
+        PyDict_SetItem(http_template, keys[K_ASGI], asgi_info) < 0 ||
+        PyDict_SetItem(websocket_template, keys[K_ASGI], asgi_info) < 0)
+        return -1;
+    return 0;
+}
+
+/* The ASGI scope of a request; state: the lifespan's, copied in, or NULL. */
+static PyObject *
+scope_of(const hornet_scope_t *s, PyObject *state)
+{
+    bool ws = s->type == HORNET_SCOPE_WEBSOCKET;
+    PyObject *d = PyDict_Copy(ws ? websocket_template : http_template);
+    if (d == NULL)
+        return NULL;
+    if (put(d, K_HTTP_VERSION, word_of(s->http_version, strlen(s->http_version))) < 0 ||
+        put(d, K_SCHEME, word_of(s->scheme, strlen(s->scheme))) < 0 ||
+        put(d, K_PATH, str_of(s->path, s->path_len)) < 0 ||
+        put(d, K_RAW_PATH, bytes_of(s->raw_path, s->raw_path_len)) < 0 ||
+        put(d, K_QUERY_STRING, bytes_of(s->query_string, s->query_string_len)) < 0 ||
+        put(d, K_ROOT_PATH, str_of(s->root_path, s->root_path_len)) < 0 ||
+        put(d, K_HEADERS, headers_list(s->headers, s->n_headers)) < 0 ||
+        put(d, K_CLIENT, address_of(s->client_host, s->client_port)) < 0 ||
+        put(d, K_SERVER, address_of(s->server_host, s->server_port < 0 ? 0 : s->server_port)) <
+            0 ||
+        put(d, K_EXTENSIONS, extensions_of(ws ? s_ws_response_ext : s_trailers_ext)) < 0)
+        goto fail;
+    if (ws) {
         PyObject *subprotocols = PyList_New((Py_ssize_t)s->n_subprotocols);
-        for (size_t i = 0; subprotocols && i < s->n_subprotocols; i++)
-            PyList_SET_ITEM(subprotocols, (Py_ssize_t)i, PyUnicode_FromString(s->subprotocols[i]));
-        return Py_BuildValue(
-            "{s:s,s:s,s:s,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:{s:{}}}", "type", "websocket",
-            "http_version", s->http_version, "scheme", s->scheme, "path",
-            str_of(s->path, s->path_len), "raw_path", bytes_of(s->raw_path, s->raw_path_len),
-            "query_string", bytes_of(s->query_string, s->query_string_len), "root_path",
-            str_of(s->root_path, s->root_path_len), "headers", headers, "client",
-            address_of(s->client_host, s->client_port), "server",
-            address_of(s->server_host, s->server_port < 0 ? 0 : s->server_port), "subprotocols",
-            subprotocols, "extensions", "websocket.http.response");
+        for (size_t i = 0; subprotocols && i < s->n_subprotocols; i++) {
+            PyObject *p = PyUnicode_FromString(s->subprotocols[i]);
+            if (p == NULL)
+                Py_CLEAR(subprotocols);
+            else
+                PyList_SET_ITEM(subprotocols, (Py_ssize_t)i, p);
+        }
+        if (put(d, K_SUBPROTOCOLS, subprotocols) < 0)
+            goto fail;
+    } else if (put(d, K_METHOD, word_of(s->method, s->method_len)) < 0) {
+        goto fail;
     }
-    return Py_BuildValue(
-        "{s:s,s:s,s:N,s:s,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:{s:{}}}", "type", "http", "http_version",
-        s->http_version, "method", str_of(s->method, s->method_len), "scheme", s->scheme, "path",
-        str_of(s->path, s->path_len), "raw_path", bytes_of(s->raw_path, s->raw_path_len),
-        "query_string", bytes_of(s->query_string, s->query_string_len), "root_path",
-        str_of(s->root_path, s->root_path_len), "headers", headers, "client",
-        address_of(s->client_host, s->client_port), "server",
-        address_of(s->server_host, s->server_port < 0 ? 0 : s->server_port), "extensions",
-        "http.response.trailers");
+    if (state && PyDict_SetItem(d, s_state, state) < 0)
+        goto fail;
+    return d;
+fail:
+    Py_DECREF(d);
+    return NULL;
 }
 
 static void
@@ -537,12 +648,17 @@ on_request(unsigned i, hornet_request_t *req, const hornet_scope_t *scope)
 {
     enter();
     pyapp_t *a = &apps[i];
-    PyObject *sc = scope_of(scope);
-    PyObject *state = a->lifespan ? PyObject_GetAttr(a->lifespan, s_state) : Py_NewRef(Py_None);
+    /* Hypercorn copies the lifespan's state into every scope */
+    PyObject *state = NULL;
+    if (a->lifespan) {
+        PyObject *st = PyObject_GetAttr(a->lifespan, s_state);
+        state = st && PyDict_Check(st) ? PyDict_Copy(st) : NULL;
+        Py_XDECREF(st);
+    }
+    PyObject *sc = !a->lifespan || state ? scope_of(scope, state) : NULL;
     PyObject *h = PyLong_FromVoidPtr(req);
-    PyObject *r = sc && state && h ? PyObject_CallFunctionObjArgs(fn_new_scope, a->app, h, sc,
-                                                                  state, NULL)
-                                   : NULL;
+    PyObject *r = sc && h ? PyObject_CallFunctionObjArgs(fn_new_scope, a->app, h, sc, NULL)
+                          : NULL;
     if (r == NULL) {
         log_py_error("cannot start the ASGI application");
         static const hornet_header_t hdr[] = {{"content-length", 14, "0", 1}};
@@ -729,6 +845,13 @@ start_interpreter(char *err, size_t size)
     s_event = PyUnicode_InternFromString("event");
     s_state = PyUnicode_InternFromString("state");
     s_message = PyUnicode_InternFromString("message");
+    PyObject *asgi_info = PyObject_GetAttrString(glue, "ASGI");
+    int rc = asgi_info ? make_scope_templates(asgi_info) : -1;
+    Py_XDECREF(asgi_info);
+    if (rc < 0) {
+        describe_error(err, size);
+        return -1;
+    }
     return 0;
 }
 

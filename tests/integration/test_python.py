@@ -315,6 +315,23 @@ def test_lifespan_state_is_copied_into_each_request(hornet_server, pyapps, tmp_p
     assert (tmp_path / "shutdown").exists(), "lifespan.shutdown did not reach the app"
 
 
+def test_an_app_that_returns_from_lifespan_does_not_hold_the_stop(hornet_server, pyapps,
+                                                                   tmp_path):
+    # Hypercorn: an application that returns from the lifespan scope has completed both
+    # events; the shutdown must not wait for shutdown_timeout (60 s by default)
+    (pyapps / "lifeless.py").write_text(textwrap.dedent('''
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+    '''))
+    srv = py_server(hornet_server, pyapps, tmp_path, "lifeless:app")
+    assert get(srv, "/").body == b"ok"
+    assert srv.stop() == 0, srv.stderr_text()
+    assert "LifespanTimeoutError" not in srv.stderr_text()
+
+
 def test_request_body_in_pieces_and_streamed_response(hornet_server, pyapps, tmp_path):
     srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app")
     with Conn(srv.port) as c:
