@@ -525,6 +525,7 @@ class WSGI:
     output handed to the loop chunk by chunk, each waiting until taken (backpressure)."""
 
     pool = None
+    max_body_size = None  # wsgi_max_body_size, read once: a worker's config does not change
 
     def __init__(self, app):
         self.app = app
@@ -540,7 +541,9 @@ class WSGI:
         if scope["type"] != "http":
             await send({"type": "websocket.close"})
             return
-        limit = config_size("wsgi_max_body_size", 16 << 20)
+        limit = self.max_body_size
+        if limit is None:
+            limit = WSGI.max_body_size = config_size("wsgi_max_body_size", 16 << 20)
         body = bytearray()
         while True:
             m = await receive()
