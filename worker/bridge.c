@@ -502,6 +502,16 @@ api_abort(hornet_request_t *hr)
     r->ops->abort(r);
 }
 
+static void
+api_read_pause(hornet_request_t *hr, bool paused)
+{
+    hn_request_t *r = REQ(hr);
+    /* a WebSocket's frames are not a body the app reads at its own pace */
+    if (BREQ(r)->is_ended || r->aborted || r->is_websocket || r->body_done)
+        return;
+    r->ops->read_pause(r, paused);
+}
+
 static int
 api_response_file(hornet_request_t *hr, int fd, off_t offset, size_t len, bool more_body)
 {
@@ -788,6 +798,7 @@ static const hornet_api_t b_api = {
     .io_new = hn_io_new,
     .io_free = hn_io_free,
     .abort = api_abort,
+    .read_pause = api_read_pause,
     .log = api_log,
     .config = api_config,
     .now = api_now,

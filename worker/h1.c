@@ -7,7 +7,9 @@
  * One request is handled at a time. When its response is not finished by the
  * time the parser reaches the end of the request, the parser pauses
  * (HPE_PAUSED from on_message_complete) and the transport keeps the
- * pipelined bytes that follow until the response is done.
+ * pipelined bytes that follow until the response is done. The app's
+ * read_pause pauses the parser the same way in the middle of a body (from
+ * on_body or on_headers_complete); the transport keeps what it read.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -81,6 +83,8 @@ typedef struct h1 {
     bool is_closing : 1;
     bool is_draining : 1;
     bool is_paused : 1;   /* parser paused at the end of a request */
+    bool is_body_paused : 1; /* the app asked for no more body for now (read_pause) */
+    bool is_write_blocked : 1; /* between pause_writing and resume_writing */
     bool is_lost : 1;
     bool is_tunnel : 1;   /* after a 101: the bytes are the WebSocket's */
 } h1_t;
@@ -102,6 +106,8 @@ static const hn_config_t *cfg; /* the worker's; the same for every connection */
 static void finish_request(h1_t *h);
 static void respond_error(h1_t *h, int status, const char *why);
 static void begin_close(h1_t *h, bool abort);
+static void set_body_paused(h1_t *h, bool paused);
+static double paused_check_interval(void);
 
 #define H1_OF(p) HN_CONTAINER_OF((p), h1_t, parser)
 
@@ -139,6 +145,7 @@ request_free(h1_t *h)
         return;
     h->req = NULL;
     h->rq = NULL;
+    h->is_body_paused = false; /* the app's pause was for this request only */
     if (r->is_held) {
         r->proto = NULL; /* the connection may be gone by then */
         return;
@@ -437,7 +444,9 @@ on_headers_complete(llhttp_t *p)
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         h->super.transport->ops->write(h->super.transport, cont, sizeof(cont) - 1);
     }
-    return 0;
+    /* paused before the first byte of the body (HPE_PAUSED here resumes
+     * right after the head) */
+    return h->is_body_paused ? HPE_PAUSED : 0;
 }
 
 /* --- llhttp callbacks: the body ------------------------------------------ */
@@ -462,7 +471,9 @@ on_body(llhttp_t *p, const char *at, size_t len)
      * request the server answered itself (https_redirect) has no app */
     if (r->app)
         r->app->on_body(r, at, len);
-    return (h->is_closing) ? -1 : 0;
+    /* a pause from inside on_body stops the parser after this span; the
+     * transport keeps the rest (h1_data_received) */
+    return h->is_closing ? -1 : h->is_body_paused ? HPE_PAUSED : 0;
 }
 
 /* A chunk announces its size before its bytes: refuse one that would cross
@@ -579,6 +590,11 @@ h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
     h1_t *h = (h1_t *)proto;
     if (h->is_tunnel)
         return tunnel_received(h, data, len);
+    if (h->is_body_paused) {
+        /* paused from outside the parser (a timer): nothing is taken */
+        proto->transport->ops->pause_reading(proto->transport);
+        return 0;
+    }
     const char *at = data;
     size_t left = len;
     while (left > 0 && !h->is_closing) {
@@ -653,6 +669,7 @@ h1_pause_writing(hn_protocol_t *proto)
     h1_t *h = (h1_t *)proto;
     /* the client reads slower than we answer: stop taking requests, and tell
      * the app producing the response to hold back */
+    h->is_write_blocked = true;
     proto->transport->ops->pause_reading(proto->transport);
     if (h->req && h->rq->app_called && h->req->resp_state == HN_RESP_STARTED)
         h->req->app->on_pause(h->req);
@@ -662,7 +679,8 @@ static void
 h1_resume_writing(hn_protocol_t *proto)
 {
     h1_t *h = (h1_t *)proto;
-    if (!h->is_paused)
+    h->is_write_blocked = false;
+    if (!h->is_paused && !h->is_body_paused)
         proto->transport->ops->resume_reading(proto->transport);
     if (h->req && h->rq->app_called && h->req->resp_state == HN_RESP_STARTED)
         h->req->app->on_resume(h->req);
@@ -687,6 +705,20 @@ static void
 h1_timeout(hn_protocol_t *proto)
 {
     h1_t *h = (h1_t *)proto;
+    if (h->req && h->is_body_paused) {
+        /* The app paused the body: the silence is its choice, not a slow
+         * client. What the socket tells without reading the body (the
+         * client's FIN or a reset) still ends the request. */
+        if (hn_tcp_peer_closed(&hn_conn_of(proto->transport)->tcp)) {
+            hn_log(HN_LOG_INFO, "client %s: went away while its request body was paused",
+                   h->req->client);
+            request_abort(h);
+            begin_close(h, true);
+        } else {
+            hn_conn_set_timer(hn_conn_of(proto->transport), paused_check_interval());
+        }
+        return;
+    }
     if (h->req && h->req->resp_state == HN_RESP_NONE && h->req->app) {
         hn_log(HN_LOG_INFO, "client %s: request body read timed out", h->req->client);
         respond_error(h, 408, "read timeout");
@@ -949,6 +981,9 @@ response_done(h1_t *h, hn_request_t *r)
         finish_request(h);
         return;
     }
+    /* the app is done with the exchange: its pause no longer holds back a
+     * remainder small enough to read and drop (DISCARD_MAX) */
+    set_body_paused(h, false);
     /* the rest of the body is being discarded: bound how long that may take */
     hn_conn_set_timer(hn_conn_of(h->super.transport), cfg->keep_alive_timeout);
 }
@@ -1062,6 +1097,46 @@ h1_pending(const hn_request_t *r)
     return h->super.transport->ops->pending(h->super.transport);
 }
 
+/* How often a paused body checks that its client is still there: the read
+ * deadline it replaces, or the keep-alive time when there is none. */
+static double
+paused_check_interval(void)
+{
+    return cfg->read_timeout > 0 ? cfg->read_timeout : cfg->keep_alive_timeout;
+}
+
+/* Pause or resume the body (the app's read_pause). A pause takes effect at
+ * the parser's next callback; the transport keeps reading into its one
+ * leftover chunk and then stops, so the client's sends block. A resume
+ * lets the flush pass re-offer that chunk: the app hears the bytes from
+ * the loop, not from inside its call. The read deadline becomes a
+ * liveness check while paused (h1_timeout). */
+static void
+set_body_paused(h1_t *h, bool paused)
+{
+    if (h->is_body_paused == paused)
+        return;
+    hn_transport_t *t = h->super.transport;
+    h->is_body_paused = paused;
+    hn_conn_set_timer(hn_conn_of(t), paused ? paused_check_interval() : cfg->read_timeout);
+    if (paused) {
+        t->ops->pause_reading(t);
+        return;
+    }
+    llhttp_resume(&h->parser); /* a no-op unless it stopped on our HPE_PAUSED */
+    if (!h->is_paused && !h->is_write_blocked)
+        t->ops->resume_reading(t);
+}
+
+static void
+h1_read_pause(hn_request_t *r, bool paused)
+{
+    h1_t *h = r->proto;
+    if (h == NULL || h->is_lost || h->is_closing || h->req != r || h->is_tunnel || r->body_done)
+        return;
+    set_body_paused(h, paused);
+}
+
 static void
 h1_abort(hn_request_t *r)
 {
@@ -1080,4 +1155,5 @@ static const hn_stream_ops_t h1_stream_ops = {
     .send_trailers = h1_send_trailers,
     .pending = h1_pending,
     .release = h1_release,
+    .read_pause = h1_read_pause,
 };

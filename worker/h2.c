@@ -90,6 +90,8 @@ typedef struct h2_stream {
     size_t out_bytes;  /* bytes in data segments (the app's backpressure) */
     size_t out_total;  /* plus file bytes */
     size_t withheld;   /* DATA bytes taken while paused and not yet given back as window */
+    out_seg_t *in_head, *in_tail; /* DATA held while the app paused the body (read_pause) */
+    size_t in_bytes;   /* their length: not given back as window until delivered */
     nghttp2_nv *trailers;
     size_t n_trailers;
     ev_timer body_timer;  /* read_timeout between DATA frames of a request body */
@@ -99,6 +101,8 @@ typedef struct h2_stream {
     bool deferred : 1;    /* nghttp2 waits for data (NGHTTP2_ERR_DEFERRED) */
     bool no_body : 1;     /* HEAD, 1xx, 204, 304: headers end the stream */
     bool is_paused : 1;   /* the app was told on_pause */
+    bool is_read_paused : 1; /* the app paused its body (read_pause) */
+    bool end_held : 1;    /* END_STREAM came while the body was held: on_body_end waits */
     bool sent_all : 1;    /* END_STREAM went out */
     bool refused : 1;     /* answered by us (413, 400): the rest is ignored */
     bool body_ended : 1;  /* on_body_end was delivered */
@@ -121,6 +125,7 @@ typedef struct h2 {
     bool is_closing : 1;
     bool is_write_paused : 1;
     bool want_resume : 1; /* some stream's output drained below the low mark */
+    bool want_redeliver : 1; /* some stream's held body may go to its app */
 } h2_t;
 
 static const hn_stream_ops_t h2_stream_ops;
@@ -213,6 +218,13 @@ segs_free(h2_stream_t *s)
     }
     s->out_tail = NULL;
     s->out_bytes = s->out_total = 0;
+    while (s->in_head) {
+        out_seg_t *g = s->in_head;
+        s->in_head = g->next;
+        seg_free(g);
+    }
+    s->in_tail = NULL;
+    s->in_bytes = 0;
 }
 
 static void
@@ -478,7 +490,7 @@ on_body_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         ev_timer_stop(loop, w);
         return;
     }
-    if (s->withheld) {
+    if (s->withheld || s->is_read_paused || s->in_head) {
         /* the client waits for the window we withhold: the stall is ours */
         ev_timer_again(loop, w);
         return;
@@ -504,6 +516,13 @@ body_end(h2_stream_t *s)
     hn_request_t *r = &s->req;
     if (s->body_ended)
         return;
+    if (s->is_read_paused || s->in_head) {
+        /* the end follows the held bytes (redeliver) */
+        s->end_held = true;
+        ev_timer_stop(hn_conn_loop(), &s->body_timer);
+        return;
+    }
+    s->end_held = false;
     s->body_ended = true;
     r->body_done = true;
     ev_timer_stop(hn_conn_loop(), &s->body_timer);
@@ -540,20 +559,49 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
     return 0;
 }
 
+/* The app takes len bytes of body. The window reopens as it does, except
+ * while its output to this client is stalled: then they are withheld, the
+ * client's window runs out and it stops sending, as HTTP/1.1 stops reading.
+ * Without this an app that answers as it receives (an echo, a WebSocket)
+ * would buffer whatever a client sends and never reads. */
 static void
 deliver(h2_t *h, h2_stream_t *s, const uint8_t *data, size_t len)
 {
     hn_request_t *r = &s->req;
-    s->body_bytes += len;
-    uint64_t limit = r->is_websocket ? 0 : cfg->max_body_size; /* frames have their own */
-    if (limit && s->body_bytes > limit) {
-        respond_error(h, s, 413, "body over max_body_size");
-        return;
-    }
-    if (ev_is_active(&s->body_timer))
-        ev_timer_again(hn_conn_loop(), &s->body_timer);
     if (s->app_called)
         r->app->on_body(r, (const char *)data, len);
+    if (s->is_paused && !s->refused)
+        s->withheld += len;
+    else
+        nghttp2_session_consume(h->session, s->id, len);
+}
+
+/* Keep DATA for a paused body, its window not given back: the client can
+ * send at most the stream's window (STREAM_WINDOW) more, which bounds what
+ * is held here. */
+static void
+hold(h2_stream_t *s, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        out_seg_t *g = s->in_tail;
+        if (g == NULL || g->start + g->len == SEG_CAP) {
+            g = (out_seg_t *)(void *)hn_buf_get();
+            g->next = NULL;
+            g->fd = -1;
+            g->len = g->start = 0;
+            if (s->in_tail)
+                s->in_tail->next = g;
+            else
+                s->in_head = g;
+            s->in_tail = g;
+        }
+        size_t k = HN_MIN(len, SEG_CAP - (g->start + g->len));
+        memcpy(g->data + g->start + g->len, data, k);
+        g->len += k;
+        s->in_bytes += k;
+        data += k;
+        len -= k;
+    }
 }
 
 static int
@@ -563,18 +611,58 @@ on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t stream_id,
     (void)flags;
     h2_t *h = ud;
     h2_stream_t *s = nghttp2_session_get_stream_user_data(session, stream_id);
-    if (s != NULL && !s->refused)
-        deliver(h, s, data, len);
-    /* The window reopens as the app takes the bytes, except while its
-     * output to this client is stalled: then they are withheld, the
-     * client's window runs out and it stops sending, as HTTP/1.1 stops
-     * reading. Without this an app that answers as it receives (an echo, a
-     * WebSocket) would buffer whatever a client sends and never reads. */
-    if (s != NULL && s->is_paused && !s->refused)
-        s->withheld += len;
-    else
+    if (s != NULL && !s->refused) {
+        s->body_bytes += len;
+        uint64_t limit = s->req.is_websocket ? 0 : cfg->max_body_size; /* frames have their own */
+        if (limit && s->body_bytes > limit)
+            respond_error(h, s, 413, "body over max_body_size");
+        else if (ev_is_active(&s->body_timer))
+            ev_timer_again(hn_conn_loop(), &s->body_timer);
+    }
+    if (s == NULL || s->refused)
         nghttp2_session_consume(session, stream_id, len);
+    else if (s->is_read_paused || s->in_head)
+        hold(s, data, len); /* behind what is already held, in order */
+    else
+        deliver(h, s, data, len);
     return 0;
+}
+
+/* Held bodies go to apps that resumed them, from the flush pass (never from
+ * inside read_pause), with their window; an app may pause again midway. */
+static void
+redeliver(h2_t *h)
+{
+    if (!h->want_redeliver)
+        return;
+    h->want_redeliver = false;
+    for (h2_stream_t *s = h->streams; s; s = s->next) {
+        while (s->in_head && !s->is_read_paused && !s->refused && s->h2) {
+            out_seg_t *g = s->in_head;
+            s->in_head = g->next;
+            if (s->in_head == NULL)
+                s->in_tail = NULL;
+            s->in_bytes -= g->len;
+            deliver(h, s, (const uint8_t *)g->data + g->start, g->len);
+            seg_free(g);
+        }
+        if (s->end_held && !s->in_head && !s->is_read_paused)
+            body_end(s);
+    }
+}
+
+static void
+h2_read_pause(hn_request_t *r, bool paused)
+{
+    h2_stream_t *s = STREAM_OF(r);
+    h2_t *h = s->h2;
+    if (h == NULL || s->is_read_paused == paused)
+        return;
+    s->is_read_paused = paused;
+    if (!paused && (s->in_head || s->end_held)) {
+        h->want_redeliver = true;
+        want_flush(h);
+    }
 }
 
 static int
@@ -585,9 +673,9 @@ on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code
     if (s == NULL)
         return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
-    /* what the stream withheld belongs to the connection's window too */
-    if (s->withheld)
-        nghttp2_session_consume_connection(session, s->withheld);
+    /* what the stream withheld or held belongs to the connection's window too */
+    if (s->withheld + s->in_bytes)
+        nghttp2_session_consume_connection(session, s->withheld + s->in_bytes);
     stream_close(h, s, error_code == NGHTTP2_NO_ERROR && s->sent_all);
     want_flush(h);
     return 0;
@@ -734,6 +822,7 @@ h2_flush(hn_protocol_t *p)
     hn_transport_t *t = p->transport;
     if (h->is_closing)
         return;
+    redeliver(h);
     /* produce while the transport takes it: its high-water mark pauses us
      * (pause_writing), and HTTP/2 flow control bounds each stream */
     while (!h->is_write_paused || h->is_fatal) {
@@ -959,6 +1048,7 @@ static const hn_stream_ops_t h2_stream_ops = {
     .send_trailers = h2_send_trailers,
     .pending = h2_pending,
     .release = h2_release,
+    .read_pause = h2_read_pause,
 };
 
 /* --- protocol ops --------------------------------------------------------- */

@@ -50,6 +50,11 @@ typedef struct hn_stream_ops {
     /* end the stream at once (HTTP/1.1: the connection; HTTP/2: RST_STREAM);
      * the request is aborted, now or from the loop */
     void (*abort)(hn_request_t *r);
+    /* Stop (paused) or restart delivering the request body to the app:
+     * HTTP/1.1 stops reading the connection, HTTP/2 withholds the stream's
+     * window. Bytes that arrive meanwhile are kept and delivered from the
+     * loop after the restart, never from inside this call. */
+    void (*read_pause)(hn_request_t *r, bool paused);
 } hn_stream_ops_t;
 
 typedef enum hn_resp_state {

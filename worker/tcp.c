@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -679,6 +681,19 @@ die(hn_tcp_t *t, struct ev_loop *loop, int err)
     if (loop)
         ev_io_stop(loop, &t->io);
     hn_conn_mark_pending(hn_conn_of(&t->super));
+}
+
+bool
+hn_tcp_peer_closed(const hn_tcp_t *t)
+{
+    if (t->has_eof || t->state == HN_TCP_DEAD)
+        return true;
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(t->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return false;
+    /* CLOSE_WAIT: its FIN came; CLOSE: a reset */
+    return ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_CLOSE;
 }
 
 void

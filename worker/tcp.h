@@ -64,6 +64,10 @@ void hn_tcp_redeliver(hn_tcp_t *t, struct ev_loop *loop);
  * what the socket or OpenSSL holds, runs the handshake step before the
  * handshake is done; does nothing once closing or past EOF. */
 void hn_tcp_read_now(hn_tcp_t *t, struct ev_loop *loop);
+/* Has the peer closed or reset the connection, as far as the kernel knows
+ * without our reading the bytes queued before its FIN (TCP_INFO)? For a
+ * protocol that stopped reading; false when it cannot tell (unix sockets). */
+bool hn_tcp_peer_closed(const hn_tcp_t *t);
 /* The lingering close ran out of time, or the worker stops now. */
 void hn_tcp_kill(hn_tcp_t *t, struct ev_loop *loop);
 /* Release the fd and buffers (fd already closed when DEAD). */

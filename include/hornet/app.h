@@ -240,6 +240,21 @@ typedef struct hornet_api {
      * connection, HTTP/2 resets the stream. on_disconnect follows from the
      * loop, as for a client that went away. */
     void (*abort)(hornet_request_t *req);
+    /* Request-body backpressure, the input side of on_pause/on_resume (what
+     * uvicorn and Hypercorn do when an app's receive queue is full).
+     * paused=true: no on_body for this request until read_pause(req, false);
+     * the server stops reading the connection (HTTP/1.1) or stops giving
+     * back flow-control window for this stream (HTTP/2: the client may send
+     * at most the stream's window more, which the server holds; other
+     * streams go on). While paused, read_timeout does not run for the body
+     * (the wait is the app's choice), and a client that goes away is noticed
+     * as far as the socket tells without reading (an error, or its close
+     * found by the periodic check): on_disconnect comes as usual.
+     * paused=false: what arrived meanwhile is delivered from the loop, never
+     * from inside this call. May be called from any callback, on_body
+     * included; ignored for a WebSocket, once the body is complete, and
+     * after the request ended. */
+    void (*read_pause)(hornet_request_t *req, bool paused);
 } hornet_api_t;
 
 /* Simple mode (the WSGI counterpart): the whole request in, the whole
