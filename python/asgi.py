@@ -27,6 +27,11 @@ import _hornet
 
 EAGAIN = -4
 EGONE = -2
+# Request-body bytes an HTTP scope queues for its app before the server is told to stop
+# reading (read_pause), as uvicorn and Hypercorn stop reading when the app's queue is full:
+# an app that does not call receive() then costs this much, not what the client sends.
+# One body chunk beyond it may already be on its way (at most 16 KiB).
+INBOX_LIMIT = 64 * 1024
 ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 class Handle(asyncio.Handle):
@@ -182,11 +187,14 @@ def selector_fd():
 class HTTP:
     """One http scope: receive() gives what C pushed, send() calls into C."""
 
-    __slots__ = ("h", "events", "waiter", "resumed", "paused", "started", "ended", "task")
+    __slots__ = ("h", "events", "waiter", "resumed", "paused", "started", "ended", "task",
+                 "queued", "read_paused")
 
     def __init__(self, h):
         self.h = h
         self.events = collections.deque()
+        self.queued = 0  # body bytes in events
+        self.read_paused = False
         self.waiter = None
         self.resumed = None
         self.paused = False
@@ -201,6 +209,11 @@ class HTTP:
 
     def push(self, body, more_body):
         self.events.append({"type": "http.request", "body": body, "more_body": more_body})
+        if body:
+            self.queued += len(body)
+            if self.queued > INBOX_LIMIT and not self.read_paused and self.h is not None:
+                self.read_paused = True
+                _hornet.read_pause(self.h, True)
         self._wake()
 
     def disconnect(self, completed, code):
@@ -223,7 +236,16 @@ class HTTP:
         while not self.events:
             self.waiter = loop.create_future()
             await self.waiter
-        return self.events.popleft()
+        m = self.events.popleft()
+        if self.queued:
+            body = m.get("body")
+            if body:
+                self.queued -= len(body)
+                if self.read_paused and self.queued <= INBOX_LIMIT:
+                    self.read_paused = False
+                    if self.h is not None:
+                        _hornet.read_pause(self.h, False)
+        return m
 
     async def send(self, message):
         t = message["type"]

@@ -23,6 +23,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -396,6 +397,24 @@ py_abort(PyObject *self, PyObject *h)
     Py_RETURN_NONE;
 }
 
+/* read_pause(h, paused): asgi.HTTP's inbox crossed its bound. A server
+ * older than the function (api->size) keeps delivering, as before. */
+static PyObject *
+py_read_pause(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h;
+    int paused;
+    if (!PyArg_ParseTuple(args, "Op", &h, &paused))
+        return NULL;
+    if (api->size >= offsetof(hornet_api_t, read_pause) + sizeof(api->read_pause)) {
+        depth++;
+        api->read_pause(handle_of(h), paused);
+        depth--;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 py_lifespan_answer(PyObject *self, PyObject *args)
 {
@@ -446,6 +465,7 @@ static PyMethodDef hornet_methods[] = {
     {"websocket_send", py_websocket_send, METH_VARARGS, NULL},
     {"websocket_close", py_websocket_close, METH_VARARGS, NULL},
     {"abort", py_abort, METH_O, NULL},
+    {"read_pause", py_read_pause, METH_VARARGS, NULL},
     {"lifespan_answer", py_lifespan_answer, METH_VARARGS, NULL},
     {"log", py_log, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
