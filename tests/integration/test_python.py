@@ -8,7 +8,11 @@ show real frameworks. Start-up errors are one NoAppError with the Python traceba
 
 The valgrind run leaves this file out for now: the interpreter's allocator needs its own
 suppressions there (ASan runs it)."""
+import hashlib
 import os
+import socket
+import ssl
+import struct
 import textwrap
 import time
 
@@ -16,9 +20,19 @@ import pytest
 
 from hornet_fixture import (Conn, build_request, children, curl, http_request, run_hornet,
                             wait_until)
+from tls_fixture import tls_certs  # noqa: F401  (a fixture, for the TLS variants)
 
 RAW = '''
-import asyncio, os, time
+import asyncio, hashlib, os, time
+
+gate = None  # /held waits on it until /release sets it (made on the running loop)
+
+
+def the_gate():
+    global gate
+    if gate is None:
+        gate = asyncio.Event()
+    return gate
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
@@ -72,6 +86,23 @@ async def app(scope, receive, send):
             pass
         open(os.environ["DISCONNECT_MARK"], "w").close()
         return
+    if path == "/held":
+        # reads nothing until /release: its body waits in the client and the kernel
+        await the_gate().wait()
+        h, n = hashlib.sha256(), 0
+        while True:
+            m = await receive()
+            if m["type"] != "http.request":
+                open(os.environ["DISCONNECT_MARK"], "w").close()
+                return
+            h.update(m.get("body", b""))
+            n += len(m.get("body", b""))
+            if not m.get("more_body"):
+                break
+        return await text(send, "%d %s" % (n, h.hexdigest()))
+    if path == "/release":
+        the_gate().set()
+        return await text(send, "released")
     if path == "/thread":
         loop = asyncio.get_running_loop()
         t = await loop.run_in_executor(None, lambda: (time.sleep(0.05), "from a thread")[1])
@@ -619,3 +650,141 @@ def test_app_dir(hornet_server, tmp_path):
     assert r.returncode == 0, r.stderr
     srv = hornet_server(app="srcapp:app", config={"app_dir": str(src)})
     assert get(srv, "/").body == b"Hello, ASGI!"
+
+
+# --- request-body backpressure: an app that does not receive() stops the upload -------------
+
+BIG = 64 * 1024 * 1024
+RSS_GROWTH_KB = 32 * 1024  # growth allowed while the app holds a 64 MiB upload unread
+QUIET = 1.5  # seconds without progress that count as "the client's send is blocked"
+
+
+def vmrss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def held_server(hornet_server, pyapps, tmp_path, **config):
+    """read_timeout is short: a body the app paused must not get the slow-body 408."""
+    srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app", max_body_size="128MiB",
+                    read_timeout="500ms", **config)
+    assert get(srv, "/", tls=srv.tls).status == 200  # warm: the baseline has the interpreter
+    (worker,) = srv.workers()
+    return srv, worker
+
+
+def send_until_blocked(sock, body, sent, quiet):
+    """Send body from offset sent in 64 KiB pieces until it is all out or one piece makes no
+    progress for `quiet` seconds; returns the offset reached. A piece that timed out is sent
+    again whole, as a TLS write must be retried."""
+    sock.settimeout(quiet)
+    while sent < len(body):
+        try:
+            sent += sock.send(body[sent:sent + 65536])
+        except (socket.timeout, ssl.SSLWantWriteError):
+            break
+    return sent
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_http1_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps, tmp_path,
+                                                           transport, request):
+    """The app reads nothing until a second request releases it. Its inbox stops at 64 KiB,
+    the worker stops reading the socket, the client's send blocks far short of 64 MiB and the
+    worker's memory stays put; the pause outlasts read_timeout without a 408. Released, the app
+    gets every byte, in order."""
+    config = {}
+    if transport == "tls":
+        certs = request.getfixturevalue("tls_certs")
+        config = {"certfile": certs.server_pem, "keyfile": certs.server_key}
+    srv, worker = held_server(hornet_server, pyapps, tmp_path, **config)
+    body = os.urandom(BIG)
+    base = vmrss_kb(worker)
+    with Conn(srv.port, tls=srv.tls) as c:
+        c.send(b"POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BIG)
+        sent = send_until_blocked(c.sock, body, 0, QUIET)
+        assert sent < BIG // 2, "the server read %d of %d bytes for an app that reads none" \
+            % (sent, BIG)
+        grown = vmrss_kb(worker) - base
+        assert grown < RSS_GROWTH_KB, "worker VmRSS grew by %d KiB" % grown
+        assert get(srv, "/release", tls=srv.tls).body == b"released"
+        sent = send_until_blocked(c.sock, body, sent, 60)
+        assert sent == BIG
+        r = c.read_response(method="POST", timeout=60)
+    assert r.status == 200, r
+    assert r.body.decode() == "%d %s" % (BIG, hashlib.sha256(body).hexdigest())
+    assert "timed out" not in srv.stderr_text()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["h2c", "h2-tls"])
+def test_http2_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps, tmp_path,
+                                                           tls, request):
+    """HTTP/2: the paused stream's window is not given back, so the client's window for it
+    reaches 0 well short of the body; the worker holds at most that window. Other streams on
+    the same connection are answered meanwhile (and their answers bring no WINDOW_UPDATE for
+    the paused one). Released, the held bytes and the rest arrive whole."""
+    from test_h2 import RawH2, headers_frame, req_headers
+    from hyperframe.frame import DataFrame, WindowUpdateFrame
+    config = {}
+    if tls:
+        certs = request.getfixturevalue("tls_certs")
+        config = {"certfile": certs.server_pem, "keyfile": certs.server_key}
+    srv, worker = held_server(hornet_server, pyapps, tmp_path, **config)
+    body = os.urandom(BIG)
+    base = vmrss_kb(worker)
+    with RawH2(srv.port, tls=tls) as c:
+        c.handshake()
+        c.send(headers_frame(1, req_headers("/held", "POST",
+                                            extra=[("content-length", str(BIG))]),
+                             end_stream=False))
+        sent = c.send_windowed(1, body, stall=QUIET)
+        assert c.send_window(1) <= 0, "stopped with window left: %d" % c.send_window(1)
+        assert sent < 4 * 1024 * 1024, "the server kept opening its window: %d" % sent
+        updates = sum(1 for f in c.frames if isinstance(f, WindowUpdateFrame) and f.stream_id == 1)
+        # another stream on the same connection is served while stream 1 is held
+        c.send(headers_frame(3, req_headers("/")))
+        st3 = c.stream(3)
+        c.wait(lambda: st3.done, 10, what="stream 3 beside the held stream")
+        assert st3.status == 200 and st3.data == b"Hello, ASGI!", st3
+        assert sum(1 for f in c.frames if isinstance(f, WindowUpdateFrame) and
+                   f.stream_id == 1) == updates, "the held stream's window was given back"
+        assert c.send_window(1) <= 0
+        grown = vmrss_kb(worker) - base
+        assert grown < RSS_GROWTH_KB, "worker VmRSS grew by %d KiB" % grown
+        c.send(headers_frame(5, req_headers("/release")))
+        st5 = c.stream(5)
+        c.wait(lambda: st5.done, 10, what="/release")
+        assert st5.data == b"released"
+        st1 = c.stream(1)
+        deadline = time.monotonic() + 120
+        while sent < BIG:
+            assert time.monotonic() < deadline, "only %d of %d bytes sent" % (sent, BIG)
+            assert st1.reset is None and not st1.done, st1
+            sent += c.send_windowed(1, body[sent:], stall=QUIET)
+        c.send(DataFrame(1, data=b"", flags=["END_STREAM"]))
+        c.wait(lambda: st1.done, 60, what="the held request's answer")
+    assert st1.status == 200 and st1.reset is None, st1
+    assert st1.data.decode() == "%d %s" % (BIG, hashlib.sha256(body).hexdigest())
+    assert "timed out" not in srv.stderr_text()
+
+
+def test_http1_client_gone_while_its_body_is_paused(hornet_server, pyapps, tmp_path):
+    """A client that resets the connection while the app holds its body paused is noticed
+    without reading the body (the worker has stopped reading): the app hears http.disconnect,
+    and the worker serves on."""
+    srv, worker = held_server(hornet_server, pyapps, tmp_path)
+    c = Conn(srv.port)
+    c.send(b"POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BIG)
+    sent = send_until_blocked(c.sock, b"x" * BIG, 0, QUIET)
+    assert sent < BIG // 2
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()  # a reset: the bytes still queued on either side are dropped
+    wait_until(lambda: "went away while its request body was paused" in srv.stderr_text(), 10,
+               what="the worker to notice the reset")
+    assert get(srv, "/release").body == b"released"
+    wait_until(lambda: (tmp_path / "disconnect").exists(), 10,
+               what="the app to receive http.disconnect")
+    assert get(srv, "/").status == 200
