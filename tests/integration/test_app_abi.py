@@ -833,3 +833,60 @@ def test_config_lookup(probe):
 def test_app_log_reaches_error_log(probe):
     probe.request("GET", "/misuse/body-before-start?id=log1")
     stderr_has(probe, "probe: body-before-start rc=-1")
+
+
+# ---------------------------------------------------------------------------------------------
+# read_pause: request-body backpressure the app chooses (tests/apps/readpause.c)
+
+
+def fnv1a(data):
+    h = 14695981039346656037
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+def test_read_pause_from_on_request_http1(hornet_server, apps):
+    """Paused before the first body byte (in on_request): no on_body until the app resumes,
+    and none from inside its read_pause(false) call; then the whole body, in order."""
+    import threading
+    srv = hornet_server(app=apps["readpause"], config={"read_timeout": "500ms"})
+    body = os.urandom(256 * 1024)
+    with Conn(srv.port) as c:
+        sender = threading.Thread(target=c.send, args=(build_request(
+            "POST", "/paused", [("Content-Length", str(len(body)))], body),), daemon=True)
+        sender.start()
+        assert srv.request("GET", "/status").body == b"paused=1 received=0"
+        assert srv.request("GET", "/resume").body == b"resumed"
+        r = c.read_response(method="POST", timeout=30)
+        sender.join(10)
+    assert r.status == 200, r
+    assert r.body.decode() == "%d %s violations=0" % (len(body), fnv1a(body))
+
+
+def test_read_pause_holds_a_whole_http2_body_and_its_end(hornet_server, apps):
+    """HTTP/2: DATA and END_STREAM that come while paused are held (no window given back for
+    them); another stream is answered meanwhile; resuming delivers the body, then its end."""
+    from hyperframe.frame import DataFrame, WindowUpdateFrame
+    from test_h2 import RawH2, headers_frame, req_headers
+    srv = hornet_server(app=apps["readpause"], config={"read_timeout": "500ms"})
+    body = os.urandom(256 * 1024)
+    with RawH2(srv.port) as c:
+        c.handshake()
+        c.send(headers_frame(1, req_headers("/paused", "POST",
+                                            extra=[("content-length", str(len(body)))]),
+                             end_stream=False))
+        for off in range(0, len(body), 16384):
+            last = off + 16384 >= len(body)
+            c.send(DataFrame(1, data=body[off:off + 16384], flags=["END_STREAM"] if last else []))
+        # frames are read in order: once stream 3 is answered, stream 1's DATA and end were seen
+        c.send(headers_frame(3, req_headers("/status")))
+        st3 = c.stream(3)
+        c.wait(lambda: st3.done, 10, what="/status")
+        assert st3.data == b"paused=1 received=0", st3
+        assert not any(isinstance(f, WindowUpdateFrame) and f.stream_id == 1 for f in c.frames)
+        c.send(headers_frame(5, req_headers("/resume")))
+        st1 = c.stream(1)
+        c.wait(lambda: st1.done, 10, what="the paused request's answer")
+    assert st1.status == 200 and st1.reset is None, st1
+    assert st1.data.decode() == "%d %s violations=0" % (len(body), fnv1a(body))
