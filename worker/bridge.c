@@ -506,8 +506,11 @@ static void
 api_read_pause(hornet_request_t *hr, bool paused)
 {
     hn_request_t *r = REQ(hr);
-    /* a WebSocket's frames are not a body the app reads at its own pace */
-    if (BREQ(r)->is_ended || r->aborted || r->is_websocket || r->body_done)
+    /* a WebSocket's frames are not a body the app reads at its own pace;
+     * after a complete response the rest of a body is only read to be
+     * dropped (HTTP/1.1) or refused (HTTP/2): no pause holds it */
+    if (BREQ(r)->is_ended || r->aborted || r->is_websocket || r->body_done ||
+        (paused && r->resp_state == HN_RESP_DONE))
         return;
     r->ops->read_pause(r, paused);
 }

@@ -253,7 +253,9 @@ typedef struct hornet_api {
      * paused=false: what arrived meanwhile is delivered from the loop, never
      * from inside this call. May be called from any callback, on_body
      * included; ignored for a WebSocket, once the body is complete, and
-     * after the request ended. */
+     * after the request ended; a pause is also ignored once the response is
+     * complete (the rest of the body is then read and dropped, or the
+     * connection closed). */
     void (*read_pause)(hornet_request_t *req, bool paused);
 } hornet_api_t;
 
