@@ -856,6 +856,8 @@ def test_read_pause_from_on_request_http1(hornet_server, apps):
         sender = threading.Thread(target=c.send, args=(build_request(
             "POST", "/paused", [("Content-Length", str(len(body)))], body),), daemon=True)
         sender.start()
+        wait_until(lambda: srv.request("GET", "/status").body.startswith(b"paused=1"), 10,
+                   what="/paused to arrive")
         assert srv.request("GET", "/status").body == b"paused=1 received=0"
         assert srv.request("GET", "/resume").body == b"resumed"
         r = c.read_response(method="POST", timeout=30)

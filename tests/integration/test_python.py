@@ -26,6 +26,7 @@ RAW = '''
 import asyncio, hashlib, os, time
 
 gate = None  # /held waits on it until /release sets it (made on the running loop)
+waiting = 0  # /held requests at the gate
 
 
 def the_gate():
@@ -88,6 +89,8 @@ async def app(scope, receive, send):
         return
     if path == "/held":
         # reads nothing until /release: its body waits in the client and the kernel
+        global waiting
+        waiting += 1
         await the_gate().wait()
         h, n = hashlib.sha256(), 0
         while True:
@@ -100,6 +103,8 @@ async def app(scope, receive, send):
             if not m.get("more_body"):
                 break
         return await text(send, "%d %s" % (n, h.hexdigest()))
+    if path == "/waiting":
+        return await text(send, str(waiting))
     if path == "/release":
         the_gate().set()
         return await text(send, "released")
@@ -788,3 +793,24 @@ def test_http1_client_gone_while_its_body_is_paused(hornet_server, pyapps, tmp_p
     wait_until(lambda: (tmp_path / "disconnect").exists(), 10,
                what="the app to receive http.disconnect")
     assert get(srv, "/").status == 200
+
+
+def test_http1_pipelined_request_waits_behind_a_paused_body(hornet_server, pyapps, tmp_path):
+    """A request pipelined behind a paused body stays in the transport: it is answered after
+    the held one, in order, once the app reads."""
+    import threading
+    srv, worker = held_server(hornet_server, pyapps, tmp_path)
+    body = os.urandom(1024 * 1024)
+    with Conn(srv.port) as c:
+        wire = build_request("POST", "/held", [("Content-Length", str(len(body)))], body) + \
+            build_request("GET", "/")
+        sender = threading.Thread(target=c.send, args=(wire,), daemon=True)
+        sender.start()
+        wait_until(lambda: get(srv, "/waiting").body == b"1", 10, what="/held at its gate")
+        assert get(srv, "/release").body == b"released"
+        first = c.read_response(method="POST", timeout=30)
+        second = c.read_response(timeout=30)
+        sender.join(10)
+    assert first.status == 200
+    assert first.body.decode() == "%d %s" % (len(body), hashlib.sha256(body).hexdigest())
+    assert (second.status, second.body) == (200, b"Hello, ASGI!")
