@@ -56,6 +56,8 @@
 #define STREAM_WINDOW (1 << 20)
 #define CONN_WINDOW (4 << 20)
 
+/* A piece of a response body waiting for flow control, or of a request body
+ * held while its app paused it (the same chunks, the other way). */
 typedef struct out_seg {
     struct out_seg *next;
     int fd;        /* a file range, or -1 for bytes in data[] */
@@ -208,22 +210,50 @@ seg_free(out_seg_t *g)
     }
 }
 
+/* Copy len bytes to the end of a segment list (the response's, or a held
+ * request body's), filling its last data segment first. */
+static void
+segs_append(out_seg_t **head, out_seg_t **tail, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        out_seg_t *g = *tail;
+        if (g == NULL || g->fd >= 0 || g->start + g->len == SEG_CAP) {
+            g = (out_seg_t *)(void *)hn_buf_get();
+            g->next = NULL;
+            g->fd = -1;
+            g->len = g->start = 0;
+            if (*tail)
+                (*tail)->next = g;
+            else
+                *head = g;
+            *tail = g;
+        }
+        size_t k = HN_MIN(len, SEG_CAP - (g->start + g->len));
+        memcpy(g->data + g->start + g->len, p, k);
+        g->len += k;
+        p += k;
+        len -= k;
+    }
+}
+
+static void
+segs_clear(out_seg_t **head, out_seg_t **tail)
+{
+    while (*head) {
+        out_seg_t *g = *head;
+        *head = g->next;
+        seg_free(g);
+    }
+    *tail = NULL;
+}
+
 static void
 segs_free(h2_stream_t *s)
 {
-    while (s->out_head) {
-        out_seg_t *g = s->out_head;
-        s->out_head = g->next;
-        seg_free(g);
-    }
-    s->out_tail = NULL;
+    segs_clear(&s->out_head, &s->out_tail);
     s->out_bytes = s->out_total = 0;
-    while (s->in_head) {
-        out_seg_t *g = s->in_head;
-        s->in_head = g->next;
-        seg_free(g);
-    }
-    s->in_tail = NULL;
+    segs_clear(&s->in_head, &s->in_tail);
     s->in_bytes = 0;
 }
 
@@ -582,26 +612,8 @@ deliver(h2_t *h, h2_stream_t *s, const uint8_t *data, size_t len)
 static void
 hold(h2_stream_t *s, const uint8_t *data, size_t len)
 {
-    while (len > 0) {
-        out_seg_t *g = s->in_tail;
-        if (g == NULL || g->start + g->len == SEG_CAP) {
-            g = (out_seg_t *)(void *)hn_buf_get();
-            g->next = NULL;
-            g->fd = -1;
-            g->len = g->start = 0;
-            if (s->in_tail)
-                s->in_tail->next = g;
-            else
-                s->in_head = g;
-            s->in_tail = g;
-        }
-        size_t k = HN_MIN(len, SEG_CAP - (g->start + g->len));
-        memcpy(g->data + g->start + g->len, data, k);
-        g->len += k;
-        s->in_bytes += k;
-        data += k;
-        len -= k;
-    }
+    segs_append(&s->in_head, &s->in_tail, data, len);
+    s->in_bytes += len;
 }
 
 static int
@@ -949,28 +961,9 @@ h2_send_data(hn_request_t *r, const void *data, size_t len, bool last)
         return HN_ERR;
     if (s->no_body)
         len = 0;
-    const char *p = data;
-    while (len > 0) {
-        out_seg_t *g = s->out_tail;
-        if (g == NULL || g->fd >= 0 || g->start + g->len == SEG_CAP) {
-            g = (out_seg_t *)(void *)hn_buf_get();
-            g->next = NULL;
-            g->fd = -1;
-            g->len = g->start = 0;
-            if (s->out_tail)
-                s->out_tail->next = g;
-            else
-                s->out_head = g;
-            s->out_tail = g;
-        }
-        size_t k = HN_MIN(len, SEG_CAP - (g->start + g->len));
-        memcpy(g->data + g->start + g->len, p, k);
-        g->len += k;
-        s->out_bytes += k;
-        s->out_total += k;
-        p += k;
-        len -= k;
-    }
+    segs_append(&s->out_head, &s->out_tail, data, len);
+    s->out_bytes += len;
+    s->out_total += len;
     if (last)
         s->out_last = true;
     if (!s->is_paused && s->out_bytes > HN_WRITE_HIGH_WATER && s->app_called) {
