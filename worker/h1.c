@@ -591,7 +591,8 @@ h1_data_received(hn_protocol_t *proto, const char *data, size_t len)
     if (h->is_tunnel)
         return tunnel_received(h, data, len);
     if (h->is_body_paused) {
-        /* paused from outside the parser (a timer): nothing is taken */
+        /* the transport delivers nothing while paused; should another
+         * path resume it meanwhile, the body still waits for the app */
         proto->transport->ops->pause_reading(proto->transport);
         return 0;
     }

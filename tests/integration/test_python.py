@@ -2,8 +2,8 @@
 `module:create_app()`), loaded by the Python bridge (hornet-python.so) in every worker, run on
 an asyncio loop driven by the worker's loop. Raw ASGI apps show the protocol (scope, request
 body in pieces, streaming responses, lifespan state, errors before and after the response
-starts, client disconnects, asyncio's own I/O and threads); Starlette and FastAPI from Debian
-show real frameworks. Start-up errors are one NoAppError with the Python traceback, from
+starts, client disconnects, asyncio's own I/O and threads, a body the app does not receive()
+held back by the server); Starlette and FastAPI from Debian show real frameworks. Start-up errors are one NoAppError with the Python traceback, from
 `hornet -t` as from a start, never a respawn loop.
 
 The valgrind run leaves this file out for now: the interpreter's allocator needs its own
@@ -20,6 +20,7 @@ import pytest
 
 from hornet_fixture import (Conn, build_request, children, curl, http_request, run_hornet,
                             wait_until)
+from test_h2 import RawH2, headers_frame, req_headers, rss_kib
 from tls_fixture import tls_certs  # noqa: F401  (a fixture, for the TLS variants)
 
 RAW = '''
@@ -664,14 +665,6 @@ RSS_GROWTH_KB = 32 * 1024  # growth allowed while the app holds a 64 MiB upload 
 QUIET = 1.5  # seconds without progress that count as "the client's send is blocked"
 
 
-def vmrss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
 def held_server(hornet_server, pyapps, tmp_path, **config):
     """read_timeout is short: a body the app paused must not get the slow-body 408."""
     srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app", max_body_size="128MiB",
@@ -707,13 +700,13 @@ def test_http1_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps
         config = {"certfile": certs.server_pem, "keyfile": certs.server_key}
     srv, worker = held_server(hornet_server, pyapps, tmp_path, **config)
     body = os.urandom(BIG)
-    base = vmrss_kb(worker)
+    base = rss_kib(worker)
     with Conn(srv.port, tls=srv.tls) as c:
         c.send(b"POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BIG)
         sent = send_until_blocked(c.sock, body, 0, QUIET)
         assert sent < BIG // 2, "the server read %d of %d bytes for an app that reads none" \
             % (sent, BIG)
-        grown = vmrss_kb(worker) - base
+        grown = rss_kib(worker) - base
         assert grown < RSS_GROWTH_KB, "worker VmRSS grew by %d KiB" % grown
         assert get(srv, "/release", tls=srv.tls).body == b"released"
         sent = send_until_blocked(c.sock, body, sent, 60)
@@ -731,7 +724,6 @@ def test_http2_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps
     reaches 0 well short of the body; the worker holds at most that window. Other streams on
     the same connection are answered meanwhile (and their answers bring no WINDOW_UPDATE for
     the paused one). Released, the held bytes and the rest arrive whole."""
-    from test_h2 import RawH2, headers_frame, req_headers
     from hyperframe.frame import DataFrame, WindowUpdateFrame
     config = {}
     if tls:
@@ -739,7 +731,7 @@ def test_http2_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps
         config = {"certfile": certs.server_pem, "keyfile": certs.server_key}
     srv, worker = held_server(hornet_server, pyapps, tmp_path, **config)
     body = os.urandom(BIG)
-    base = vmrss_kb(worker)
+    base = rss_kib(worker)
     with RawH2(srv.port, tls=tls) as c:
         c.handshake()
         c.send(headers_frame(1, req_headers("/held", "POST",
@@ -757,7 +749,7 @@ def test_http2_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps
         assert sum(1 for f in c.frames if isinstance(f, WindowUpdateFrame) and
                    f.stream_id == 1) == updates, "the held stream's window was given back"
         assert c.send_window(1) <= 0
-        grown = vmrss_kb(worker) - base
+        grown = rss_kib(worker) - base
         assert grown < RSS_GROWTH_KB, "worker VmRSS grew by %d KiB" % grown
         c.send(headers_frame(5, req_headers("/release")))
         st5 = c.stream(5)
