@@ -431,6 +431,23 @@ unexpected(hn_request_t *r, const char *what)
     return HORNET_EUNEXPECTED;
 }
 
+/* The app's response fields, checked before anything is sent; the first
+ * bad one is logged. */
+static bool
+headers_valid(hn_request_t *r, const hornet_header_t *headers, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!hn_headers_valid_name(headers[i].name, headers[i].name_len) ||
+            !hn_headers_valid_value(headers[i].value, headers[i].value_len)) {
+            hn_log(HN_LOG_ERROR, "application %s: invalid response header %.*s (CR, LF or NUL "
+                   "in a value, or a name that is not a token)", BREQ(r)->route->app->name,
+                   (int)HN_MIN(headers[i].name_len, (size_t)64), headers[i].name);
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 api_response_start(hornet_request_t *hr, int status, const hornet_header_t *headers, size_t n,
                    bool trailers)
@@ -446,20 +463,37 @@ api_response_start(hornet_request_t *hr, int status, const hornet_header_t *head
                status);
         return HORNET_EINVAL;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!hn_headers_valid_name(headers[i].name, headers[i].name_len) ||
-            !hn_headers_valid_value(headers[i].value, headers[i].value_len)) {
-            hn_log(HN_LOG_ERROR, "application %s: invalid response header %.*s (CR, LF or NUL "
-                   "in a value, or a name that is not a token)", BREQ(r)->route->app->name,
-                   (int)HN_MIN(headers[i].name_len, (size_t)64), headers[i].name);
-            return HORNET_EINVAL;
-        }
-    }
+    if (!headers_valid(r, headers, n))
+        return HORNET_EINVAL;
     if (hn_response_start(r, status, (const hn_header_t *)headers, n) != HN_OK)
         return HORNET_EINVAL; /* e.g. a Content-Length that is not a number */
     if (trailers)
         hn_response_expect_trailers(r);
     return HORNET_OK;
+}
+
+static int
+api_response_informational(hornet_request_t *hr, int status, const hornet_header_t *headers,
+                           size_t n)
+{
+    hn_request_t *r = REQ(hr);
+    if (BREQ(r)->is_ended || r->aborted)
+        return HORNET_EGONE;
+    if (r->resp_state != HN_RESP_NONE || BREQ(r)->ws)
+        return unexpected(r, "informational response after the response started");
+    if (r->is_websocket)
+        return unexpected(r, "informational response on a WebSocket");
+    /* 101 is the server's (the WebSocket handshake, h2c); others are finals */
+    if (status < 100 || status > 199 || status == 101) {
+        hn_log(HN_LOG_ERROR, "application %s: invalid informational status %d",
+               BREQ(r)->route->app->name, status);
+        return HORNET_EINVAL;
+    }
+    if (!headers_valid(r, headers, n))
+        return HORNET_EINVAL;
+    return hn_response_informational(r, status, (const hn_header_t *)headers, n) == HN_OK
+               ? HORNET_OK
+               : HORNET_EGONE;
 }
 
 static int
@@ -802,6 +836,7 @@ static const hornet_api_t b_api = {
     .io_free = hn_io_free,
     .abort = api_abort,
     .read_pause = api_read_pause,
+    .response_informational = api_response_informational,
     .log = api_log,
     .config = api_config,
     .now = api_now,

@@ -847,6 +847,24 @@ is_hop_by_hop(const hn_header_t *hd)
            NAME_IS(hd, "keep-alive");
 }
 
+/* "HTTP/1.1 200 OK\r\n" at p (at most 64 bytes); returns its end. */
+static char *
+put_status_line(char *p, int status)
+{
+    const char *reason = hn_headers_reason(status);
+    size_t rlen = strlen(reason);
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + status / 100);
+    p[10] = (char)('0' + status / 10 % 10);
+    p[11] = (char)('0' + status % 10);
+    p[12] = ' ';
+    memcpy(p + 13, reason, rlen);
+    p += 13 + rlen;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
 static int
 h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
              int64_t content_length)
@@ -890,17 +908,7 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     if (!reserved)
         buf = hn_arena_alloc(r->arena, need);
     char *p = buf;
-    const char *reason = hn_headers_reason(status);
-    size_t rlen = strlen(reason);
-    memcpy(p, "HTTP/1.1 ", 9);
-    p[9] = (char)('0' + status / 100);
-    p[10] = (char)('0' + status / 10 % 10);
-    p[11] = (char)('0' + status % 10);
-    p[12] = ' ';
-    memcpy(p + 13, reason, rlen);
-    p += 13 + rlen;
-    *p++ = '\r';
-    *p++ = '\n';
+    p = put_status_line(p, status);
     for (size_t i = 0; i < n; i++) {
         const hn_header_t *hd = &headers[i];
         if (is_hop_by_hop(hd))
@@ -962,6 +970,48 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
             t->ops->resume_reading(t);
         }
     }
+    return HN_OK;
+}
+
+/* A 1xx head (103 Early Hints) before the final one. It goes into the
+ * write queue as every head does, so it leaves in the same writev as a
+ * final response queued in the same loop iteration. No Date or Server:
+ * those belong to the final response. */
+static int
+h1_send_informational(hn_request_t *r, int status, const hn_header_t *headers, size_t n)
+{
+    h1_t *h = r->proto;
+    if (h->is_lost || h->is_closing)
+        return HN_ERR;
+    hn_transport_t *t = h->super.transport;
+    size_t need = 64 + 2;
+    for (size_t i = 0; i < n; i++)
+        need += headers[i].name_len + headers[i].value_len + 4;
+    char *buf = t->ops->reserve(t, need);
+    bool reserved = buf != NULL;
+    if (!reserved)
+        buf = hn_arena_alloc(r->arena, need);
+    char *p = put_status_line(buf, status);
+    for (size_t i = 0; i < n; i++) {
+        const hn_header_t *hd = &headers[i];
+        /* RFC 9110 §8.6: no Content-Length in a 1xx */
+        if (is_hop_by_hop(hd) || NAME_IS(hd, "content-length"))
+            continue;
+        memcpy(p, hd->name, hd->name_len);
+        p += hd->name_len;
+        *p++ = ':';
+        *p++ = ' ';
+        memcpy(p, hd->value, hd->value_len);
+        p += hd->value_len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    if (reserved)
+        t->ops->commit(t, (size_t)(p - buf));
+    else
+        t->ops->write(t, buf, (size_t)(p - buf));
     return HN_OK;
 }
 
@@ -1151,6 +1201,7 @@ h1_abort(hn_request_t *r)
 static const hn_stream_ops_t h1_stream_ops = {
     .abort = h1_abort,
     .send_head = h1_send_head,
+    .send_informational = h1_send_informational,
     .send_data = h1_send_data,
     .send_file = h1_send_file,
     .send_trailers = h1_send_trailers,

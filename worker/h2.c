@@ -942,6 +942,31 @@ h2_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
     return HN_OK;
 }
 
+/* A 1xx head (103 Early Hints): HEADERS without END_STREAM before the
+ * final response's (RFC 9113 §8.1). nghttp2 copies the fields. */
+static int
+h2_send_informational(hn_request_t *r, int status, const hn_header_t *headers, size_t n)
+{
+    h2_stream_t *s = STREAM_OF(r);
+    h2_t *h = s->h2;
+    if (h == NULL || h->is_closing)
+        return HN_ERR;
+    nghttp2_nv *nv = hn_arena_alloc(&s->arena, (n + 1) * sizeof(*nv));
+    char st[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                  (char)('0' + status % 10)};
+    size_t k = 0;
+    nv[k++] = NV(":status", 7, st, 3);
+    for (size_t i = 0; i < n; i++) {
+        /* RFC 9110 §8.6: no Content-Length in a 1xx */
+        if (!hn_mem_case_eq(headers[i].name, headers[i].name_len, "content-length", 14))
+            k += build_nv(s, nv + k, &headers[i], 1, false, NULL, NULL);
+    }
+    if (nghttp2_submit_headers(h->session, NGHTTP2_FLAG_NONE, s->id, NULL, nv, k, NULL) < 0)
+        return HN_ERR;
+    want_flush(h);
+    return HN_OK;
+}
+
 static void
 resume(h2_t *h, h2_stream_t *s)
 {
@@ -1036,6 +1061,7 @@ h2_abort(hn_request_t *r)
 static const hn_stream_ops_t h2_stream_ops = {
     .abort = h2_abort,
     .send_head = h2_send_head,
+    .send_informational = h2_send_informational,
     .send_data = h2_send_data,
     .send_file = h2_send_file,
     .send_trailers = h2_send_trailers,

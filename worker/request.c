@@ -332,17 +332,44 @@ hn_response_write(hn_request_t *r, const void *data, size_t len, bool last)
     return r->ops->send_data(r, data, len, last);
 }
 
+/* Fields an app may not send: a name that is not a token, CR, LF or NUL in
+ * a value (response splitting). */
+static bool
+fields_valid(const hn_header_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!hn_headers_valid_name(h[i].name, h[i].name_len) ||
+            !hn_headers_valid_value(h[i].value, h[i].value_len))
+            return false;
+    return true;
+}
+
+int
+hn_response_informational(hn_request_t *r, int status, const hn_header_t *headers, size_t n)
+{
+    if (r->resp_state != HN_RESP_NONE || r->aborted)
+        return refuse(r, "informational response");
+    if (status < 100 || status > 199 || status == 101 || !fields_valid(headers, n)) {
+        hn_log(HN_LOG_ERROR, "app %s: invalid informational response %d or its fields",
+               r->app ? r->app->name : "?", status);
+        return HN_ERR;
+    }
+    /* RFC 9110 §15.2: no 1xx to a 1.0 client, which could not tell it
+     * from the final response */
+    if (strcmp(r->http_version, "1.0") == 0)
+        return HN_OK;
+    return r->ops->send_informational(r, status, headers, n);
+}
+
 int
 hn_response_trailers(hn_request_t *r, const hn_header_t *trailers, size_t n)
 {
     if (r->resp_state != HN_RESP_TRAILERS)
         return refuse(r, "response trailers");
-    for (size_t i = 0; i < n; i++)
-        if (!hn_headers_valid_name(trailers[i].name, trailers[i].name_len) ||
-            !hn_headers_valid_value(trailers[i].value, trailers[i].value_len)) {
-            hn_log(HN_LOG_ERROR, "app %s: invalid trailer", r->app ? r->app->name : "?");
-            return HN_ERR;
-        }
+    if (!fields_valid(trailers, n)) {
+        hn_log(HN_LOG_ERROR, "app %s: invalid trailer", r->app ? r->app->name : "?");
+        return HN_ERR;
+    }
     r->resp_state = HN_RESP_DONE;
     return r->ops->send_trailers(r, trailers, n);
 }

@@ -37,6 +37,9 @@ typedef struct hn_stream_ops {
     /* status line and headers; content_length < 0 means unknown */
     int (*send_head)(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
                      int64_t content_length);
+    /* a 1xx head before the final one (103 Early Hints); headers are valid
+     * and borrowed for the call */
+    int (*send_informational)(hn_request_t *r, int status, const hn_header_t *headers, size_t n);
     /* data is copied or referenced until written; last ends the response */
     int (*send_data)(hn_request_t *r, const void *data, size_t len, bool last);
     /* takes fd: closed once sent or on abort */
@@ -159,6 +162,11 @@ const hn_header_t *hn_request_header(const hn_request_t *r, const char *name);
 /* Response API for apps. Out-of-order calls (a second start, data before
  * start, anything after the end) return HN_ERR and log an error. */
 int hn_response_start(hn_request_t *r, int status, const hn_header_t *headers, size_t n);
+/* An informational head (1xx but 101) before hn_response_start. Nothing is
+ * sent to an HTTP/1.0 client (RFC 9110 §15.2), which is still HN_OK.
+ * HN_ERR for a bad status or header (nothing sent), a call after the
+ * start, or a stream that is gone. The access log keeps the final status. */
+int hn_response_informational(hn_request_t *r, int status, const hn_header_t *headers, size_t n);
 /* After hn_response_start: the body will end with trailers. */
 void hn_response_expect_trailers(hn_request_t *r);
 int hn_response_trailers(hn_request_t *r, const hn_header_t *trailers, size_t n);

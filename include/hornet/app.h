@@ -21,7 +21,8 @@
  *   server -> app:  on_request (scope)                       -- the connection "opens"
  *                   on_body (zero or more, more_body=false last)  http.request
  *                   on_disconnect                             http.disconnect
- *   app -> server:  response_start                            http.response.start
+ *   app -> server:  response_informational (zero or more)      http.response.early_hint
+ *                   response_start                            http.response.start
  *                   response_body (more_body=false last)      http.response.body
  *                   response_trailers (if announced)          http.response.trailers
  * An out-of-order call returns HORNET_EUNEXPECTED (Hypercorn's
@@ -257,6 +258,14 @@ typedef struct hornet_api {
      * complete (the rest of the body is then read and dropped, or the
      * connection closed). */
     void (*read_pause)(hornet_request_t *req, bool paused);
+    /* An informational (1xx) response before the final one, such as 103
+     * Early Hints (RFC 8297; ASGI http.response.early_hint): status 100..199
+     * except 101 (else HORNET_EINVAL), headers borrowed and checked as for
+     * response_start. Only before response_start (else HORNET_EUNEXPECTED);
+     * may be called more than once. An HTTP/1.0 client is sent nothing
+     * (RFC 9110 §15.2) and the call still returns HORNET_OK. */
+    int (*response_informational)(hornet_request_t *req, int status,
+                                  const hornet_header_t *headers, size_t n);
 } hornet_api_t;
 
 /* Simple mode (the WSGI counterpart): the whole request in, the whole
