@@ -279,6 +279,16 @@ class HTTP:
                                         message.get("trailers", False))
             if rc == 0:
                 return
+        elif t == "http.response.early_hint":
+            # RFC 8297: a 103 with one link field per entry, before the final response
+            if self.started:
+                raise RuntimeError("Unexpected ASGI message 'http.response.early_hint' after "
+                                   "the response started")
+            if h is None:
+                return
+            links = [(b"link", link.encode("latin-1") if isinstance(link, str) else bytes(link))
+                     for link in message.get("links", ())]
+            rc = _hornet.response_informational(h, 103, links)
         elif t == "hornet.response.file":
             # the WSGI adapter's file_wrapper: sendfile, the descriptor given up to C
             if h is None:

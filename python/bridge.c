@@ -269,6 +269,31 @@ py_response_start(PyObject *self, PyObject *args)
     return PyLong_FromLong(rc);
 }
 
+/* http.response.early_hint: status 103, links as `link` fields. */
+static PyObject *
+py_response_informational(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *h, *headers, *keep;
+    int status;
+    if (!PyArg_ParseTuple(args, "OiO", &h, &status, &headers))
+        return NULL;
+    if (api->size <
+        offsetof(hornet_api_t, response_informational) + sizeof(api->response_informational))
+        return PyLong_FromLong(HORNET_EUNSUPPORTED);
+    hornet_header_t stack[MAX_STACK_HEADERS], *hv;
+    Py_ssize_t n = headers_of(headers, stack, &hv, &keep);
+    if (n < 0)
+        return NULL;
+    depth++;
+    int rc = api->response_informational(handle_of(h), status, hv, (size_t)n);
+    depth--;
+    if (hv != stack)
+        PyMem_Free(hv);
+    Py_DECREF(keep);
+    return PyLong_FromLong(rc);
+}
+
 static PyObject *
 py_response_body(PyObject *self, PyObject *args)
 {
@@ -458,6 +483,7 @@ py_log(PyObject *self, PyObject *args)
 static PyMethodDef hornet_methods[] = {
     {"response_start", py_response_start, METH_VARARGS, NULL},
     {"response_body", py_response_body, METH_VARARGS, NULL},
+    {"response_informational", py_response_informational, METH_VARARGS, NULL},
     {"response_trailers", py_response_trailers, METH_VARARGS, NULL},
     {"response_file", py_response_file, METH_VARARGS, NULL},
     {"config", py_config, METH_VARARGS, NULL},
@@ -503,7 +529,7 @@ static const char *const key_names[N_KEYS] = {
     "root_path", "headers", "client", "server", "extensions", "subprotocols",
 };
 static PyObject *keys[N_KEYS], *http_template, *websocket_template;
-static PyObject *s_trailers_ext, *s_ws_response_ext;
+static PyObject *http_exts[3], *websocket_exts[2]; /* NULL-ended */
 
 /* The few short strings every scope repeats (versions, schemes, methods),
  * made once: a scope then costs no allocation for them. */
@@ -574,15 +600,18 @@ headers_list(const hornet_header_t *hv, size_t n)
     return headers;
 }
 
-/* {name: {}}: the extensions a scope reports, a new dict for every scope
- * since an application may write into it. */
+/* {name: {}, ...}: the extensions a scope reports (names: NULL-ended), a
+ * new dict for every scope since an application may write into it. */
 static PyObject *
-extensions_of(PyObject *name)
+extensions_of(PyObject *const *names)
 {
-    PyObject *ext = PyDict_New(), *empty = PyDict_New();
-    if (ext == NULL || empty == NULL || PyDict_SetItem(ext, name, empty) < 0)
-        Py_CLEAR(ext);
-    Py_XDECREF(empty);
+    PyObject *ext = PyDict_New();
+    for (; ext && *names; names++) {
+        PyObject *empty = PyDict_New();
+        if (empty == NULL || PyDict_SetItem(ext, *names, empty) < 0)
+            Py_CLEAR(ext);
+        Py_XDECREF(empty);
+    }
     return ext;
 }
 
@@ -603,11 +632,13 @@ make_scope_templates(PyObject *asgi_info)
     for (int i = 0; i < N_KEYS; i++)
         if ((keys[i] = PyUnicode_InternFromString(key_names[i])) == NULL)
             return -1;
-    s_trailers_ext = PyUnicode_InternFromString("http.response.trailers");
-    s_ws_response_ext = PyUnicode_InternFromString("websocket.http.response");
+    http_exts[0] = PyUnicode_InternFromString("http.response.trailers");
+    http_exts[1] = PyUnicode_InternFromString("http.response.early_hint");
+    websocket_exts[0] = PyUnicode_InternFromString("websocket.http.response");
     http_template = PyDict_New();
     websocket_template = PyDict_New();
-    if (!s_trailers_ext || !s_ws_response_ext || !http_template || !websocket_template)
+    if (!http_exts[0] || !http_exts[1] || !websocket_exts[0] || !http_template ||
+        !websocket_template)
         return -1;
     for (int i = 0; i < N_KEYS; i++)
         if ((i != K_SUBPROTOCOLS && PyDict_SetItem(http_template, keys[i], Py_None) < 0) ||
@@ -639,7 +670,7 @@ scope_of(const hornet_scope_t *s, PyObject *state)
         put(d, K_CLIENT, address_of(s->client_host, s->client_port)) < 0 ||
         put(d, K_SERVER, address_of(s->server_host, s->server_port < 0 ? 0 : s->server_port)) <
             0 ||
-        put(d, K_EXTENSIONS, extensions_of(ws ? s_ws_response_ext : s_trailers_ext)) < 0)
+        put(d, K_EXTENSIONS, extensions_of(ws ? websocket_exts : http_exts)) < 0)
         goto fail;
     if (ws) {
         PyObject *subprotocols = PyList_New((Py_ssize_t)s->n_subprotocols);

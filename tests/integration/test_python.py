@@ -120,6 +120,15 @@ async def app(scope, receive, send):
         data = await reader.read()
         writer.close()
         return await text(send, "fetched: " + data.split(b"\\r\\n\\r\\n", 1)[1].decode())
+    if path == "/early-hint":
+        await send({"type": "http.response.early_hint",
+                    "links": [b"</style.css>; rel=preload; as=style",
+                              "</app.js>; rel=preload; as=script"]})
+        return await text(send, repr(scope["extensions"]))
+    if path == "/late-hint":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.early_hint", "links": [b"</late.css>; rel=preload"]})
+        return
     await text(send, "Hello, ASGI!")
 
 
@@ -420,6 +429,93 @@ def test_asyncio_threads_and_connections(hornet_server, pyapps, tmp_path):
     assert get(srv, "/thread").body == b"from a thread"
     r = get(srv, "/connect")
     assert r.body == b"fetched: hello from startup", r.body
+
+
+HINTS = ["</style.css>; rel=preload; as=style", "</app.js>; rel=preload; as=script"]
+
+
+def test_early_hints_over_http1(hornet_server, pyapps, tmp_path):
+    """http.response.early_hint (RFC 8297): a 103 with one link field per entry, then the
+    final response; the access log has the final status."""
+    log = tmp_path / "access.log"
+    srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app", accesslog=str(log),
+                    access_log_format="%(s)s %(U)s")
+    with Conn(srv.port) as c:
+        c.send(build_request("GET", "/early-hint"))
+        hint = c.read_response()
+        assert hint.raw_head == (b"HTTP/1.1 103 Early Hints\r\n" +
+                                 b"".join(b"link: %s\r\n" % h.encode() for h in HINTS) +
+                                 b"\r\n"), hint.raw_head
+        r = c.read_response()
+    assert r.status == 200
+    extensions = eval(r.body.decode())
+    assert extensions["http.response.early_hint"] == {}, extensions
+    assert "http.response.trailers" in extensions
+    wait_until(lambda: "/early-hint" in log.read_text(), 10, what="the access log line")
+    lines = [ln for ln in log.read_text().splitlines() if ln.endswith(" /early-hint")]
+    assert len(lines) == 1 and lines[0].endswith("] 200 /early-hint"), log.read_text()
+    # curl shows the interim response, then the final one
+    p = curl("-sv", "http://127.0.0.1:%d/early-hint" % srv.port)
+    err = p.stderr
+    assert p.returncode == 0 and "< HTTP/1.1 103 Early Hints" in err, err
+    assert all("< link: %s" % h in err for h in HINTS), err
+    assert err.index("< HTTP/1.1 103") < err.index("< HTTP/1.1 200"), err
+    assert b"early_hint" in p.stdout
+
+
+def test_early_hints_are_not_sent_to_http10_clients(hornet_server, pyapps, tmp_path):
+    srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app")
+    with Conn(srv.port) as c:
+        c.send(build_request("GET", "/early-hint", version="HTTP/1.0"))
+        data = c.read_to_eof()
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n"), data
+    assert b" 103 " not in data and b"link:" not in data.lower(), data
+
+
+def test_early_hints_over_http2(hornet_server, pyapps, tmp_path):
+    """h2c prior knowledge: HEADERS with :status 103 (no END_STREAM), then the final HEADERS."""
+    import h2.events
+    from test_h2 import H2Client
+
+    class Client(H2Client):
+        def __init__(self, *a, **kw):
+            self.events = []
+            super().__init__(*a, **kw)
+
+        def _handle(self, ev):
+            self.events.append(ev)
+            super()._handle(ev)
+
+    srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app")
+    with Client(srv.port) as c:
+        st = c.get("/early-hint")
+        assert st.status == 200 and b"early_hint" in st.data, st
+        kinds = [ev for ev in c.events
+                 if isinstance(ev, (h2.events.InformationalResponseReceived,
+                                    h2.events.ResponseReceived))]
+        assert [type(ev) for ev in kinds] == [h2.events.InformationalResponseReceived,
+                                              h2.events.ResponseReceived], c.events
+        headers = [(k.decode(), v.decode()) for k, v in kinds[0].headers]
+        assert headers == [(":status", "103")] + [("link", h) for h in HINTS], headers
+    p = curl("-sv", "--http2-prior-knowledge", "http://127.0.0.1:%d/early-hint" % srv.port)
+    err = p.stderr
+    assert p.returncode == 0 and "< HTTP/2 103" in err, err
+    assert all("< link: %s" % h in err for h in HINTS), err
+    assert err.index("< HTTP/2 103") < err.index("< HTTP/2 200"), err
+
+
+def test_early_hint_after_the_response_started_is_an_error(hornet_server, pyapps, tmp_path):
+    """As any misordered message: the app's send raises, the error is logged, and since the
+    response started the connection is cut (no 500 is possible, no 103 is sent)."""
+    srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app")
+    with Conn(srv.port) as c:
+        c.send(build_request("GET", "/late-hint"))
+        data = c.read_to_eof()
+    assert b" 103 " not in data and b"late.css" not in data, data
+    wait_until(lambda: "'http.response.early_hint' after the response started" in
+               srv.stderr_text(), 10, what="the app's error in the log")
+    assert "RuntimeError" in srv.stderr_text()
+    assert get(srv, "/").status == 200
 
 
 def test_app_factory_call(hornet_server, pyapps, tmp_path):
