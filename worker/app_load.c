@@ -171,6 +171,10 @@ hn_app_mode(const hornet_app_t *app, int app_mode, const char *spec, int *is_sim
     bool has_events = app->on_request != NULL;
     bool has_handle = app->handle != NULL;
     bool simple;
+    /* A Python application was held to app_mode as it loaded (a WSGI one
+     * for simple); the bridge runs both kinds through events. */
+    if (is_python_spec(spec))
+        app_mode = HN_CFG_APP_ASGI;
     switch (app_mode) {
     case HN_CFG_APP_SIMPLE:
         simple = true;
