@@ -102,9 +102,9 @@ def load(spec, mode, app_dir=None):
     if mode == "asgi" and not asgi:
         raise NoAppError("%s is not an ASGI 3 application (an async callable of scope, "
                          "receive, send), as app_mode asgi requires" % spec)
-    if mode == "simple" and asgi:
+    if mode in ("simple", "wsgi") and asgi:
         raise NoAppError("%s is an ASGI application (an async callable), not the WSGI "
-                         "application app_mode simple requires" % spec)
+                         "application app_mode simple (wsgi) requires" % spec)
     return app if asgi else WSGI(app)
 
 

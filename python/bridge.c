@@ -908,7 +908,8 @@ start_interpreter(char *err, size_t size)
 
 /* The application spec names (MODULE[:ATTR]) as a hornet application, or
  * NULL with err saying why (with the Python traceback when the import
- * itself failed). mode: "auto", "asgi" or "simple" (app_mode); app_dir:
+ * itself failed). mode: "auto", "asgi" or "simple" (app_mode; its "wsgi" is
+ * "simple" once parsed, and "wsgi" is taken here too); app_dir:
  * first on sys.path, or NULL for the working directory. */
 const hornet_app_t *hornet_python_app(const char *spec, const char *mode, const char *app_dir,
                                       char *err, size_t size);

@@ -24,7 +24,8 @@
 typedef enum hn_cfg_app_mode {
     HN_CFG_APP_AUTO = 0, /* simple mode if the app sets handle and not on_request */
     HN_CFG_APP_ASGI,     /* event mode (on_request ...) */
-    HN_CFG_APP_SIMPLE,   /* whole request in, whole response out (the WSGI counterpart) */
+    HN_CFG_APP_SIMPLE,   /* whole request in, whole response out (the WSGI counterpart;
+                          * "wsgi" in the config is another name for it) */
 } hn_cfg_app_mode_t;
 
 /* proxy_headers: which forwarding headers a trusted proxy's requests carry. */

@@ -225,8 +225,9 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .doc = "URL prefix the server is reached under behind a proxy (apps' root_path)"},
     {.name = "app_mode", .type = HN_CFG_ENUM, HN_CFG_FIELD(app_mode), .def = "auto",
      .flags = HN_CFG_RELOADABLE, .enum_parse = parse_app_mode, .enum_name = name_app_mode,
-     .choices = "auto, asgi, simple",
-     .doc = "how apps are called: asgi (events), simple (whole request) or auto"},
+     .choices = "auto, asgi, simple, wsgi", .cli = "app-mode", .metavar = "MODE",
+     .doc = "how apps are called: asgi (events), simple (whole request; wsgi is another name "
+            "for it) or auto"},
     {.name = "wsgi_max_body_size", .type = HN_CFG_SIZE, HN_CFG_FIELD(wsgi_max_body_size),
      .def = "16MiB", .min = "1", .flags = HN_CFG_RELOADABLE,
      .doc = "largest request body a simple-mode app is given (413 beyond)"},
@@ -443,6 +444,9 @@ static const char *const app_modes[] = {
 static int
 parse_app_mode(const char *text)
 {
+    /* Hypercorn's users say wsgi: simple mode is what runs a WSGI app */
+    if (strcasecmp(text, "wsgi") == 0)
+        return HN_CFG_APP_SIMPLE;
     return table_parse(app_modes, HN_ARRAY_LEN(app_modes), text);
 }
 

@@ -187,6 +187,13 @@ test_flags_reach_keys(void)
     hn_cfg_free(cfg);
     hn_cli_free(&cli);
 
+    /* --app-mode takes wsgi, Hypercorn's word, for simple */
+    is_int(parse(&cli, &err, "--app-mode", "wsgi", NULL), HN_OK, "--app-mode wsgi");
+    cfg = hn_cli_load_config(&cli, &err);
+    ok(cfg && cfg->app_mode == HN_CFG_APP_SIMPLE, "--app-mode wsgi is simple mode");
+    hn_cfg_free(cfg);
+    hn_cli_free(&cli);
+
     /* options after APP (GNU permutation) */
     is_int(parse(&cli, &err, "builtin:echo", "-w", "2", NULL), HN_OK, "flags after APP");
     cfg = hn_cli_load_config(&cli, &err);

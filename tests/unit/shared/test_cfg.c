@@ -614,8 +614,11 @@ test_app_keys(void)
     is_int(cfg->app_mode, HN_CFG_APP_ASGI, "case-insensitive");
     is_int(hn_cfg_set(cfg, "app_mode", "auto", NULL, &err), HN_OK, "app_mode auto");
     is_int(cfg->app_mode, HN_CFG_APP_AUTO, "auto");
-    is_str(load_err("app_mode: wsgi\n"),
-           at("@:1:11: app_mode: expected one of auto, asgi, simple, got \"wsgi\""),
+    is_int(hn_cfg_set(cfg, "app_mode", "wsgi", NULL, &err), HN_OK, "app_mode wsgi");
+    is_int(cfg->app_mode, HN_CFG_APP_SIMPLE, "wsgi is another name for simple");
+    is_str(load_err("app_mode: WSGI\n"), "OK", "app_mode WSGI from a file");
+    is_str(load_err("app_mode: events\n"),
+           at("@:1:11: app_mode: expected one of auto, asgi, simple, wsgi, got \"events\""),
            "app_mode: bad");
 
     /* wsgi_max_body_size */
