@@ -28,7 +28,11 @@
  *   /hang              never answers
  *   /misuse/body-before-start, /misuse/double-start, /misuse/after-end,
  *   /misuse/bad-status?code=N, /misuse/bad-header?which=crlf|lf|cr|nul|space|
- *   colon|newline-name|empty|pseudo
+ *   colon|newline-name|empty|pseudo,
+ *   /misuse/informational?code=N  response_informational(N) with a link
+ *                      field, then one with a CR LF in a value, then the start,
+ *                      then response_informational(103) again; the body says
+ *                      "info rc1=A rc2=B late=C"
  *                      (after-end with early=1 runs in on_request: with a request
  *                      body still to come, the final response_body cannot run
  *                      on_disconnect, so the calls after it are safe)
@@ -168,7 +172,7 @@ record_find(const char *id)
 enum mode {
     M_ROOT, M_ORDER, M_SCOPE, M_ALLOC, M_API, M_CONFIG, M_COUNTERS, M_RECORD, M_ACTIVE,
     M_TICK, M_EARLY, M_HANG, M_BODY_BEFORE_START, M_DOUBLE_START, M_AFTER_END, M_BAD_STATUS,
-    M_BAD_HEADER, M_CHUNKS, M_TRAILERS, M_FILE, M_NOTFOUND,
+    M_BAD_HEADER, M_INFORMATIONAL, M_CHUNKS, M_TRAILERS, M_FILE, M_NOTFOUND,
 };
 
 typedef struct preq preq_t;
@@ -559,6 +563,29 @@ misuse(preq_t *p)
         respond_text(p, 200, msg);
         return;
     }
+    case M_INFORMATIONAL: {
+        int code = (int)qlong(p->scope, "code", 103);
+        hornet_header_t link = {"link", 4, "</a.css>; rel=preload", 21};
+        hornet_header_t evil = {"link", 4, "a\r\nset-cookie: pwned=1", 22};
+        SCALL(p, rc1, api->response_informational(p->req, code, &link, 1));
+        if (gone_after(p))
+            return;
+        SCALL(p, rc2, api->response_informational(p->req, 103, &evil, 1));
+        if (gone_after(p))
+            return;
+        SCALL(p, rc3, api->response_start(p->req, 200, NULL, 0, false));
+        if (gone_after(p))
+            return;
+        SCALL(p, rc4, api->response_informational(p->req, 103, &link, 1));
+        logrec(p, "informational %d rc=%d evil rc=%d start rc=%d late rc=%d", code, rc1, rc2,
+               rc3, rc4);
+        if (gone_after(p))
+            return;
+        snprintf(msg, sizeof(msg), "info rc1=%d rc2=%d late=%d", rc1, rc2, rc4);
+        SCALL(p, rc5, api->response_body(p->req, msg, strlen(msg), false));
+        gone_after(p);
+        return;
+    }
     case M_BAD_HEADER: {
         static const struct {
             const char *which;
@@ -616,6 +643,7 @@ ready(preq_t *p)
     case M_AFTER_END:
     case M_BAD_STATUS:
     case M_BAD_HEADER:
+    case M_INFORMATIONAL:
         misuse(p);
         return;
     case M_CHUNKS:
@@ -789,6 +817,7 @@ on_request(hornet_request_t *req, const hornet_scope_t *scope)
         {"/misuse/after-end", M_AFTER_END},
         {"/misuse/bad-status", M_BAD_STATUS},
         {"/misuse/bad-header", M_BAD_HEADER},
+        {"/misuse/informational", M_INFORMATIONAL},
         {"/chunks", M_CHUNKS},
         {"/trailers", M_TRAILERS},
         {"/file", M_FILE},

@@ -430,6 +430,33 @@ def test_invalid_header_is_refused(probe, which):
     assert r.status == 200 and r.body == b"bad-header-rc=-3", r
 
 
+@pytest.mark.parametrize("code,rc", [(103, 0), (100, 0), (101, -3), (200, -3), (99, -3)])
+def test_response_informational(probe, code, rc):
+    """response_informational: a 1xx but 101 before the start (HORNET_EINVAL otherwise, and
+    for a field response_start would refuse); after the start HORNET_EUNEXPECTED, and the
+    response goes on."""
+    with probe.connect() as c:
+        c.send(build_request("GET", "/misuse/informational?code=%d" % code))
+        first = c.read_response()
+        if rc == 0:
+            assert first.status == code and first.headers == [("link", "</a.css>; rel=preload")]
+            final = c.read_response()
+        else:
+            final = first
+    assert final.status == 200, final
+    assert final.body == b"info rc1=%d rc2=-3 late=-1" % rc, final.body
+    assert final.header("set-cookie") is None
+
+
+def test_response_informational_to_http10(probe):
+    """RFC 9110 §15.2: nothing for a 1.0 client, and the call still succeeds."""
+    with probe.connect() as c:
+        c.send(build_request("GET", "/misuse/informational?code=103", version="HTTP/1.0"))
+        data = c.read_to_eof()
+    assert data.startswith(b"HTTP/1.1 200 "), data
+    assert data.endswith(b"info rc1=0 rc2=-3 late=-1"), data
+
+
 # ---------------------------------------------------------------------------------------------
 # disconnects
 
