@@ -184,43 +184,56 @@ def selector_fd():
     return loop._selector.fileno()
 
 
-class HTTP:
+class Inbox:
+    """The events C delivered to a scope, until the application's receive() takes them."""
+
+    __slots__ = ("events", "waiter")
+
+    def __init__(self):
+        self.events = collections.deque()
+        self.waiter = None
+
+    def put(self, event):
+        self.events.append(event)
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def receive(self):
+        while not self.events:
+            self.waiter = loop.create_future()
+            await self.waiter
+        return self.events.popleft()
+
+
+class HTTP(Inbox):
     """One http scope: receive() gives what C pushed, send() calls into C."""
 
-    __slots__ = ("h", "events", "waiter", "resumed", "paused", "started", "ended", "task",
-                 "queued", "read_paused")
+    __slots__ = ("h", "resumed", "paused", "started", "ended", "task", "queued", "read_paused")
 
     def __init__(self, h):
+        Inbox.__init__(self)
         self.h = h
-        self.events = collections.deque()
         self.queued = 0  # body bytes in events
         self.read_paused = False
-        self.waiter = None
         self.resumed = None
         self.paused = False
         self.started = False
         self.ended = False
         self.task = None
 
-    def _wake(self):
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
     def push(self, body, more_body):
-        self.events.append({"type": "http.request", "body": body, "more_body": more_body})
         if body:
             self.queued += len(body)
             if self.queued > INBOX_LIMIT and not self.read_paused and self.h is not None:
                 self.read_paused = True
                 _hornet.read_pause(self.h, True)
-        self._wake()
+        self.put({"type": "http.request", "body": body, "more_body": more_body})
 
     def disconnect(self, completed, code):
         # the app hears http.disconnect on its next receive, as in Hypercorn
         self.h = None
-        self.events.append({"type": "http.disconnect"})
-        self._wake()
+        self.put({"type": "http.disconnect"})
         self.resume()
 
     def pause(self):
@@ -233,10 +246,7 @@ class HTTP:
             r.set_result(None)
 
     async def receive(self):
-        while not self.events:
-            self.waiter = loop.create_future()
-            await self.waiter
-        m = self.events.popleft()
+        m = await Inbox.receive(self)
         if self.queued:
             body = m.get("body")
             if body:
@@ -360,15 +370,13 @@ class WebSocket(HTTP):
 
     def message(self, data, is_text):
         if is_text:
-            self.events.append({"type": "websocket.receive", "text": data})
+            self.put({"type": "websocket.receive", "text": data})
         else:
-            self.events.append({"type": "websocket.receive", "bytes": data})
-        self._wake()
+            self.put({"type": "websocket.receive", "bytes": data})
 
     def disconnect(self, completed, code):
         self.h = None
-        self.events.append({"type": "websocket.disconnect", "code": code or 1006})
-        self._wake()
+        self.put({"type": "websocket.disconnect", "code": code or 1006})
         self.resume()
 
     async def send(self, message):
@@ -689,14 +697,15 @@ class WSGI:
                 result.close()
 
 
-class Lifespan:
+class Lifespan(Inbox):
     """The worker's lifespan scope: startup and shutdown answered through C."""
 
+    __slots__ = ("app", "index", "state", "task", "pending")
+
     def __init__(self, app, index):
+        Inbox.__init__(self)
         self.app = app
         self.index = index
-        self.events = collections.deque()
-        self.waiter = None
         self.state = {}
         self.task = None
         self.pending = None  # the event C waits for an answer to, or None
@@ -712,16 +721,7 @@ class Lifespan:
             scope = {"type": "lifespan", "asgi": ASGI, "state": self.state}
             self.task = loop.create_task(self.app(scope, self.receive, self.send))
             self.task.add_done_callback(self.done)
-        self.events.append({"type": "lifespan.%s" % ev})
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    async def receive(self):
-        while not self.events:
-            self.waiter = loop.create_future()
-            await self.waiter
-        return self.events.popleft()
+        self.put({"type": "lifespan.%s" % ev})
 
     async def send(self, message):
         t = message["type"]

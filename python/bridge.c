@@ -55,6 +55,7 @@ static hornet_io_t *selector_io;
 static PyThreadState *saved_tstate; /* the GIL is released while the worker waits */
 static int depth;                   /* nested entries from the server */
 static bool pumping, pump_again, selector_ready;
+static bool pump_due; /* a pass is set for the end of this loop iteration */
 
 /* --- the GIL around entries from the server ------------------------------ */
 
@@ -74,7 +75,7 @@ static void pump(void);
 static void
 leave(void)
 {
-    if (depth == 1)
+    if (depth == 1 && !pump_due)
         pump();
     if (--depth == 0)
         saved_tstate = PyEval_SaveThread();
@@ -84,14 +85,16 @@ static void on_pump_timer(hornet_timer_t *t, void *ud);
 
 /* As leave, but the pass waits for the end of this loop iteration: a new
  * request's body (or its end) usually follows at once, and one pass then
- * runs the application from its first receive to its last send. */
+ * runs the application from its first receive to its last send; the
+ * events of other connections until then join the same pass (pump_due). */
 static void
 leave_soon(void)
 {
-    if (depth == 1) {
+    if (depth == 1 && !pump_due) {
         if (pump_timer == NULL)
             pump_timer = api->timer_new(on_pump_timer, NULL);
         api->timer_start(pump_timer, 0, 0);
+        pump_due = true;
     }
     if (--depth == 0)
         saved_tstate = PyEval_SaveThread();
@@ -142,6 +145,7 @@ on_pump_timer(hornet_timer_t *t, void *ud)
 {
     (void)t;
     (void)ud;
+    pump_due = false;
     enter();
     leave();
 }
@@ -164,6 +168,7 @@ pump(void)
         return;
     }
     pumping = true;
+    pump_due = false; /* this pass runs what it was for */
     double next = -1;
     do {
         pump_again = false;
@@ -248,6 +253,15 @@ fail:
     return -1;
 }
 
+/* Release what headers_of gave. */
+static void
+headers_release(hornet_header_t *stack, hornet_header_t *hv, PyObject *keep)
+{
+    if (hv != stack)
+        PyMem_Free(hv);
+    Py_DECREF(keep);
+}
+
 static PyObject *
 py_response_start(PyObject *self, PyObject *args)
 {
@@ -263,9 +277,7 @@ py_response_start(PyObject *self, PyObject *args)
     depth++;
     int rc = api->response_start(handle_of(h), status, hv, (size_t)n, trailers);
     depth--;
-    if (hv != stack)
-        PyMem_Free(hv);
-    Py_DECREF(keep);
+    headers_release(stack, hv, keep);
     return PyLong_FromLong(rc);
 }
 
@@ -288,9 +300,7 @@ py_response_informational(PyObject *self, PyObject *args)
     depth++;
     int rc = api->response_informational(handle_of(h), status, hv, (size_t)n);
     depth--;
-    if (hv != stack)
-        PyMem_Free(hv);
-    Py_DECREF(keep);
+    headers_release(stack, hv, keep);
     return PyLong_FromLong(rc);
 }
 
@@ -325,9 +335,7 @@ py_response_trailers(PyObject *self, PyObject *args)
     depth++;
     int rc = api->response_trailers(handle_of(h), hv, (size_t)n, more);
     depth--;
-    if (hv != stack)
-        PyMem_Free(hv);
-    Py_DECREF(keep);
+    headers_release(stack, hv, keep);
     return PyLong_FromLong(rc);
 }
 
@@ -375,9 +383,7 @@ py_websocket_accept(PyObject *self, PyObject *args)
     depth++;
     int rc = api->websocket_accept(handle_of(h), subprotocol, hv, (size_t)n);
     depth--;
-    if (hv != stack)
-        PyMem_Free(hv);
-    Py_DECREF(keep);
+    headers_release(stack, hv, keep);
     return PyLong_FromLong(rc);
 }
 
