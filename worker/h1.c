@@ -847,6 +847,36 @@ is_hop_by_hop(const hn_header_t *hd)
            NAME_IS(hd, "keep-alive");
 }
 
+/* "Name: value\r\n" at p; returns the end. */
+static char *
+put_field(char *p, const hn_header_t *hd)
+{
+    memcpy(p, hd->name, hd->name_len);
+    p += hd->name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, hd->value, hd->value_len);
+    p += hd->value_len;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* Room for a response head: fixed bytes plus the fields, in the write queue
+ * itself when it has room (*reserved: commit it), else from the request's
+ * arena (write it). */
+static char *
+head_room(hn_transport_t *t, hn_request_t *r, size_t fixed, const hn_header_t *headers,
+          size_t n, bool *reserved)
+{
+    size_t need = fixed;
+    for (size_t i = 0; i < n; i++)
+        need += headers[i].name_len + headers[i].value_len + 4;
+    char *buf = t->ops->reserve(t, need);
+    *reserved = buf != NULL;
+    return buf ? buf : hn_arena_alloc(r->arena, need);
+}
+
 /* "HTTP/1.1 200 OK\r\n" at p (at most 64 bytes); returns its end. */
 static char *
 put_status_line(char *p, int status)
@@ -900,13 +930,8 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
             h->rq->resp_chunked = true;
     }
 
-    size_t need = 64 + 40 + 32 + 40;
-    for (size_t i = 0; i < n; i++)
-        need += headers[i].name_len + headers[i].value_len + 4;
-    char *buf = t->ops->reserve(t, need);
-    bool reserved = buf != NULL;
-    if (!reserved)
-        buf = hn_arena_alloc(r->arena, need);
+    bool reserved;
+    char *buf = head_room(t, r, 64 + 40 + 32 + 40, headers, n, &reserved);
     char *p = buf;
     p = put_status_line(p, status);
     for (size_t i = 0; i < n; i++) {
@@ -919,14 +944,7 @@ h1_send_head(hn_request_t *r, int status, const hn_header_t *headers, size_t n,
             has_server = true;
         else if (no_body_status && status != 304 && NAME_IS(hd, "content-length"))
             continue;
-        memcpy(p, hd->name, hd->name_len);
-        p += hd->name_len;
-        *p++ = ':';
-        *p++ = ' ';
-        memcpy(p, hd->value, hd->value_len);
-        p += hd->value_len;
-        *p++ = '\r';
-        *p++ = '\n';
+        p = put_field(p, hd);
     }
     if (cfg->include_date_header && !has_date) {
         memcpy(p, "Date: ", 6);
@@ -984,27 +1002,15 @@ h1_send_informational(hn_request_t *r, int status, const hn_header_t *headers, s
     if (h->is_lost || h->is_closing)
         return HN_ERR;
     hn_transport_t *t = h->super.transport;
-    size_t need = 64 + 2;
-    for (size_t i = 0; i < n; i++)
-        need += headers[i].name_len + headers[i].value_len + 4;
-    char *buf = t->ops->reserve(t, need);
-    bool reserved = buf != NULL;
-    if (!reserved)
-        buf = hn_arena_alloc(r->arena, need);
+    bool reserved;
+    char *buf = head_room(t, r, 64 + 2, headers, n, &reserved);
     char *p = put_status_line(buf, status);
     for (size_t i = 0; i < n; i++) {
         const hn_header_t *hd = &headers[i];
         /* RFC 9110 §8.6: no Content-Length in a 1xx */
         if (is_hop_by_hop(hd) || NAME_IS(hd, "content-length"))
             continue;
-        memcpy(p, hd->name, hd->name_len);
-        p += hd->name_len;
-        *p++ = ':';
-        *p++ = ' ';
-        memcpy(p, hd->value, hd->value_len);
-        p += hd->value_len;
-        *p++ = '\r';
-        *p++ = '\n';
+        p = put_field(p, hd);
     }
     *p++ = '\r';
     *p++ = '\n';
