@@ -3,11 +3,13 @@
 an asyncio loop driven by the worker's loop. Raw ASGI apps show the protocol (scope, request
 body in pieces, streaming responses, lifespan state, errors before and after the response
 starts, client disconnects, asyncio's own I/O and threads, a body the app does not receive()
-held back by the server); Starlette and FastAPI from Debian show real frameworks. Start-up errors are one NoAppError with the Python traceback, from
-`hornet -t` as from a start, never a respawn loop.
+held back by the server); Starlette, FastAPI, Flask and Django from Debian show real
+frameworks. Start-up errors are one NoAppError with the Python traceback, from `hornet -t` as
+from a start, never a respawn loop.
 
-The valgrind run leaves this file out for now: the interpreter's allocator needs its own
-suppressions there (ASan runs it)."""
+Under valgrind (tests/valgrind/python.supp, PYTHONMALLOC=malloc) the tests of the frameworks
+are skipped: importing one takes longer than a server may take to start there. They run in
+the plain and ASan passes; everything else runs in all three."""
 import hashlib
 import os
 import socket
@@ -22,6 +24,14 @@ from hornet_fixture import (Conn, build_request, children, curl, http_request, r
                             wait_until)
 from test_h2 import RawH2, headers_frame, req_headers, rss_kib
 from tls_fixture import tls_certs  # noqa: F401  (a fixture, for the TLS variants)
+
+UNDER_VALGRIND = bool(os.environ.get("HORNET_UNDER_VALGRIND"))
+framework = pytest.mark.skipif(UNDER_VALGRIND, reason="imports a framework: minutes under valgrind")
+# 64 MiB through valgrind, and quiet periods that are not quiet there (test_app_abi's
+# read_pause tests run the same server paths under valgrind)
+big_upload = pytest.mark.skipif(UNDER_VALGRIND, reason="a 64 MiB upload under valgrind")
+# under valgrind the interpreter starts twice (the check child, the worker) in ~10 s
+READY = 60 if UNDER_VALGRIND else 10
 
 RAW = '''
 import asyncio, hashlib, os, time
@@ -327,7 +337,7 @@ def py_server(hornet_server, pyapps, tmp_path, spec, **config):
            "DISCONNECT_MARK": str(tmp_path / "disconnect"), "PYTHONDONTWRITEBYTECODE": "1"}
     cfg = {"application_path": spec}
     cfg.update(config)
-    return hornet_server(app=None, config=cfg, env=env)
+    return hornet_server(app=None, config=cfg, env=env, ready_timeout=READY)
 
 
 def get(srv, path, **kw):
@@ -527,10 +537,11 @@ def test_working_directory_is_on_the_path(hornet_server, tmp_path):
     d = tmp_path / "hornet0"  # the server's working directory (the fixture's)
     d.mkdir()
     (d / "cwdapp.py").write_text(textwrap.dedent(RAW))
-    srv = hornet_server(app="cwdapp", config={})
+    srv = hornet_server(app="cwdapp", config={}, ready_timeout=READY)
     assert get(srv, "/").body == b"Hello, ASGI!"
 
 
+@framework
 def test_python_and_c_apps_mounted_side_by_side(hornet_server, pyapps, tmp_path):
     srv = py_server(hornet_server, pyapps, tmp_path, "builtin:hello",
                     mount={"/py": "rawapp:app", "/star": "starapp:app"})
@@ -566,6 +577,7 @@ def test_start_up_errors(hornet_server, pyapps, tmp_path, spec, needles):
         assert "respawn" not in r.stderr
 
 
+@framework
 def test_starlette(hornet_server, pyapps, tmp_path):
     srv = py_server(hornet_server, pyapps, tmp_path, "starapp:app", workers=4)
     assert len(srv.wait_workers(4)) == 4
@@ -581,6 +593,7 @@ def test_starlette(hornet_server, pyapps, tmp_path):
     assert p.stdout == b'{"hello":"world","path":"/"}'
 
 
+@framework
 def test_fastapi_validation(hornet_server, pyapps, tmp_path):
     srv = py_server(hornet_server, pyapps, tmp_path, "fastapp:app")
     r = http_request(srv.port, "POST", "/items", headers=[("Content-Type", "application/json")],
@@ -711,6 +724,7 @@ def test_a_slow_wsgi_view_holds_one_thread_not_the_worker(hornet_server, pyapps,
     slow.close()
 
 
+@framework
 def test_flask(hornet_server, pyapps, tmp_path):
     srv = py_server(hornet_server, pyapps, tmp_path, "flaskapp:app", workers=2)
     assert get(srv, "/").body == b"Hello from Flask (module)"
@@ -723,6 +737,7 @@ def test_flask(hornet_server, pyapps, tmp_path):
     assert get(srv2, "/").body == b"Hello from Flask (made)"
 
 
+@framework
 @pytest.mark.parametrize("kind", ["wsgi", "asgi"])
 def test_django(hornet_server, pyapps, tmp_path, kind):
     srv = py_server(hornet_server, pyapps, tmp_path, "djangoapp:" + kind)
@@ -772,7 +787,7 @@ def test_app_dir(hornet_server, tmp_path):
     assert r.returncode == 1 and "cannot import module srcapp" in r.stderr, r.stderr
     r = run_hornet(["-t", "--app-dir", str(src), "srcapp:app"], cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
-    srv = hornet_server(app="srcapp:app", config={"app_dir": str(src)})
+    srv = hornet_server(app="srcapp:app", config={"app_dir": str(src)}, ready_timeout=READY)
     assert get(srv, "/").body == b"Hello, ASGI!"
 
 
@@ -805,6 +820,7 @@ def send_until_blocked(sock, body, sent, quiet):
     return sent
 
 
+@big_upload
 @pytest.mark.parametrize("transport", ["tcp", "tls"])
 def test_http1_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps, tmp_path,
                                                            transport, request):
@@ -835,6 +851,7 @@ def test_http1_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps
     assert "timed out" not in srv.stderr_text()
 
 
+@big_upload
 @pytest.mark.parametrize("tls", [False, True], ids=["h2c", "h2-tls"])
 def test_http2_body_waits_for_an_app_that_does_not_receive(hornet_server, pyapps, tmp_path,
                                                            tls, request):
