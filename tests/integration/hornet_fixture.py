@@ -238,21 +238,27 @@ def socket_inodes(pid):
     return out
 
 
-def listening_inodes(port):
-    """Inodes of TCP sockets in LISTEN state on the given local port (v4 and v6)."""
-    out = set()
+def tcp_sockets():
+    """The fields of every socket in /proc/net/tcp and tcp6: [1] local and [2] remote
+    address (hex ADDR:PORT), [3] state ("01" established, "0A" listen), [4]
+    "tx_queue:rx_queue" in hex, [9] the inode."""
     for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(fn) as f:
                 next(f)
                 for line in f:
-                    parts = line.split()
-                    local, state, inode = parts[1], parts[3], int(parts[9])
-                    if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                        out.add(inode)
+                    yield line.split()
         except OSError:
             pass
-    return out
+
+
+def _port(addr):
+    return int(addr.rsplit(":", 1)[1], 16)
+
+
+def listening_inodes(port):
+    """Inodes of TCP sockets in LISTEN state on the given local port (v4 and v6)."""
+    return {int(p[9]) for p in tcp_sockets() if p[3] == "0A" and _port(p[1]) == port}
 
 
 def unix_listening_inodes(path):
@@ -265,6 +271,16 @@ def unix_listening_inodes(path):
             if len(parts) >= 8 and parts[7] == path and parts[5] == "01":
                 out.add(int(parts[6]))
     return out
+
+
+def tcp_entry(server_port, client_port, state=None):
+    """The fields (as tcp_sockets) of the server's end of the connection from client_port,
+    in that state if one is given, or None."""
+    for p in tcp_sockets():
+        if (_port(p[1]) == server_port and _port(p[2]) == client_port
+                and state in (None, p[3])):
+            return p
+    return None
 
 
 def port_accepts(port, host="127.0.0.1", timeout=2.0):

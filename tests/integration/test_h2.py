@@ -37,7 +37,7 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, 
 import apps_fixture
 from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
 from hornet_fixture import (Conn, SocketOwner, client_ssl_context, curl, free_port,
-                            require_tool, requires_tool, wait_until)
+                            require_tool, requires_tool, tcp_entry, wait_until)
 from tls_fixture import requires_openssl, tls_certs  # noqa: F401,F811  (a fixture)
 
 HELLO = b"Hello, world!"
@@ -554,19 +554,8 @@ def rss_kib(pid):
 def server_tcp_state(server_port, client_port):
     """The TCP state (hex, '01' = ESTABLISHED) of the server's end of the connection from
     client_port, or None if the server's end is gone."""
-    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(fn) as f:
-                next(f)
-                for line in f:
-                    p = line.split()
-                    lport = int(p[1].rsplit(":", 1)[1], 16)
-                    rport = int(p[2].rsplit(":", 1)[1], 16)
-                    if lport == server_port and rport == client_port:
-                        return p[3]
-        except OSError:
-            pass
-    return None
+    p = tcp_entry(server_port, client_port)
+    return p[3] if p else None
 
 
 def wait_log(srv, text, count=1, timeout=20):

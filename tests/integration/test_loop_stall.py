@@ -21,7 +21,7 @@ import time
 import pytest
 
 from apps_fixture import apps, requires_gcc  # noqa: F401  (apps: a fixture)
-from hornet_fixture import build_request, wait_until
+from hornet_fixture import build_request, tcp_entry, wait_until
 from test_h2 import H2Client, server_tcp_state, tls_cfg, worker_pid
 from tls_fixture import requires_openssl, tls_certs  # noqa: F401  (a fixture)
 
@@ -31,15 +31,10 @@ STALL_MARGIN = 0.5  # how far past the last deadline the worker stays stopped
 
 def rx_queue(server_port, client_port):
     """Bytes waiting unread in the server's end of the connection from client_port."""
-    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(fn) as f:
-            next(f)
-            for line in f:
-                p = line.split()
-                if (int(p[1].rsplit(":", 1)[1], 16) == server_port
-                        and int(p[2].rsplit(":", 1)[1], 16) == client_port):
-                    return int(p[4].split(":")[1], 16)
-    raise AssertionError("no connection %d -> %d" % (client_port, server_port))
+    p = tcp_entry(server_port, client_port)
+    if p is None:
+        raise AssertionError("no connection %d -> %d" % (client_port, server_port))
+    return int(p[4].split(":")[1], 16)
 
 
 def client_port(sock):

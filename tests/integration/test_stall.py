@@ -11,7 +11,7 @@ import re
 import signal
 
 from apps_fixture import apps, requires_gcc  # noqa: F401  (apps: a fixture)
-from hornet_fixture import Conn, build_request, run_hornet, socket_inodes, wait_until
+from hornet_fixture import Conn, build_request, run_hornet, socket_inodes, tcp_entry, wait_until
 
 HELLO = b"Hello, world!"
 STALL = 2  # worker_stall_timeout of these tests: short, and above test_loop_stall's stalls
@@ -19,15 +19,8 @@ STALL = 2  # worker_stall_timeout of these tests: short, and above test_loop_sta
 
 def server_inode(server_port, client_port):
     """The inode of the server's end of the connection from client_port."""
-    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(fn) as f:
-            next(f)
-            for line in f:
-                p = line.split()
-                if (int(p[1].rsplit(":", 1)[1], 16) == server_port
-                        and int(p[2].rsplit(":", 1)[1], 16) == client_port):
-                    return int(p[9])
-    return None
+    p = tcp_entry(server_port, client_port)
+    return int(p[9]) if p else None
 
 
 def owner(srv, conn):

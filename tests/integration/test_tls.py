@@ -23,7 +23,8 @@ import pytest
 
 from apps_fixture import apps, requires_gcc  # noqa: F401,F811  (apps: a fixture)
 from hornet_fixture import (Conn, build_request, chunked, client_ssl_context, curl, free_port,
-                            listening_inodes, run_hornet, socket_inodes, to_yaml, wait_until)
+                            listening_inodes, run_hornet, socket_inodes, tcp_entry, to_yaml,
+                            wait_until)
 from tls_fixture import requires_openssl, tls_certs  # noqa: F401,F811  (tls_certs: a fixture)
 
 pytestmark = requires_openssl
@@ -137,19 +138,8 @@ def served_subject(port):
 
 def server_side_inode(server_port, client_port):
     """Inode of the server's end of the TCP connection from client_port, or None."""
-    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(fn) as f:
-                next(f)
-                for line in f:
-                    parts = line.split()
-                    local, remote, state = parts[1], parts[2], parts[3]
-                    if (state == "01" and int(local.rsplit(":", 1)[1], 16) == server_port and
-                            int(remote.rsplit(":", 1)[1], 16) == client_port):
-                        return int(parts[9])
-        except OSError:
-            pass
-    return None
+    p = tcp_entry(server_port, client_port, state="01")
+    return int(p[9]) if p else None
 
 
 def worker_of(srv, sock):
