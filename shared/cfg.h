@@ -28,6 +28,13 @@ typedef enum hn_cfg_app_mode {
                           * "wsgi" in the config is another name for it) */
 } hn_cfg_app_mode_t;
 
+/* worker_class: Hypercorn's name for the Python apps' event loop. */
+typedef enum hn_cfg_worker_class {
+    HN_CFG_WORKER_ASYNCIO = 0, /* asyncio, a pass at a time from libev (python/asgi.py) */
+    HN_CFG_WORKER_UVLOOP,      /* accepted, served by the same asyncio loop (a warning says
+                                * why: bench/looppass.py) */
+} hn_cfg_worker_class_t;
+
 /* proxy_headers: which forwarding headers a trusted proxy's requests carry. */
 typedef enum hn_cfg_proxy_headers {
     HN_CFG_PROXY_HEADERS_OFF = 0,
@@ -151,6 +158,7 @@ typedef struct hn_config {
     bool websocket_per_message_deflate;
     uint64_t wsgi_max_body_size; /* simple mode: whole-body limit (413 beyond) */
     int wsgi_threads;            /* Python WSGI apps: calls at once per worker */
+    int worker_class;            /* hn_cfg_worker_class_t */
     double startup_timeout;    /* lifespan startup */
     double shutdown_timeout;   /* lifespan shutdown */
     hn_cfg_mount_t *mount;     /* prefix -> app, longest prefix first */

@@ -24,6 +24,8 @@ static int parse_app_mode(const char *text);
 static int parse_verify_mode(const char *text);
 static const char *name_verify_mode(int mode);
 static const char *name_app_mode(int mode);
+static int parse_worker_class(const char *text);
+static const char *name_worker_class(int cls);
 static int parse_proxy_headers(const char *text);
 static int parse_access_log_escape(const char *text);
 static const char *name_access_log_escape(int mode);
@@ -234,6 +236,11 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
     {.name = "wsgi_threads", .type = HN_CFG_INT, HN_CFG_FIELD(wsgi_threads), .def = "10",
      .min = "1", .max = "1024", .flags = HN_CFG_RELOADABLE,
      .doc = "threads per worker that run a Python WSGI app's calls"},
+    {.name = "worker_class", .type = HN_CFG_ENUM, HN_CFG_FIELD(worker_class), .def = "asyncio",
+     .flags = HN_CFG_RELOADABLE, .enum_parse = parse_worker_class,
+     .enum_name = name_worker_class, .choices = "asyncio, uvloop", .cli = "worker-class",
+     .cli_short = 'k', .metavar = "CLASS",
+     .doc = "Python apps' event loop: asyncio (uvloop is accepted and served by asyncio)"},
     {.name = "startup_timeout", .type = HN_CFG_DURATION, HN_CFG_FIELD(startup_timeout),
      .def = "60s", .min = "1ms", .flags = HN_CFG_RELOADABLE,
      .doc = "how long an app's lifespan startup may take (the worker fails beyond)"},
@@ -317,8 +324,6 @@ static const struct {
 } hypercorn_keys[] = {
     {"quic_bind", "HTTP/3 (QUIC) is not implemented; serve HTTP/2 over TLS on bind"},
     {"alt_svc_headers", "HTTP/3 is not implemented, so there is no Alt-Svc to advertise"},
-    {"worker_class", "workers are C event loops (libev); there is no asyncio, uvloop or trio to "
-                     "choose"},
     {"daemon", "Python multiprocessing's daemon flag; hornet's workers are forked processes "
                "and may start their own"},
     {"debug", "asyncio's debug mode; for more log output use loglevel: debug"},
@@ -454,6 +459,23 @@ static const char *
 name_app_mode(int mode)
 {
     return table_name(app_modes, HN_ARRAY_LEN(app_modes), mode);
+}
+
+static const char *const worker_classes[] = {
+    [HN_CFG_WORKER_ASYNCIO] = "asyncio",
+    [HN_CFG_WORKER_UVLOOP] = "uvloop",
+};
+
+static int
+parse_worker_class(const char *text)
+{
+    return table_parse(worker_classes, HN_ARRAY_LEN(worker_classes), text);
+}
+
+static const char *
+name_worker_class(int cls)
+{
+    return table_name(worker_classes, HN_ARRAY_LEN(worker_classes), cls);
 }
 
 static const char *const proxy_headers_modes[] = {

@@ -173,6 +173,7 @@ BAD_VALUES = [
     ("include_server_header", "maybe", '"maybe"'),
     ("include_date_header", "2", '"2"'),
     ("loglevel", "chatty", '"chatty"'),
+    ("worker_class", "trio", '"trio"'),
 ]
 
 

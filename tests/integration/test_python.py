@@ -130,6 +130,9 @@ async def app(scope, receive, send):
         data = await reader.read()
         writer.close()
         return await text(send, "fetched: " + data.split(b"\\r\\n\\r\\n", 1)[1].decode())
+    if path == "/loop":
+        loop = asyncio.get_running_loop()
+        return await text(send, "%s.%s" % (type(loop).__module__, type(loop).__mro__[-3].__name__))
     if path == "/early-hint":
         await send({"type": "http.response.early_hint",
                     "links": [b"</style.css>; rel=preload; as=style",
@@ -526,6 +529,18 @@ def test_early_hint_after_the_response_started_is_an_error(hornet_server, pyapps
                srv.stderr_text(), 10, what="the app's error in the log")
     assert "RuntimeError" in srv.stderr_text()
     assert get(srv, "/").status == 200
+
+
+def test_worker_class_uvloop_is_served_by_asyncio(hornet_server, pyapps, tmp_path):
+    """Hypercorn's worker_class: uvloop starts, with a warning, on the bridge's asyncio loop
+    (bench/looppass.py says why), and the app's own asyncio I/O works on it."""
+    srv = py_server(hornet_server, pyapps, tmp_path, "rawapp:app", worker_class="uvloop")
+    assert "worker_class: uvloop is served by asyncio" in srv.stderr_text()
+    r = get(srv, "/loop")
+    assert r.status == 200 and b"uvloop" not in r.body, r.body
+    assert r.body.endswith(b".BaseEventLoop"), r.body
+    r = get(srv, "/connect")
+    assert (r.status, r.body) == (200, b"fetched: hello from startup")
 
 
 def test_app_factory_call(hornet_server, pyapps, tmp_path):
