@@ -137,7 +137,8 @@ typedef enum hornet_log_level {
  * life of the worker. */
 typedef struct hornet_api {
     uint32_t abi_version;
-    uint32_t size; /* sizeof(hornet_api_t) of the server: newer servers append */
+    uint32_t size; /* sizeof(hornet_api_t) of the server: newer servers append
+                    * (HORNET_API_HAS) */
 
     /* --- HTTP responses (ASGI http.response.*) --- */
     /* headers: borrowed (copied by the server). trailers: the app will send
@@ -219,7 +220,8 @@ typedef struct hornet_api {
     /* What lifespan_set_state stored (for freeing it at SHUTDOWN). */
     void *(*lifespan_get_state)(hornet_lifespan_t *ls);
 
-    /* --- appended: check `size` before calling (older servers lack it) --- */
+    /* --- appended: check HORNET_API_HAS before calling (older servers lack
+     * them) --- */
     /* The code of websocket.disconnect, for on_disconnect: the code of the
      * client's Close frame (1005 when it carried none), the code the server
      * closed with (the app's, 1001 going away, 1002 protocol error, 1007
@@ -267,6 +269,23 @@ typedef struct hornet_api {
     int (*response_informational)(hornet_request_t *req, int status,
                                   const hornet_header_t *headers, size_t n);
 } hornet_api_t;
+
+/* True when the table api points to contains `member` whole: its `size`
+ * reaches the end of the member. Members are only ever appended, so an
+ * application built against this header that runs under an older server
+ * checks this before calling one the server may lack (those from
+ * websocket_close_code on):
+ *
+ *     if (HORNET_API_HAS(api, read_pause))
+ *         api->read_pause(req, true);
+ *
+ * The size alone decides; the pointer is not tested for NULL: the server
+ * fills every member its table has (what a server or protocol does not
+ * support answers HORNET_EUNSUPPORTED or ignores the call, but is never
+ * left NULL), and so the macro works for any member, abi_version and size
+ * included. api is evaluated once (the operand of sizeof is not). */
+#define HORNET_API_HAS(api, member)                                                                \
+    ((size_t)(api)->size >= offsetof(hornet_api_t, member) + sizeof((api)->member))
 
 /* Simple mode (the WSGI counterpart): the whole request in, the whole
  * response out, in one call. */
