@@ -225,8 +225,7 @@ on_disconnect(hornet_request_t *req, bool completed)
     n_members--;
     /* websocket_close_code was appended to the table later: an older server
      * does not have it, so ask only if the table it handed us is long enough. */
-    if (api->size >=
-        offsetof(hornet_api_t, websocket_close_code) + sizeof(api->websocket_close_code))
+    if (HORNET_API_HAS(api, websocket_close_code))
         code = api->websocket_close_code(req, &reason, &reason_len);
     api->log(HORNET_LOG_DEBUG,
              "chat: member %p left (close code %d \"%.*s\", %s, %lu messages dropped; "

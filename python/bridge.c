@@ -290,8 +290,7 @@ py_response_informational(PyObject *self, PyObject *args)
     int status;
     if (!PyArg_ParseTuple(args, "OiO", &h, &status, &headers))
         return NULL;
-    if (api->size <
-        offsetof(hornet_api_t, response_informational) + sizeof(api->response_informational))
+    if (!HORNET_API_HAS(api, response_informational))
         return PyLong_FromLong(HORNET_EUNSUPPORTED);
     hornet_header_t stack[MAX_STACK_HEADERS], *hv;
     Py_ssize_t n = headers_of(headers, stack, &hv, &keep);
@@ -429,7 +428,7 @@ py_abort(PyObject *self, PyObject *h)
 }
 
 /* read_pause(h, paused): asgi.HTTP's inbox crossed its bound. A server
- * older than the function (api->size) keeps delivering, as before. */
+ * older than the function (HORNET_API_HAS) keeps delivering, as before. */
 static PyObject *
 py_read_pause(PyObject *self, PyObject *args)
 {
@@ -438,7 +437,7 @@ py_read_pause(PyObject *self, PyObject *args)
     int paused;
     if (!PyArg_ParseTuple(args, "Op", &h, &paused))
         return NULL;
-    if (api->size >= offsetof(hornet_api_t, read_pause) + sizeof(api->read_pause)) {
+    if (HORNET_API_HAS(api, read_pause)) {
         depth++;
         api->read_pause(handle_of(h), paused);
         depth--;

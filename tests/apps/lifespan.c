@@ -127,8 +127,7 @@ on_lifespan(hornet_lifespan_t *ls, hornet_lifespan_event_t ev)
         shutdowns++;
     mark("%s", ev_name(ev));
     /* lifespan_get_state is a later addition: check the server's table has it */
-    if (ev == HORNET_LIFESPAN_SHUTDOWN &&
-        api->size >= offsetof(hornet_api_t, lifespan_get_state) + sizeof(void *))
+    if (ev == HORNET_LIFESPAN_SHUTDOWN && HORNET_API_HAS(api, lifespan_get_state))
         mark("shutdown state=%s", api->lifespan_get_state(ls) == &g_state ? "same" : "other");
     const char *how = env(ev == HORNET_LIFESPAN_STARTUP ? "LS_STARTUP" : "LS_SHUTDOWN", "ok");
     if (strcmp(how, "never") == 0)

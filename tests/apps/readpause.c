@@ -31,7 +31,7 @@ static int
 init(const hornet_api_t *a)
 {
     api = a;
-    if (a->size < offsetof(hornet_api_t, read_pause) + sizeof(a->read_pause)) {
+    if (!HORNET_API_HAS(a, read_pause)) {
         a->log(HORNET_LOG_ERROR, "this server has no read_pause");
         return -1;
     }

@@ -218,9 +218,7 @@ on_disconnect(hornet_request_t *req, bool completed)
     int code = -1;
     const char *reason = NULL;
     size_t reason_len = 0;
-    if (api->size >=
-            offsetof(hornet_api_t, websocket_close_code) + sizeof(api->websocket_close_code) &&
-        api->websocket_close_code)
+    if (HORNET_API_HAS(api, websocket_close_code))
         code = api->websocket_close_code(req, &reason, &reason_len);
     if (!reason)
         reason_len = 0;
