@@ -841,3 +841,9 @@ static const hornet_api_t b_api = {
     .config = api_config,
     .now = api_now,
 };
+
+const hornet_api_t *
+hn_bridge_api(void)
+{
+    return &b_api;
+}

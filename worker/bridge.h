@@ -39,6 +39,10 @@ hn_bridge_route_t *hn_bridge_routes(size_t *n);
  * many there were (they may have produced output to flush). */
 size_t hn_bridge_flush(void);
 
+/* The table every application's init receives (tests/unit/worker/
+ * test_api_has.c checks it has no NULL member). */
+const struct hornet_api *hn_bridge_api(void);
+
 /* The worker-side application every request is handed to. */
 extern const struct hn_app hn_bridge_app;
 
