@@ -90,10 +90,16 @@ python_bridge(hn_err_t *err)
              slash ? exe : ".");
     if (access(path, R_OK) != 0)
         snprintf(path, sizeof(path), "%s/hornet-python.so", HN_PKGLIBDIR);
+    if (access(path, R_OK) != 0) {
+        hn_err_set(err, 0, "NoAppError: a Python application needs the Python bridge, and %s "
+                   "is not there (install the hornet-python package, or build hornet with "
+                   "python3-dev)", path);
+        return NULL;
+    }
     void *handle = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
     if (handle == NULL) {
-        hn_err_set(err, 0, "NoAppError: the Python bridge %s cannot be loaded: %s (hornet "
-                   "built --without-python, or without python3-dev?)", path, dlerror());
+        hn_err_set(err, 0, "NoAppError: the Python bridge %s cannot be loaded: %s", path,
+                   dlerror());
         return NULL;
     }
     factory = (python_factory_t)dlsym(handle, "hornet_python_app");
