@@ -1,5 +1,5 @@
 """The Debian packages (debian/): build them, lint them, look inside, install them and run the
-service as packaged.
+service as packaged, with a C application and, through hornet-python, a Python one.
 
 Once per module, the files of the source tree (git's tracked files, or the whole tree of a
 release tarball) are copied to a temporary directory and built with
@@ -8,13 +8,16 @@ run already). The packages are then installed into a throwaway root: an overlay 
 layer is the host's / and whose upper layer is a temporary directory, mounted in a private
 mount namespace (unshare -m) and entered with chroot. Each command gets its own namespace, so
 the mounts vanish with it; the upper layer keeps what dpkg -i wrote from one command to the
-next. The host's dpkg database, users and systemd are never touched.
+next. The host's dpkg database, users and systemd are never touched. Two roots: one with hornet
+and hornet-dev (hornet must work, and refuse a Python application clearly, without
+hornet-python), one with hornet and hornet-python.
 
 Needs root (mount, chroot) and the tools of scripts/install-deps.sh test; a missing one fails
 the test instead of skipping it. The source tree is only read (it may be read-only, as in
 `make distcheck`).
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -36,6 +39,29 @@ SWITCHED_ON = {
     "# group: www-data": "group: hornet",
     "# pid_path: /run/hornet/hornet.pid": "pid_path: /run/hornet/hornet.pid",
 }
+# A Python ASGI 3 application that the roots get in /srv (a fresh /tmp is mounted for each
+# command), readable by the workers' user hornet.
+PY_APP_DIR = "/srv/hornet-test"
+PY_APP_SPEC = "hello_asgi:app"
+PY_APP = """\
+import sys
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = "Python %d.%d says hello to %s" % (sys.version_info[0], sys.version_info[1],
+                                             scope["path"])
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body.encode()})
+"""
 
 # Runs in a new mount namespace: mounts the throwaway root at $1/merged and runs the rest of
 # the arguments in it. /run and /tmp are fresh tmpfs, as after a boot: the host's are no
@@ -215,8 +241,13 @@ def dev_deb(build):
     return build.one("hornet-dev_*.deb")
 
 
+@pytest.fixture(scope="module")
+def python_deb(build):
+    return build.one("hornet-python_*.deb")
+
+
 class Root:
-    """A throwaway root with both packages installed (see the module docstring)."""
+    """A throwaway root with some of the packages installed (see the module docstring)."""
 
     def __init__(self, dir):
         self.dir = dir
@@ -233,8 +264,9 @@ class Root:
         return self.run("/bin/sh", "-c", script, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def root(hornet_deb, dev_deb):
+def installed_root(*debs):
+    """Generator for a fixture: a throwaway root with debs installed (dpkg -i), and the Python
+    application written to PY_APP_DIR; removed afterwards."""
     if os.geteuid() != 0:
         pytest.fail("installing the packages into a throwaway root needs root (mount, chroot);"
                     " run test_package.py as root, as CI does", pytrace=False)
@@ -244,16 +276,29 @@ def root(hornet_deb, dev_deb):
     try:
         for d in ("upper", "work", "merged", "debs"):
             (top / d).mkdir()
-        for deb in (hornet_deb, dev_deb):
+        for deb in debs:
             shutil.copy(deb, top / "debs")
         r = Root(top)
-        inst = r.run("dpkg", "-i", "/tmp/debs/" + hornet_deb.name, "/tmp/debs/" + dev_deb.name,
-                     timeout=300)
+        inst = r.run("dpkg", "-i", *["/tmp/debs/" + deb.name for deb in debs], timeout=300)
         assert inst.returncode == 0, "dpkg -i failed (exit %d):\n%s\n%s" % (
             inst.returncode, tail(inst.stdout), tail(inst.stderr))
+        app = r.run("/bin/sh", "-c", 'mkdir -m 0755 -p "$1" && printf %s "$3" > "$1/$2"', "sh",
+                    PY_APP_DIR, PY_APP_SPEC.split(":")[0] + ".py", PY_APP)
+        assert app.returncode == 0, app.stdout + app.stderr
         yield r
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def root(hornet_deb, dev_deb):
+    """hornet and hornet-dev: no hornet-python, so no Python."""
+    yield from installed_root(hornet_deb, dev_deb)
+
+
+@pytest.fixture(scope="module")
+def python_root(hornet_deb, python_deb):
+    yield from installed_root(hornet_deb, python_deb)
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,6 +350,38 @@ def test_hornet_package_files(hornet_deb, build):
     conffiles = deb_control_file(hornet_deb, "conffiles").split()
     assert "/etc/hornet/hornet.yaml" in conffiles and "/etc/logrotate.d/hornet" in conffiles, \
         "conffiles: %r" % conffiles
+
+
+def bridge_path():
+    """Where worker/app_load.c looks for the Python bridge in an installed hornet: $(pkglibdir),
+    which is /usr/lib/<multiarch>/hornet under debhelper."""
+    multiarch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], check=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True).stdout.strip()
+    return "/usr/lib/%s/hornet/hornet-python.so" % multiarch
+
+
+def test_hornet_package_has_no_python(hornet_deb):
+    files = deb_files(hornet_deb)
+    bridges = [p for p in files if p.endswith("/hornet-python.so")]
+    assert not bridges, "the bridge belongs in hornet-python, not %s: %s" % (hornet_deb.name,
+                                                                             bridges)
+    for field in ("Pre-Depends", "Depends", "Recommends"):
+        value = deb_field(hornet_deb, field)
+        assert "python" not in value, "%s of %s: %s" % (field, hornet_deb.name, value)
+
+
+def test_python_package_holds_the_bridge(python_deb, hornet_deb):
+    files = deb_files(python_deb)
+    assert bridge_path() in files, "%s not in %s: %s" % (bridge_path(), python_deb.name,
+                                                        sorted(files))
+    assert not any(p.startswith(("/usr/bin", "/etc", "/usr/include")) for p in files), files
+    depends = [d.strip() for d in deb_field(python_deb, "Depends").split(",")]
+    version = deb_field(hornet_deb, "Version")
+    assert "hornet (= %s)" % version in depends, depends
+    assert any(re.fullmatch(r"python3( \(.*\))?", d) for d in depends), depends
+    assert any(re.fullmatch(r"libpython3\.\d+( \(.*\))?", d) for d in depends), depends
+    assert deb_field(python_deb, "Architecture") == deb_field(hornet_deb, "Architecture")
 
 
 def test_packaged_config_is_the_shipped_one_with_the_service_settings(hornet_deb, build):
@@ -439,59 +516,118 @@ def proc_ids(pid):
     return ids["Uid"], ids["Gid"]
 
 
-def test_service_serves_as_packaged(root):
-    """The unit's ExecStart in the root, with the packaged config (-b only moves it to a free
-    port); /run/hornet is made as RuntimeDirectory= makes it."""
-    user = root.run("getent", "passwd", "hornet").stdout.split(":")
-    uid, gid = int(user[2]), int(user[3])
+@contextlib.contextmanager
+def packaged_hornet(root, *args):
+    """hornet as the unit's ExecStart runs it in root, with the packaged config (-b only moves
+    it to a free port) and args added; /run/hornet is made as RuntimeDirectory= makes it.
+    Yields a Running; a hornet still running on the way out is killed with its group."""
     port = free_port()
     out = open(root.dir / "hornet.out", "w+")
     proc = subprocess.Popen(
         root.argv("/bin/sh", "-c", "mkdir -m 0755 /run/hornet && exec \"$@\"", "sh",
                   "/usr/bin/hornet", "-c", "/etc/hornet/hornet.yaml",
-                  "-b", "127.0.0.1:%d" % port),
+                  "-b", "127.0.0.1:%d" % port, *args),
         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=base_env(),
         start_new_session=True)
     try:
-        def log():
-            out.seek(0)
-            return tail(out.read())
-
-        def answers():
-            if proc.poll() is not None:
-                pytest.fail("hornet exited with %s before serving:\n%s" % (proc.returncode,
-                                                                            log()))
-            try:
-                return http_request(port, "GET", "/", timeout=5)
-            except (OSError, EOFError):
-                return None
-
-        # every exec in the chain keeps the pid: proc.pid is hornet's master
-        resp = wait_until(answers, timeout=20, what="hornet to answer on port %d" % port)
-        assert resp.status == 200 and resp.body == b"Hello, world!", resp
-
-        pid_file = "/proc/%d/root/run/hornet/hornet.pid" % proc.pid
-        with open(pid_file) as f:
-            assert f.read().strip() == str(proc.pid)
-
-        assert proc_ids(proc.pid) == ({0}, {0}), "the master keeps root to bind and reload"
-        workers = wait_until(lambda: children(proc.pid), what="workers")
-        for w in workers:
-            assert proc_ids(w) == ({uid}, {gid}), "worker %d does not run as hornet:\n%s" % (
-                w, log())
-
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pytest.fail("hornet did not stop within 30s of SIGTERM:\n" + log())
-        assert rc == 0, "hornet exited with %d:\n%s" % (rc, log())
-        assert not any(pid_alive(w) for w in workers), "workers outlived the master"
+        yield Running(proc, port, out)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         out.close()
+
+
+class Running:
+    """A hornet started by packaged_hornet; every exec in the chain keeps the pid, so
+    proc.pid is hornet's master."""
+
+    def __init__(self, proc, port, out):
+        self.proc, self.port, self.out = proc, port, out
+
+    def log(self):
+        self.out.seek(0)
+        return tail(self.out.read())
+
+    def first_answer(self, path="/", timeout=20):
+        def answers():
+            if self.proc.poll() is not None:
+                pytest.fail("hornet exited with %s before serving:\n%s" % (
+                    self.proc.returncode, self.log()), pytrace=False)
+            try:
+                return http_request(self.port, "GET", path, timeout=5)
+            except (OSError, EOFError):
+                return None
+        return wait_until(answers, timeout=timeout, what="hornet to answer on port %d"
+                          % self.port)
+
+    def stop(self, workers):
+        """SIGTERM to the master: it exits 0 within 30 s and its workers with it."""
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("hornet did not stop within 30s of SIGTERM:\n" + self.log(),
+                        pytrace=False)
+        assert rc == 0, "hornet exited with %d:\n%s" % (rc, self.log())
+        assert not any(pid_alive(w) for w in workers), "workers outlived the master"
+
+
+def hornet_ids(root):
+    user = root.run("getent", "passwd", "hornet").stdout.split(":")
+    return int(user[2]), int(user[3])
+
+
+def test_service_serves_as_packaged(root):
+    uid, gid = hornet_ids(root)
+    with packaged_hornet(root) as h:
+        resp = h.first_answer()
+        assert resp.status == 200 and resp.body == b"Hello, world!", resp
+
+        pid_file = "/proc/%d/root/run/hornet/hornet.pid" % h.proc.pid
+        with open(pid_file) as f:
+            assert f.read().strip() == str(h.proc.pid)
+
+        assert proc_ids(h.proc.pid) == ({0}, {0}), "the master keeps root to bind and reload"
+        workers = wait_until(lambda: children(h.proc.pid), what="workers")
+        for w in workers:
+            assert proc_ids(w) == ({uid}, {gid}), "worker %d does not run as hornet:\n%s" % (
+                w, h.log())
+        h.stop(workers)
+
+
+def test_python_app_without_hornet_python_fails_clearly(root):
+    """hornet alone refuses a Python application at start-up, naming the package to install
+    and the path it looked in, instead of starting workers that cannot serve."""
+    r = root.run("dpkg-query", "-W", "-f", "${db:Status-Status}", "hornet-python")
+    assert r.stdout.strip() in ("", "not-installed"), "hornet-python is in this root: %r" % (
+        r.stdout)
+    assert root.run("test", "-e", bridge_path()).returncode != 0, bridge_path()
+    r = root.run("/bin/sh", "-c", "mkdir -m 0755 /run/hornet && exec \"$@\"", "sh",
+                 "/usr/bin/hornet", "-c", "/etc/hornet/hornet.yaml",
+                 "-b", "127.0.0.1:%d" % free_port(), "--app-dir", PY_APP_DIR, PY_APP_SPEC,
+                 timeout=30)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, "hornet started without its Python bridge:\n" + out
+    assert "install the hornet-python package" in out, out
+    assert bridge_path() in out, "the message does not name %s:\n%s" % (bridge_path(), out)
+
+
+def test_python_app_serves_with_hornet_python(python_root, python_deb):
+    """hornet-python installed: the packaged service, its workers as hornet, runs a Python
+    ASGI application from --app-dir and answers with its body, from the Python it links."""
+    m = re.search(r"\blibpython(3\.\d+)\b", deb_field(python_deb, "Depends"))
+    assert m, deb_field(python_deb, "Depends")
+    uid, gid = hornet_ids(python_root)
+    with packaged_hornet(python_root, "--app-dir", PY_APP_DIR, PY_APP_SPEC) as h:
+        resp = h.first_answer("/from-the-test", timeout=30)
+        expected = b"Python %s says hello to /from-the-test" % m.group(1).encode()
+        assert resp.status == 200 and resp.body == expected, (resp, h.log())
+        workers = wait_until(lambda: children(h.proc.pid), what="workers")
+        for w in workers:
+            assert proc_ids(w) == ({uid}, {gid}), "worker %d does not run as hornet:\n%s" % (
+                w, h.log())
+        h.stop(workers)
 
 
 def test_purge_keeps_the_user_and_drops_the_logs(root):
