@@ -4,6 +4,8 @@
 #   asgi       a raw ASGI hello (13 bytes)         hornet, uvicorn, Hypercorn
 #   starlette  Starlette answering a small JSON    hornet, uvicorn, Hypercorn
 #   flask      Flask answering a small text        hornet, gunicorn (gthread)
+#   wsgi       a raw WSGI hello (13 bytes)         hornet, gunicorn (gthread): what a WSGI
+#              request costs besides the app (the hop to a thread and back)
 # uvicorn runs with uvloop and httptools, gunicorn with its gthread worker
 # (4 threads), Hypercorn as Debian ships it (asyncio). wrk keeps
 # $BENCH_CONNECTIONS keep-alive connections busy for $BENCH_DURATION seconds
@@ -27,7 +29,7 @@ WARMUP=${BENCH_WARMUP:-1}
 CONNECTIONS=${BENCH_CONNECTIONS:-50}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
-APPS=${BENCH_APPS:-asgi starlette flask}
+APPS=${BENCH_APPS:-asgi starlette flask wsgi}
 
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
@@ -71,6 +73,11 @@ app = Flask(__name__)
 def home():
     return "Hello, world!"
 EOF
+cat >"$WORK/wsgihello.py" <<'EOF'
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [b"Hello, world!"]
+EOF
 
 wait_port() {
     local port=$1 i
@@ -88,6 +95,7 @@ start() {
     asgi) spec=rawhello:app ;;
     starlette) spec=starapp:app ;;
     flask) spec=flaskapp:app ;;
+    wsgi) spec=wsgihello:app ;;
     esac
     cd "$WORK"
     case $server in
@@ -149,8 +157,8 @@ printf '%-10s %-10s %16s %19s %9s\n' app server throughput "CPU per request" lat
 for app in $APPS; do
     case $app in
     asgi | starlette) servers="hornet uvicorn hypercorn" ;;
-    flask) servers="hornet gunicorn" ;;
-    *) die "unknown app $app (asgi, starlette, flask)" ;;
+    flask | wsgi) servers="hornet gunicorn" ;;
+    *) die "unknown app $app (asgi, starlette, flask, wsgi)" ;;
     esac
     for server in $servers; do
         run "$server" "$app"
