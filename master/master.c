@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "master/control.h"
+#include "master/hubsup.h"
 #include "master/listeners.h"
 #include "master/logfiles.h"
 #include "master/pidfile.h"
@@ -646,6 +647,7 @@ start_reload(void)
     M.old_cfg = M.cfg;
     M.cfg = next;
     M.spawn.cfg = next;
+    hn_hubsup_sync(M.loop, &M.spawn);
     M.old_listeners = M.listeners;
     M.listeners = next_ls;
     M.is_reloading = true;
@@ -964,6 +966,8 @@ reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (hn_hubsup_reaped(pid, status, M.state == STOPPING))
+            continue;
         int watchdog_sig = rec_release(pid);
         char what[256];
         int old_slot = forget_draining(pid);
@@ -1415,6 +1419,8 @@ setup(hn_config_t *cfg, hn_err_t *err)
     ev_timer_start(M.loop, &M.watchdog);
     if (hn_watcher_start(M.loop, cfg, M.app_files, on_watched_change, err) != HN_OK)
         return HN_ERR;
+    if (hn_hubsup_open(err) != HN_OK)
+        return HN_ERR;
     M.slots = hn_xcalloc(HN_CFG_MAX_WORKERS, sizeof(*M.slots));
     for (unsigned i = 0; i < HN_CFG_MAX_WORKERS; i++)
         ev_init(&M.slots[i].respawn, on_respawn);
@@ -1428,7 +1434,9 @@ setup(hn_config_t *cfg, hn_err_t *err)
         .master_loop = M.loop,
         .ready_fd = M.ready_pipe[1],
         .access_log_fd = M.logs.access_fd,
-        .master_fds = {M.sigfd, M.ready_pipe[0], hn_watcher_fd(), -1, hn_upgrade_fd()},
+        .master_fds = {M.sigfd, M.ready_pipe[0], hn_watcher_fd(), -1, hn_upgrade_fd(),
+                       hn_hubsup_fd()},
+        .events_addr = hn_hubsup_addr(),
         .chans = M.rec_chan,
         .n_chans = HN_SHM_RECORDS,
     };
@@ -1438,6 +1446,8 @@ setup(hn_config_t *cfg, hn_err_t *err)
 static void
 teardown(void)
 {
+    /* the workers are gone: nothing needs the hub any more */
+    hn_hubsup_stop();
     if (M.loop) {
         hn_watcher_stop(M.loop);
         ev_loop_destroy(M.loop);
@@ -1497,6 +1507,8 @@ hn_master_run(hn_config_t *cfg, hn_master_reload_fn reload, void *ud)
     }
     hn_log(HN_LOG_INFO, "hornet %s starting %u worker(s), pid %d", PACKAGE_VERSION, M.n_slots,
            (int)getpid());
+    /* before the workers, which connect to it as they start */
+    hn_hubsup_sync(M.loop, &M.spawn);
     for (unsigned i = 0; i < M.n_slots; i++)
         spawn_slot(i);
     ev_run(M.loop, 0);

@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hub/hub.h"
 #include "master/listeners.h"
 #include "master/privs.h"
 #include "shared/cfg.h"
@@ -24,17 +27,23 @@
 #include "shared/shm.h"
 #include "worker/worker.h"
 
-static HN_NORETURN void
-child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generation, int chan)
+/* The master's loop and descriptors are not a child's business. */
+static void
+close_master_state(const hn_spawn_ctx_t *ctx, int keep)
 {
-    /* the master's loop and descriptors are not the worker's business */
     ev_loop_destroy(ctx->master_loop);
     for (size_t i = 0; i < HN_ARRAY_LEN(ctx->master_fds); i++)
-        if (ctx->master_fds[i] >= 0)
+        if (ctx->master_fds[i] >= 0 && ctx->master_fds[i] != keep)
             close(ctx->master_fds[i]);
     for (size_t i = 0; i < ctx->n_chans; i++)
         if (ctx->chans[i] >= 0)
             close(ctx->chans[i]);
+}
+
+static HN_NORETURN void
+child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generation, int chan)
+{
+    close_master_state(ctx, -1);
 
     const hn_listeners_t *ls = ctx->listeners;
     /* sockets a reload is giving up must close when the old generation is done */
@@ -79,6 +88,7 @@ child(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec, uint32_t generatio
         .ready_fd = ctx->ready_fd,
         .access_log_fd = ctx->access_log_fd,
         .chan_fd = chan,
+        .events_addr = ctx->events_addr,
     };
     hn_worker_main(&args);
 }
@@ -202,6 +212,38 @@ hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec_index, ui
     *chan = pair[0];
     atomic_store(&rec->pid, (int32_t)pid);
     return pid;
+}
+
+pid_t
+hn_spawn_hub(const hn_spawn_ctx_t *ctx, int listen_fd)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    close_master_state(ctx, listen_fd);
+    /* no listener: a reuseport queue held here would never be accepted */
+    const hn_listeners_t *sets[] = {ctx->listeners, ctx->old_listeners};
+    for (size_t k = 0; k < HN_ARRAY_LEN(sets); k++)
+        for (size_t i = 0; sets[k] && i < sets[k]->n; i++)
+            for (size_t f = 0; f < sets[k]->items[i].n_fds; f++)
+                if (sets[k]->items[i].fds[f] >= 0)
+                    close(sets[k]->items[i].fds[f]);
+    if (ctx->ready_fd >= 0)
+        close(ctx->ready_fd);
+    if (ctx->access_log_fd >= 0)
+        close(ctx->access_log_fd);
+    /* ps and the tests tell it from the workers by its name */
+    prctl(PR_SET_NAME, "hornet-events");
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(HN_EXIT_OK);
+    hn_err_t err = {0};
+    if (hn_privs_drop(ctx->privs, &err) != HN_OK) {
+        hn_log_loud(HN_LOG_CRIT, "event hub: cannot drop privileges: %s", err.msg);
+        _exit(HN_EXIT_FAILURE);
+    }
+    _exit(hn_hub_main(ctx->cfg, listen_fd));
 }
 
 int

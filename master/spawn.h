@@ -16,6 +16,7 @@
 
 struct ev_loop;
 struct hn_config;
+struct hn_ev_addr;
 struct hn_shm;
 struct hn_listeners;
 struct hn_privs;
@@ -31,7 +32,8 @@ typedef struct hn_spawn_ctx {
     struct ev_loop *master_loop; /* destroyed in the child */
     int ready_fd;                /* write end of the readiness pipe */
     int access_log_fd;           /* cfg's access log file (master/logfiles.h), or -1 */
-    int master_fds[5];           /* master-only descriptors the child closes; -1 unused */
+    int master_fds[6];           /* master-only descriptors the child closes; -1 unused */
+    const struct hn_ev_addr *events_addr; /* the event hub's socket (hubsup.h), or NULL */
     const int *chans;            /* the master ends of every worker's channel (-1 */
     size_t n_chans;              /* unused): the child closes them */
 } hn_spawn_ctx_t;
@@ -51,6 +53,10 @@ int hn_spawn_check_app(const struct hn_config *cfg, const struct hn_privs *privs
  * the caller closes it when the worker is reaped), or -1 (errno set). */
 pid_t hn_spawn_worker(const hn_spawn_ctx_t *ctx, unsigned slot, unsigned rec,
                       uint32_t generation, int *chan);
+
+/* Fork the event hub (hub/hub.h), serving on listen_fd. Returns its pid,
+ * or -1 (errno set). */
+pid_t hn_spawn_hub(const hn_spawn_ctx_t *ctx, int listen_fd);
 
 /* Hand a worker the current log files over its channel: the error log and
  * the access log, each when >= 0 (the master keeps its copies). HN_OK, or
