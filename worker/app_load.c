@@ -18,7 +18,7 @@
 #include "include/hornet/app.h"
 #include "shared/cfg.h"
 
-extern const hornet_app_t hn_builtin_hello, hn_builtin_echo, hn_builtin_static;
+extern const hornet_app_t hn_builtin_hello, hn_builtin_echo, hn_builtin_static, hn_builtin_events;
 
 static const struct {
     const char *name;
@@ -27,6 +27,7 @@ static const struct {
     {"hello", &hn_builtin_hello},
     {"echo", &hn_builtin_echo},
     {"static", &hn_builtin_static},
+    {"events", &hn_builtin_events},
 };
 
 static const hornet_app_t *
@@ -36,7 +37,7 @@ load_builtin(const char *spec, const char *name, hn_err_t *err)
         if (strcmp(builtins[i].name, name) == 0)
             return builtins[i].app;
     hn_err_set(err, 0, "NoAppError: no built-in application \"%s\" (expected builtin:hello, "
-               "builtin:echo or builtin:static)", spec);
+               "builtin:echo, builtin:static or builtin:events)", spec);
     return NULL;
 }
 

@@ -30,6 +30,7 @@
 #include "worker/app_load.h"
 #include "worker/app.h"
 #include "worker/bridge.h"
+#include "worker/events.h"
 #include "worker/lifespan.h"
 #include "worker/timer.h"
 #include "worker/conn.h"
@@ -306,6 +307,7 @@ hn_worker_main(const hn_worker_args_t *a)
     ev_io_init(&w_chan_io, on_channel, a->chan_fd, EV_READ);
     ev_io_start(w_loop, &w_chan_io);
 
+    hn_events_setup(w_loop, a->events_addr);
     hn_err_t err = {0};
     if (hn_access_log_open(w_cfg, a->access_log_fd, &err) != HN_OK) {
         hn_log_loud(HN_LOG_CRIT, "%s", err.msg);

@@ -14,6 +14,7 @@
 #include "shared/addr.h"
 
 struct hn_config;
+struct hn_ev_addr;
 struct hn_shm;
 struct ssl_ctx_st;
 
@@ -40,6 +41,7 @@ typedef struct hn_worker_args {
     int access_log_fd; /* cfg->accesslog opened by the master when it is a
                         * file (the worker may not be allowed to), else -1 */
     int chan_fd;       /* the worker's end of its channel from the master */
+    const struct hn_ev_addr *events_addr; /* the event hub's socket, or NULL */
 } hn_worker_args_t;
 
 /* What the master sends on a worker's channel (shared/fdpass.h) after it
