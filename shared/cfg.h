@@ -159,6 +159,11 @@ typedef struct hn_config {
     uint64_t wsgi_max_body_size; /* simple mode: whole-body limit (413 beyond) */
     int wsgi_threads;            /* Python WSGI apps: calls at once per worker */
     int worker_class;            /* hn_cfg_worker_class_t */
+    /* builtin:events (hub/hub.h) */
+    int events_server_id;          /* the server part of every event id */
+    int events_retention_max_events; /* events the hub keeps for queries */
+    char **events_client_tokens;   /* an init's client_token must be one; none: any */
+    size_t n_events_client_tokens;
     double startup_timeout;    /* lifespan startup */
     double shutdown_timeout;   /* lifespan shutdown */
     hn_cfg_mount_t *mount;     /* prefix -> app, longest prefix first */

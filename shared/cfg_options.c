@@ -221,6 +221,18 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .doc = "builtin:static serves file.br or file.gz, when present and not older, to clients "
             "that accept br or gzip"},
 
+    {.name = "events_server_id", .type = HN_CFG_INT, HN_CFG_FIELD(events_server_id),
+     .def = "1", .min = "0", .max = "2147483647", .flags = HN_CFG_RESTART,
+     .doc = "builtin:events: the server part of every event id this server assigns"},
+    {.name = "events_retention_max_events", .type = HN_CFG_INT,
+     HN_CFG_FIELD(events_retention_max_events), .def = "100000", .min = "1",
+     .max = "100000000", .flags = HN_CFG_RESTART,
+     .doc = "builtin:events: the newest events the hub keeps for queries; older ones go"},
+    {.name = "events_client_tokens", .type = HN_CFG_STRINGS, HN_CFG_FIELD(events_client_tokens),
+     .count_offset = offsetof(hn_config_t, n_events_client_tokens), .def = NULL,
+     .flags = HN_CFG_RELOADABLE,
+     .doc = "builtin:events: an init's client_token must be one of these (empty: none needed)"},
+
     /* applications (Hypercorn's names where it has the key) */
     {.name = "root_path", .type = HN_CFG_STRING, HN_CFG_FIELD(root_path), .def = "",
      .flags = HN_CFG_RELOADABLE | HN_CFG_PREFIX, .cli = "root-path", .metavar = "PATH",
