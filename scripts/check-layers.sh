@@ -3,6 +3,8 @@
 #   - shared/ includes nothing from master/ or worker/;
 #   - worker/ includes nothing from master/;
 #   - master/ includes worker/ only in master/spawn.c, and only worker/worker.h;
+#   - hub/ (the event hub process) includes nothing from master/ or worker/,
+#     and worker/ nothing from hub/;
 #   - include/hornet/ (the public ABI) includes no project header;
 #   - no libev, nghttp2, OpenSSL or libyaml header in shared/*.h or
 #     include/hornet/*.h (their types stay out of shared interfaces).
@@ -38,6 +40,10 @@ report "worker/ must not include master/" \
     < <(find_includes worker 'master/')
 report "master/ may include worker/ only as master/spawn.c -> worker/worker.h" \
     < <(find_includes master 'worker/' | grep -vE '^master/spawn\.c:[0-9]+:.*worker/worker\.h[">]' || :)
+report "hub/ must not include master/ or worker/" \
+    < <(find_includes hub '(master|worker)/')
+report "worker/ must not include hub/" \
+    < <(find_includes worker 'hub/')
 report "include/hornet/ is the public ABI: no project headers" \
     < <(find_includes include '(shared|master|worker)/')
 report "no libev/nghttp2/OpenSSL/libyaml types in shared/*.h" \

@@ -19,9 +19,10 @@
 set -euo pipefail
 
 declare -A groups=(
-    # python3-dev: the Python bridge (hornet-python.so) for ASGI applications
+    # python3-dev: the Python bridge (hornet-python.so) for ASGI applications;
+    # libjansson-dev: the event hub's JSON (builtin:events)
     [build]="build-essential autoconf automake libtool pkg-config
-        libev-dev libyaml-dev libssl-dev libnghttp2-dev node-llhttp zlib1g-dev
+        libev-dev libyaml-dev libssl-dev libnghttp2-dev node-llhttp zlib1g-dev libjansson-dev
         python3-dev man-db"
     # the integration tests' clients and tools; python3-yaml for the
     # --dump-config round trip, git for the copies the tests build from,

@@ -14,7 +14,7 @@ builddir=${HN_BUILDDIR:-$srcdir}
 cc=${HN_CC:-cc}
 if [[ -z ${HN_CPPFLAGS+x} ]]; then
     HN_CPPFLAGS="-I$builddir -I$srcdir -I$srcdir/include -D_GNU_SOURCE"
-    HN_CPPFLAGS+=" $(pkg-config --cflags yaml-0.1 libssl libcrypto libnghttp2 2>/dev/null || :)"
+    HN_CPPFLAGS+=" $(pkg-config --cflags yaml-0.1 libssl libcrypto libnghttp2 jansson 2>/dev/null || :)"
     if pkg-config --exists libllhttp 2>/dev/null; then
         HN_CPPFLAGS+=" $(pkg-config --cflags libllhttp)"
     else
@@ -27,7 +27,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 cd "$srcdir"
-mapfile -t headers < <(find shared worker master include -name '*.h' 2>/dev/null | LC_ALL=C sort)
+mapfile -t headers < <(find shared worker master hub include -name '*.h' 2>/dev/null | LC_ALL=C sort)
 if ((${#headers[@]} == 0)); then
     echo "no headers found under $srcdir"
     exit 77
