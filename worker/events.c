@@ -26,11 +26,15 @@
 
 struct hn_events_sub {
     hn_events_notify_fn notify;
+    hn_events_status_fn status;
+    hn_events_sub_t *prev, *next; /* every subscriber, for status changes */
     void *ud;
     int64_t server_id;
     json_t *batch;              /* this notification's matches, while dispatching */
     hn_events_sub_t *next_hit;  /* the subscribers with a batch */
 };
+
+
 
 typedef struct pending {
     uint64_t rid;
@@ -49,7 +53,45 @@ static struct {
     uint64_t next_rid;
     double retry;
     ev_timer retry_timer;
+    hn_events_sub_t subs; /* list head */
+    const char *status;
+    bool draining;
 } E;
+
+static void
+link_tail(hn_events_sub_t *head, hn_events_sub_t *s)
+{
+    s->next = head;
+    s->prev = head->prev;
+    head->prev->next = s;
+    head->prev = s;
+}
+
+static void
+set_status(const char *status)
+{
+    if (E.status == status)
+        return;
+    E.status = status;
+    /* a callback may unsubscribe any subscriber: move each back to the
+     * list before telling it, so the walk holds no pointer that can go */
+    hn_events_sub_t todo = {0};
+    todo.next = todo.prev = &todo;
+    if (E.subs.next != &E.subs) {
+        todo.next = E.subs.next;
+        todo.prev = E.subs.prev;
+        todo.next->prev = &todo;
+        todo.prev->next = &todo;
+        E.subs.next = E.subs.prev = &E.subs;
+    }
+    while (todo.next != &todo) {
+        hn_events_sub_t *s = todo.next;
+        s->prev->next = s->next;
+        s->next->prev = s->prev;
+        link_tail(&E.subs, s);
+        s->status(s->ud, status);
+    }
+}
 
 static void connect_hub(void);
 
@@ -145,8 +187,11 @@ on_msg(hn_ev_link_t *l, json_t *msg, void *ud)
         dispatch(json_object_get(msg, "events"));
         return;
     }
-    if (strcmp(t, "status") == 0)
+    if (strcmp(t, "status") == 0) {
+        if (!E.draining)
+            set_status("operational");
         return;
+    }
     /* an answer: the oldest request's */
     pending_t *p = E.head;
     json_t *rid = json_object_get(msg, "rid");
@@ -168,6 +213,7 @@ on_closed(hn_ev_link_t *l, const char *why, void *ud)
     hn_log(HN_LOG_WARN, "lost the event hub: %s; connecting again", why);
     hn_ev_link_free(l);
     E.link = NULL;
+    set_status("standby");
     fail_pending();
     retry_later();
 }
@@ -195,9 +241,24 @@ hn_events_setup(struct ev_loop *loop, const hn_ev_addr_t *addr)
 {
     E.loop = loop;
     E.have_addr = addr != NULL;
+    E.subs.next = E.subs.prev = &E.subs;
+    E.status = "operational";
     if (addr)
         E.addr = *addr;
     ev_init(&E.retry_timer, on_retry);
+}
+
+const char *
+hn_events_status(void)
+{
+    return E.status ? E.status : "operational";
+}
+
+void
+hn_events_drain(void)
+{
+    E.draining = true;
+    set_status("standby");
 }
 
 bool
@@ -208,13 +269,15 @@ hn_events_available(void)
 
 hn_events_sub_t *
 hn_events_subscribe(const json_t *patterns, int64_t server_id, hn_events_notify_fn notify,
-                    void *ud)
+                    hn_events_status_fn status, void *ud)
 {
     if (E.tree == NULL)
         E.tree = hn_ev_tree_new();
     hn_events_sub_t *s = hn_xcalloc(1, sizeof(*s));
     s->notify = notify;
+    s->status = status;
     s->ud = ud;
+    link_tail(&E.subs, s);
     s->server_id = server_id;
     size_t i;
     json_t *p;
@@ -235,6 +298,8 @@ hn_events_unsubscribe(hn_events_sub_t *s)
     if (s == NULL)
         return;
     hn_ev_tree_remove(E.tree, s);
+    s->prev->next = s->next;
+    s->next->prev = s->prev;
     json_decref(s->batch);
     free(s);
 }

@@ -27,7 +27,8 @@ typedef struct hn_events_sub hn_events_sub_t;
 typedef void (*hn_events_notify_fn)(void *ud, struct json_t *events);
 /* res: the hub's answer (borrowed), or NULL when the hub went away first. */
 typedef void (*hn_events_reply_fn)(void *ud, struct json_t *res);
-/* The hub's status ("operational" on each link made). */
+/* The status to tell subscribers: "operational" while the hub is linked,
+ * "standby" while it is not and once the worker drains. */
 typedef void (*hn_events_status_fn)(void *ud, const char *status);
 
 /* The hub's address, from the master; NULL: no hub (builtin:events refuses). */
@@ -37,7 +38,13 @@ bool hn_events_available(void);
 /* patterns: a JSON array of valid patterns (checked by the caller), copied.
  * server_id < 0: any server. */
 hn_events_sub_t *hn_events_subscribe(const struct json_t *patterns, int64_t server_id,
-                                     hn_events_notify_fn notify, void *ud);
+                                     hn_events_notify_fn notify, hn_events_status_fn status,
+                                     void *ud);
+/* The status now: what a new client is told at init. */
+const char *hn_events_status(void);
+/* The worker drains: every subscriber hears "standby" (before the drain's
+ * WebSocket Close), and the status stays so. */
+void hn_events_drain(void);
 void hn_events_unsubscribe(hn_events_sub_t *sub);
 
 /* Send msg (an object with "t"; a "rid" is added) to the hub; cb(ud, res)

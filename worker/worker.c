@@ -173,6 +173,8 @@ start_drain(void)
     atomic_store(&w_rec->state, HN_SLOT_DRAINING);
     hn_log(HN_LOG_INFO, "draining %u connection(s)", hn_conn_count());
     hn_accept_stop(w_loop);
+    /* builtin:events clients hear "standby" before the drain's Close 1001 */
+    hn_events_drain();
     hn_conn_drain_all();
     hn_ws_drain(w_cfg->graceful_timeout);
     ev_timer_set(&w_graceful, w_cfg->graceful_timeout, 0);

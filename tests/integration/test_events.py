@@ -13,7 +13,8 @@ to subscribers spread over four workers, complete, in order and without duplicat
 (event types, order, max_results and more_follows, the timestamp and source timestamp windows,
 server_id); retention (events_retention_max_events); the hub process (comm hornet-events)
 killed and respawned by the master with workers untouched, new clients served and old ones
-served or closed with 1011; 426 for a plain GET; hornet -t on a bad events_server_id.
+served or closed with 1011, and told "standby" then "operational"; "standby" before the
+drain's Close 1001 on a graceful stop; 426 for a plain GET; hornet -t on a bad events_server_id.
 
 Clients: the `websockets` library (10.4, asyncio; its sync client is newer than Debian 12's).
 Every receive has a deadline; the one wait for "nothing arrives" is bounded by a fence event
@@ -598,6 +599,9 @@ def test_hub_killed_is_respawned(hornet_server):
                     if any(eid(e) == eid(after) for e in batch):
                         assert after in batch
                         break
+                # told the hub was gone, then that it is back, before the new event
+                statuses = [m["status"] for m in old.pending if m["type"] == "status"]
+                assert statuses == ["standby", "operational"], old.pending
             except websockets.ConnectionClosed:
                 await asyncio.wait_for(old.ws.wait_closed(), 5)
                 assert old.ws.close_code == 1011, (old.ws.close_code, old.ws.close_reason)
@@ -606,6 +610,22 @@ def test_hub_killed_is_respawned(hornet_server):
     assert srv.alive()
     assert wait_settled(srv, 2)[0] == workers_before
     assert srv.stop() == 0
+
+
+def test_status_standby_on_graceful_stop(hornet_server):
+    """A graceful stop tells every client "standby" before the drain's Close 1001."""
+    srv = events_server(hornet_server, workers=2, graceful_timeout="2s")
+
+    async def main():
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await client(stack, srv, [["x", "*"]]) for _ in range(4)]
+            srv.send_signal(signal.SIGTERM)
+            for c in clients:
+                m = await c.next("status", timeout=5)
+                assert m == {"type": "status", "status": "standby"}, m
+                await expect_closed(c.ws, 1001, timeout=5)
+    run(main())
+    assert srv.wait_exit() == 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -137,6 +137,13 @@ on_notify(void *ud, json_t *events)
                            (json_int_t)++c->notify_id, "events", events, "ack", 0));
 }
 
+static void
+on_status(void *ud, const char *status)
+{
+    client_t *c = ud;
+    send_json(c, json_pack("{s:s,s:s}", "type", "status", "status", status));
+}
+
 static const char *
 check_patterns(const json_t *subs, char *why, size_t size)
 {
@@ -231,9 +238,10 @@ on_answer(void *ud, json_t *res)
         /* its client is gone */
     } else if (a->kind == ASK_HELLO) {
         if (res) {
-            c->sub = hn_events_subscribe(c->pending_subs, c->server_id, on_notify, c);
+            c->sub = hn_events_subscribe(c->pending_subs, c->server_id, on_notify, on_status,
+                                         c);
             send_json(c, json_pack("{s:s,s:O,s:s,s:s}", "type", "init_res", "id", a->id,
-                                   "result", "success", "status", "operational"));
+                                   "result", "success", "status", hn_events_status()));
         } else {
             send_json(c, json_pack("{s:s,s:O,s:s,s:s}", "type", "init_res", "id", a->id,
                                    "result", "error", "error", "the event hub is not reachable"));
