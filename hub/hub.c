@@ -65,6 +65,8 @@ bool
 hn_hub_wanted(const hn_config_t *cfg)
 {
     static const char name[] = "builtin:events";
+    if (cfg->events_hub)
+        return true;
     if (cfg->application_path && strcmp(cfg->application_path, name) == 0)
         return true;
     for (size_t i = 0; i < cfg->n_mount; i++)

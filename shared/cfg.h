@@ -160,6 +160,7 @@ typedef struct hn_config {
     int wsgi_threads;            /* Python WSGI apps: calls at once per worker */
     int worker_class;            /* hn_cfg_worker_class_t */
     /* builtin:events (hub/hub.h) */
+    bool events_hub;               /* run the hub without builtin:events (C apps' calls) */
     int events_server_id;          /* the server part of every event id */
     int events_retention_max_events; /* events the hub keeps for queries */
     char **events_client_tokens;   /* an init's client_token must be one; none: any */

@@ -221,6 +221,10 @@ const hn_cfg_option_t hn_cfg_options_table[] = {
      .doc = "builtin:static serves file.br or file.gz, when present and not older, to clients "
             "that accept br or gzip"},
 
+    {.name = "events_hub", .type = HN_CFG_BOOL, HN_CFG_FIELD(events_hub), .def = "false",
+     .flags = HN_CFG_RELOADABLE,
+     .doc = "run the event hub for applications' own event calls even where no mount is "
+            "builtin:events (which runs it anyway)"},
     {.name = "events_server_id", .type = HN_CFG_INT, HN_CFG_FIELD(events_server_id),
      .def = "1", .min = "0", .max = "2147483647", .flags = HN_CFG_RESTART,
      .doc = "builtin:events: the server part of every event id this server assigns"},

@@ -32,7 +32,7 @@ import time
 import pytest
 import websockets
 
-from hornet_fixture import run_hornet, socket_inodes, tcp_entry, wait_until
+from hornet_fixture import run_hornet, socket_inodes, tcp_entry, wait_until, write_config
 
 HUB_COMM = "hornet-events"
 
@@ -626,6 +626,32 @@ def test_status_standby_on_graceful_stop(hornet_server):
                 await expect_closed(c.ws, 1001, timeout=5)
     run(main())
     assert srv.wait_exit() == 0
+
+
+def test_events_hub_key_runs_the_hub_without_the_builtin(hornet_server):
+    """events_hub: true runs the hub beside any app (C apps call it through the ABI); a reload
+    that turns it off stops the hub, one that turns it on again starts a new one."""
+    cfg = {"application_path": "builtin:hello", "workers": 1, "events_hub": True}
+    srv = hornet_server(app=None, config=cfg)
+    _, hub = wait_settled(srv, 1)
+
+    def reload_to(on, count):
+        c = dict(srv.config)
+        c["events_hub"] = on
+        write_config(srv.config_path, c)
+        srv.send_signal(signal.SIGHUP)
+        wait_until(lambda: srv.stderr_text().count("reload complete") >= count, 20,
+                   what="reload %d" % count)
+
+    reload_to(False, 1)
+    wait_until(lambda: hub not in srv.workers(), what="the hub to stop")
+    wait_until(lambda: len(srv.workers()) == 1, 20, what="one worker and no hub")
+    assert not hubs(srv)
+    reload_to(True, 2)
+    _, new_hub = wait_settled(srv, 1)
+    assert new_hub != hub
+    assert srv.request().status == 200
+    assert srv.stop() == 0
 
 
 # ---------------------------------------------------------------------------------------------

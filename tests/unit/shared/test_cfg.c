@@ -178,7 +178,7 @@ test_table(void)
            "%s: exactly one of RELOADABLE, RESTART", name);
         ok(opt->doc && *opt->doc, "%s has help text", name);
     }
-    is_int(n, 73, "73 options, one per hn_config_t field but file, alpn_h2 (and counts)");
+    is_int(n, 74, "74 options, one per hn_config_t field but file, alpn_h2 (and counts)");
     is_int(n, hn_cfg_options_count, "option_name iterates the whole table");
     ok(hn_cfg_option_name(n) == NULL, "NULL past the end");
     ok(strstr(help, "(-w, --workers)") != NULL, "--help shows the flag of a key");
