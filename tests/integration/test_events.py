@@ -14,7 +14,9 @@ to subscribers spread over four workers, complete, in order and without duplicat
 server_id); retention (events_retention_max_events); the hub process (comm hornet-events)
 killed and respawned by the master with workers untouched, new clients served and old ones
 served or closed with 1011, and told "standby" then "operational"; "standby" before the
-drain's Close 1001 on a graceful stop; 426 for a plain GET; hornet -t on a bad events_server_id.
+drain's Close 1001 on a graceful stop; the same messages over plain HTTP (POST register and
+query, GET query by query string, tokens as Bearer or in the query, 400/403/405/413) and as
+Server-Sent Events; 426 for a plain GET; hornet -t on a bad events_server_id.
 
 Clients: the `websockets` library (10.4, asyncio; its sync client is newer than Debian 12's).
 Every receive has a deadline; the one wait for "nothing arrives" is bounded by a fence event
@@ -28,7 +30,9 @@ import os
 import re
 import signal
 import time
+import urllib.parse
 
+import httpx
 import pytest
 import websockets
 
@@ -656,6 +660,92 @@ def test_events_hub_key_runs_the_hub_without_the_builtin(hornet_server):
 
 # ---------------------------------------------------------------------------------------------
 # plain HTTP and configuration
+
+
+def http_json(srv, method, path="/", body=None, headers=None):
+    """(status, parsed JSON body) of one plain HTTP exchange."""
+    with httpx.Client(timeout=10) as h:
+        r = h.request(method, "http://127.0.0.1:%d%s" % (srv.port, path), content=body,
+                      headers=headers or {})
+        return r.status_code, (r.json() if r.headers.get("content-type") == "application/json"
+                               else r.text)
+
+
+def qs(**params):
+    return "/?" + urllib.parse.urlencode({k: json.dumps(v) if not isinstance(v, str) else v
+                                          for k, v in params.items()})
+
+
+def test_http_post_register_and_get_query(hornet_server):
+    srv = events_server(hornet_server, workers=2, events_client_tokens=["s3cret"],
+                        websocket_max_message_size="1KiB")
+    auth = {"authorization": "Bearer s3cret"}
+    reg = {"type": "register", "id": 9, "with_response": False,
+           "events": [ev(["web", "a"], {"n": 1}), ev(["web", "b"], {"n": 2}, 5.0)]}
+    status, res = http_json(srv, "POST", body=json.dumps(reg), headers=auth)
+    assert status == 200 and res["type"] == "register_res" and res["id"] == 9, res
+    assert [e["payload"] for e in res["events"]] == [{"n": 1}, {"n": 2}], res
+    for e in res["events"]:
+        check_event(e, 1)
+    # the same events through a GET query, in the order asked, the token in the query string
+    status, got = http_json(srv, "GET", qs(event_types=[["web", "*"]], order="ascending",
+                                           max_results=1, client_token="s3cret"))
+    assert status == 200 and got["type"] == "query_res", got
+    assert got["events"] == res["events"][:1] and got["more_follows"] is True, got
+    status, got = http_json(srv, "GET", qs(event_types=[["web", "?"]], source_t_from=4.0,
+                                           client_token="s3cret"))
+    assert got["events"] == res["events"][1:] and got["more_follows"] is False, got
+    # and a POSTed query
+    q = query_msg(event_types=[["web", "b"]], mid=4)
+    status, got = http_json(srv, "POST", body=json.dumps(q), headers=auth)
+    assert status == 200 and got["id"] == 4 and got["events"] == res["events"][1:], got
+    # refusals
+    assert http_json(srv, "POST", body=json.dumps(reg))[0] == 403
+    assert http_json(srv, "POST", body=json.dumps(reg),
+                     headers={"authorization": "Bearer wrong"})[0] == 403
+    status, err = http_json(srv, "POST", body=b"{not json", headers=auth)
+    assert status == 400 and "JSON" in err["error"], err
+    status, err = http_json(srv, "POST", body=json.dumps({"type": "init"}), headers=auth)
+    assert status == 400 and "register or a query" in err["error"], err
+    big = {"type": "register", "events": [ev(["web", "big"], "x" * 2000)]}
+    assert http_json(srv, "POST", body=json.dumps(big), headers=auth)[0] == 413
+    status, res = http_json(srv, "POST", headers=auth, body=json.dumps(
+        {"type": "register", "id": 1, "events": [ev(["bad", "*"])]}))
+    assert status == 200 and res["events"] is None, res
+    assert http_json(srv, "PUT", body=b"{}", headers=auth)[0] == 405
+    assert srv.stop() == 0
+
+
+def test_server_sent_events(hornet_server):
+    """GET with Accept: text/event-stream subscribes: the init_res, then each notification,
+    each as one data line holding the WebSocket's message."""
+    srv = events_server(hornet_server, workers=2)
+    url = "http://127.0.0.1:%d%s" % (srv.port, qs(subscriptions=[["sse", "*"]]))
+    with httpx.Client(timeout=10) as h:
+        with h.stream("GET", url, headers={"accept": "text/event-stream"}) as r:
+            assert r.status_code == 200, r
+            assert r.headers["content-type"] == "text/event-stream"
+            lines = r.iter_lines()
+
+            def next_message():
+                for line in lines:
+                    if line.startswith("data: "):
+                        return json.loads(line[6:])
+                raise AssertionError("the stream ended")
+
+            assert next_message() == {"type": "init_res", "id": None, "result": "success",
+                                      "status": "operational"}
+            reg = {"type": "register", "id": 1, "events": [ev(["sse", "x"], [1, 2])],
+                   "with_response": True}
+            status, res = http_json(srv, "POST", body=json.dumps(reg))
+            assert status == 200, res
+            m = next_message()
+            assert m["type"] == "events" and m["events"] == res["events"], m
+    status, err = http_json(srv, "GET", qs(subscriptions=[["a", "*", "b"]]),
+                            headers={"accept": "text/event-stream"})
+    assert status == 400 and "pattern" in err["error"], err
+    assert srv.stop() == 0
+
 
 
 def test_plain_get_is_426(hornet_server):

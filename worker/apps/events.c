@@ -10,6 +10,13 @@
  * breaks the protocol (and after a refused init), 1008 too for a client
  * that does not read its notifications (its queue is bounded, the
  * publisher never waits for it).
+ *
+ * The same messages over plain HTTP, for scripts and browsers: a GET that
+ * accepts text/event-stream subscribes (Server-Sent Events, each data line
+ * one of the WebSocket's messages), a GET with a query string queries, a
+ * POST carries a register or query message and gets its answer as the
+ * response. The init's fields come from the query string there
+ * (subscriptions, server_id, client_token, or the token as a Bearer).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -17,14 +24,17 @@
 
 #include <hornet/app.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "shared/cfg.h"
 #include "shared/common.h"
 #include "shared/ev_msg.h"
 #include "shared/ev_pattern.h"
 #include "shared/mem.h"
+#include "shared/str.h"
 #include "worker/events.h"
 #include "worker/worker.h"
 
@@ -41,8 +51,19 @@ typedef struct ask ask_t;
 
 typedef enum ask_kind { ASK_HELLO, ASK_REGISTER, ASK_QUERY } ask_kind_t;
 
+typedef enum client_kind {
+    CLIENT_WS,   /* a WebSocket */
+    CLIENT_SSE,  /* a GET answered with an event stream */
+    CLIENT_HTTP, /* one request, one answer */
+} client_kind_t;
+
 typedef struct client {
     hornet_request_t *req;
+    client_kind_t kind;
+    bool answered;  /* CLIENT_HTTP: the response is out */
+    bool post;      /* CLIENT_HTTP: its body is the message */
+    char *body;     /* CLIENT_HTTP: the POST body so far */
+    size_t body_len;
     bool initialised;
     bool closing;
     hn_events_sub_t *sub;
@@ -65,13 +86,55 @@ init(const hornet_api_t *a)
     return 0;
 }
 
+static const hornet_header_t json_headers[] = {
+    {"content-type", 12, "application/json", 16},
+    {"cache-control", 13, "no-store", 8},
+};
+
+/* CLIENT_HTTP's one answer: a JSON body. */
+static void
+http_answer(client_t *c, int status, const char *json)
+{
+    if (c->answered)
+        return;
+    c->answered = true;
+    size_t len = strlen(json);
+    if (api->response_start(c->req, status, json_headers, HN_ARRAY_LEN(json_headers), false) ==
+        HORNET_OK)
+        api->response_body(c->req, json, len, false);
+}
+
+static void
+http_error(client_t *c, int status, const char *error)
+{
+    json_t *j = json_pack("{s:s}", "error", error);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    http_answer(c, status, text ? text : "{}");
+    free(text);
+}
+
 static void
 close_with(client_t *c, int code, const char *reason)
 {
     if (c->closing)
         return;
     c->closing = true;
-    api->websocket_close(c->req, code, reason);
+    if (c->kind == CLIENT_WS)
+        api->websocket_close(c->req, code, reason);
+    else if (c->kind == CLIENT_SSE)
+        api->response_body(c->req, NULL, 0, false);
+    else
+        http_error(c, code == 1011 ? 503 : 400, reason);
+}
+
+/* One message as its transport carries it: a text frame, or an SSE event. */
+static int
+put(client_t *c, const char *text, size_t len)
+{
+    if (c->kind == CLIENT_WS)
+        return api->websocket_send(c->req, text, len, true);
+    return api->response_body(c->req, text, len, true);
 }
 
 /* Send or queue one message; a client over its bound is closed. */
@@ -79,11 +142,23 @@ static void
 send_text(client_t *c, char *text)
 {
     size_t len = strlen(text);
-    if (c->closing) {
+    if (c->closing || c->kind == CLIENT_HTTP) {
+        if (c->kind == CLIENT_HTTP && !c->closing)
+            http_answer(c, 200, text);
         free(text);
         return;
     }
-    if (c->qhead == NULL && api->websocket_send(c->req, text, len, true) != HORNET_EAGAIN) {
+    if (c->kind == CLIENT_SSE) {
+        /* compact JSON has no line break: one data line per message */
+        char *framed = hn_xmalloc(len + 9);
+        memcpy(framed, "data: ", 6);
+        memcpy(framed + 6, text, len);
+        memcpy(framed + 6 + len, "\n\n", 3);
+        free(text);
+        text = framed;
+        len += 8;
+    }
+    if (c->qhead == NULL && put(c, text, len) != HORNET_EAGAIN) {
         free(text);
         return;
     }
@@ -118,7 +193,7 @@ on_resume(hornet_request_t *req)
     client_t *c = api->get_data(req);
     while (c && c->qhead && !c->closing) {
         queued_t *q = c->qhead;
-        if (api->websocket_send(req, q->text, q->len, true) == HORNET_EAGAIN)
+        if (put(c, q->text, q->len) == HORNET_EAGAIN)
             return;
         c->qhead = q->next;
         if (c->qhead == NULL)
@@ -180,6 +255,17 @@ token_allowed(const json_t *token)
     return false;
 }
 
+/* Subscribed once the hub has answered: from then on every event it
+ * registers reaches this worker, so init_res promises no gap. */
+static void
+subscribe(client_t *c, json_t *subs, json_t *server_id, json_t *id)
+{
+    c->initialised = true;
+    c->pending_subs = json_incref(subs);
+    c->server_id = json_is_integer(server_id) ? json_integer_value(server_id) : -1;
+    ask_hub(c, json_pack("{s:s}", "t", "hello"), id, ASK_HELLO, true);
+}
+
 static void
 on_init(client_t *c, json_t *msg, json_t *id)
 {
@@ -203,12 +289,7 @@ on_init(client_t *c, json_t *msg, json_t *id)
         close_with(c, 1008, "init refused");
         return;
     }
-    /* subscribed once the hub has answered: from then on every event it
-     * registers reaches this worker, so init_res promises no gap */
-    c->initialised = true;
-    c->pending_subs = json_incref(subs);
-    c->server_id = json_is_integer(server_id) ? json_integer_value(server_id) : -1;
-    ask_hub(c, json_pack("{s:s}", "t", "hello"), id, ASK_HELLO, true);
+    subscribe(c, subs, server_id, id);
 }
 
 /* A register or query waiting for the hub's answer, in its client's list;
@@ -243,8 +324,10 @@ on_answer(void *ud, json_t *res)
             send_json(c, json_pack("{s:s,s:O,s:s,s:s}", "type", "init_res", "id", a->id,
                                    "result", "success", "status", hn_events_status()));
         } else {
-            send_json(c, json_pack("{s:s,s:O,s:s,s:s}", "type", "init_res", "id", a->id,
-                                   "result", "error", "error", "the event hub is not reachable"));
+            if (c->kind == CLIENT_WS)
+                send_json(c, json_pack("{s:s,s:O,s:s,s:s}", "type", "init_res", "id", a->id,
+                                       "result", "error", "error",
+                                       "the event hub is not reachable"));
             close_with(c, 1011, "the event hub is not reachable");
         }
         json_decref(c->pending_subs);
@@ -257,7 +340,7 @@ on_answer(void *ud, json_t *res)
                                    json_object_get(res, "more_follows")));
         else
             close_with(c, 1011, "the event hub is restarting");
-    } else if (a->with_response) {
+    } else if (a->with_response || c->kind == CLIENT_HTTP) {
         json_t *events = res ? json_object_get(res, "events") : NULL;
         send_json(c, json_pack("{s:s,s:O,s:O}", "type", "register_res", "id", a->id, "events",
                                events ? events : json_null()));
@@ -311,19 +394,87 @@ on_query(client_t *c, json_t *msg, json_t *id)
     ask_hub(c, fwd, id, ASK_QUERY, true);
 }
 
-static void
-on_websocket_receive(hornet_request_t *req, const void *data, size_t len, bool is_text)
+/* One query-string value: '+' is a space, then percent-decoding; a JSON
+ * value when it parses as one (numbers, lists, null), else a string. */
+static json_t *
+param_value(const char *v, size_t len)
 {
-    client_t *c = api->get_data(req);
-    if (c == NULL || c->closing)
-        return;
-    json_error_t jerr;
-    json_t *msg = is_text ? json_loadb(data, len, 0, &jerr) : NULL;
-    if (msg == NULL || !json_is_object(msg)) {
-        json_decref(msg);
-        close_with(c, 1007, "messages are JSON objects in text frames");
-        return;
+    char *buf = hn_xstrndup(v, len);
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '+')
+            buf[i] = ' ';
+    long n = hn_str_percent_decode(buf, buf, len);
+    json_t *j = NULL;
+    if (n >= 0) {
+        j = json_loadb(buf, (size_t)n, JSON_DECODE_ANY, NULL);
+        if (j == NULL)
+            j = json_stringn(buf, (size_t)n);
     }
+    free(buf);
+    return j;
+}
+
+/* The query string as a JSON object (NULL when malformed). */
+static json_t *
+params(const hornet_scope_t *scope)
+{
+    json_t *o = json_object();
+    const char *p = scope->query_string, *end = p + scope->query_string_len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        if (eq && eq > p) {
+            char key[64];
+            size_t klen = (size_t)(eq - p);
+            json_t *v = param_value(eq + 1, (size_t)(stop - eq - 1));
+            if (klen >= sizeof(key) || v == NULL) {
+                json_decref(v);
+                json_decref(o);
+                return NULL;
+            }
+            memcpy(key, p, klen);
+            key[klen] = '\0';
+            json_object_set_new(o, key, v);
+        }
+        p = stop + (stop < end);
+    }
+    return o;
+}
+
+static const hornet_header_t *
+header(const hornet_scope_t *scope, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < scope->n_headers; i++)
+        if (scope->headers[i].name_len == n && strncasecmp(scope->headers[i].name, name, n) == 0)
+            return &scope->headers[i];
+    return NULL;
+}
+
+static bool
+header_has(const hornet_scope_t *scope, const char *name, const char *word)
+{
+    const hornet_header_t *h = header(scope, name);
+    return h && memmem(h->value, h->value_len, word, strlen(word)) != NULL;
+}
+
+/* An HTTP client's token: client_token in the query, or a Bearer. */
+static json_t *
+http_token(const hornet_scope_t *scope, json_t *q)
+{
+    json_t *t = json_object_get(q, "client_token");
+    if (t)
+        return json_incref(t);
+    const hornet_header_t *h = header(scope, "authorization");
+    if (h && h->value_len > 7 && strncasecmp(h->value, "Bearer ", 7) == 0)
+        return json_stringn(h->value + 7, h->value_len - 7);
+    return json_null();
+}
+
+static void
+dispatch(client_t *c, json_t *msg)
+{
     const char *type = json_string_value(json_object_get(msg, "type"));
     json_t *id = json_object_get(msg, "id");
     if (id == NULL)
@@ -341,25 +492,141 @@ on_websocket_receive(hornet_request_t *req, const void *data, size_t len, bool i
         on_register(c, msg, id);
     } else if (strcmp(type, "query") == 0) {
         on_query(c, msg, id);
-    } else if (strcmp(type, "ack") == 0) {
+    } else if (strcmp(type, "ack") == 0 && c->kind == CLIENT_WS) {
         /* notifications are sent with "ack": false for now: nothing waits */
     } else {
         close_with(c, 1008, "unknown message type");
     }
+}
+
+static void
+on_websocket_receive(hornet_request_t *req, const void *data, size_t len, bool is_text)
+{
+    client_t *c = api->get_data(req);
+    if (c == NULL || c->closing)
+        return;
+    json_error_t jerr;
+    json_t *msg = is_text ? json_loadb(data, len, 0, &jerr) : NULL;
+    if (msg == NULL || !json_is_object(msg)) {
+        json_decref(msg);
+        close_with(c, 1007, "messages are JSON objects in text frames");
+        return;
+    }
+    dispatch(c, msg);
     json_decref(msg);
+}
+
+/* A POST's body: one register or query message. */
+static void
+on_body(hornet_request_t *req, const void *data, size_t len, bool more_body)
+{
+    client_t *c = api->get_data(req);
+    if (c == NULL || !c->post || c->answered)
+        return;
+    if (c->body_len + len > hn_worker_config()->websocket_max_message_size) {
+        http_error(c, 413, "a message is at most websocket_max_message_size");
+        return;
+    }
+    c->body = hn_xrealloc(c->body, c->body_len + len + 1);
+    memcpy(c->body + c->body_len, data, len);
+    c->body_len += len;
+    if (more_body)
+        return;
+    json_t *msg = json_loadb(c->body ? c->body : "", c->body_len, 0, NULL);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (msg == NULL || !json_is_object(msg))
+        http_error(c, 400, "the body is not a JSON object");
+    else if (type == NULL || (strcmp(type, "register") != 0 && strcmp(type, "query") != 0))
+        http_error(c, 400, "a POST carries a register or a query message");
+    else
+        dispatch(c, msg);
+    json_decref(msg);
+}
+
+static void
+on_http(hornet_request_t *req, const hornet_scope_t *scope)
+{
+    client_t *c = hn_xcalloc(1, sizeof(*c));
+    c->req = req;
+    c->kind = CLIENT_HTTP;
+    api->set_data(req, c);
+    bool get = scope->method_len == 3 && memcmp(scope->method, "GET", 3) == 0;
+    bool post = scope->method_len == 4 && memcmp(scope->method, "POST", 4) == 0;
+    bool stream = get && header_has(scope, "accept", "text/event-stream");
+    if (!get && !post) {
+        static const hornet_header_t allow[] = {{"allow", 5, "GET, POST", 9}};
+        c->answered = true;
+        api->response_start(req, 405, allow, HN_ARRAY_LEN(allow), false);
+        api->response_body(req, NULL, 0, false);
+        return;
+    }
+    if (get && !stream && scope->query_string_len == 0) {
+        static const char body[] = "builtin:events: a WebSocket, Server-Sent Events (Accept: "
+                                   "text/event-stream), GET ?event_types=... or POST "
+                                   "(hornet(8), EVENTS)\n";
+        static const hornet_header_t h[] = {
+            {"content-type", 12, "text/plain; charset=utf-8", 25},
+            {"upgrade", 7, "websocket", 9},
+        };
+        c->answered = true;
+        api->response_start(req, 426, h, HN_ARRAY_LEN(h), false);
+        api->response_body(req, body, sizeof(body) - 1, false);
+        return;
+    }
+    if (!hn_events_available()) {
+        http_error(c, 503, "no event hub runs");
+        return;
+    }
+    json_t *q = params(scope);
+    if (q == NULL) {
+        http_error(c, 400, "a malformed query string");
+        return;
+    }
+    json_t *token = http_token(scope, q);
+    bool allowed = token_allowed(token);
+    json_decref(token);
+    if (!allowed) {
+        http_error(c, 403, "invalid client_token");
+    } else if (stream) {
+        json_t *subs = json_object_get(q, "subscriptions");
+        json_t *server_id = json_object_get(q, "server_id");
+        char why[600];
+        const char *error = subs ? check_patterns(subs, why, sizeof(why))
+                                 : "subscriptions is missing (a JSON list of patterns)";
+        if (error == NULL && server_id && !json_is_integer(server_id))
+            error = "server_id is not an integer";
+        if (error) {
+            http_error(c, 400, error);
+        } else {
+            static const hornet_header_t h[] = {
+                {"content-type", 12, "text/event-stream", 17},
+                {"cache-control", 13, "no-store", 8},
+            };
+            c->kind = CLIENT_SSE;
+            c->answered = true;
+            api->response_start(req, 200, h, HN_ARRAY_LEN(h), false);
+            subscribe(c, subs, server_id, json_null());
+        }
+    } else if (get) {
+        /* the fields of a query message, as the query string gave them */
+        c->initialised = true;
+        json_object_set_new(q, "type", json_string("query"));
+        if (json_object_get(q, "event_types") == NULL)
+            json_object_set_new(q, "event_types", json_pack("[[s]]", "*"));
+        json_object_del(q, "client_token");
+        dispatch(c, q);
+    } else {
+        c->initialised = true; /* the body follows (on_body) */
+        c->post = true;
+    }
+    json_decref(q);
 }
 
 static void
 on_request(hornet_request_t *req, const hornet_scope_t *scope)
 {
     if (scope->type != HORNET_SCOPE_WEBSOCKET) {
-        static const char body[] = "builtin:events speaks WebSocket (hornet(8), EVENTS)\n";
-        static const hornet_header_t h[] = {
-            {"content-type", 12, "text/plain; charset=utf-8", 25},
-            {"upgrade", 7, "websocket", 9},
-        };
-        api->response_start(req, 426, h, HN_ARRAY_LEN(h), false);
-        api->response_body(req, body, sizeof(body) - 1, false);
+        on_http(req, scope);
         return;
     }
     if (!hn_events_available()) {
@@ -391,6 +658,7 @@ on_disconnect(hornet_request_t *req, bool completed)
         free(q->text);
         free(q);
     }
+    free(c->body);
     free(c);
 }
 
@@ -399,6 +667,7 @@ const hornet_app_t hn_builtin_events = {
     .name = "events",
     .init = init,
     .on_request = on_request,
+    .on_body = on_body,
     .on_disconnect = on_disconnect,
     .on_resume = on_resume,
     .on_websocket_receive = on_websocket_receive,
