@@ -148,6 +148,9 @@ static void
 dispatch(json_t *events)
 {
     hn_events_sub_t *hits = NULL;
+    /* a worker linked for a register or query may have no subscriber yet */
+    if (E.tree == NULL)
+        return;
     size_t i;
     json_t *ev;
     json_array_foreach (events, i, ev) {

@@ -528,7 +528,8 @@ on_body(hornet_request_t *req, const void *data, size_t len, bool more_body)
         return;
     }
     c->body = hn_xrealloc(c->body, c->body_len + len + 1);
-    memcpy(c->body + c->body_len, data, len);
+    if (len > 0) /* the last call may carry no bytes, and data NULL */
+        memcpy(c->body + c->body_len, data, len);
     c->body_len += len;
     if (more_body)
         return;
