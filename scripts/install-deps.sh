@@ -38,10 +38,12 @@ declare -A groups=(
         dpkg-dev debhelper lintian systemd"
     [sanitizers]="valgrind"
     # the peers (nginx, h2o, Hypercorn; uvicorn and gunicorn with the apps of
-    # pybench.sh) and the load tools of bench/; wslay for the codec comparison
+    # pybench.sh) and the load tools of bench/; wslay for the codec comparison;
+    # redis-server, the pub/sub peer of eventsbench.sh (run by the script on a
+    # loopback port, never as the system service)
     [bench]="wrk nghttp2-client curl nginx-light h2o python3-hypercorn libwslay-dev
         python3-uvicorn python3-uvloop python3-httptools gunicorn python3-starlette
-        python3-flask"
+        python3-flask redis-server"
     [fuzz]="clang-14 libclang-rt-14-dev"
 )
 
